@@ -1,0 +1,3 @@
+"""energy-forecast: hourly electricity and water forecasts per meter."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from energy_forecast.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure values and contracts shared by every layer."""

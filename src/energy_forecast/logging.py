@@ -1,0 +1,139 @@
+"""Process-wide logging: structlog over the standard library, configured once per process.
+
+Console: coloured, human. File: ``{home}/logs/energy_forecasting_{timestamp}.log``, one JSON object
+per line, rotated by size, files older than the retention deleted at start-up. Context such as
+``request_id``, ``task_id`` and ``meter_id`` is bound through contextvars and appears on every line.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+# The seed's component levels; DEBUG=true lowers only our own logger.
+COMPONENT_LEVELS: dict[str, int] = {
+    "dramatiq": logging.INFO,
+    "redis": logging.WARNING,
+    "influxdb": logging.INFO,
+    "influxdb_client": logging.INFO,
+    "xgboost": logging.WARNING,
+    "urllib3": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "uvicorn.access": logging.WARNING,
+}
+LOG_RETENTION = timedelta(days=7)
+_SECRET_KEYS = {"token", "password", "api_key", "secret", "authorization", "influx_token"}
+
+
+def _redact_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+    """Never write a secret, even if a caller binds one by mistake."""
+    for key in list(event):
+        if key.lower() in _SECRET_KEYS:
+            event[key] = "***"
+    return event
+
+
+_SHARED_PROCESSORS: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _redact_secrets,
+]
+
+
+def prune_old_logs(logs_dir: Path, retention: timedelta = LOG_RETENTION) -> int:
+    """Delete log files older than the retention; returns how many were removed."""
+    cutoff = time.time() - retention.total_seconds()
+    removed = 0
+    for path in logs_dir.glob("energy_forecasting_*.log*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    logs_dir: Path | None = None,
+    json_console: bool = False,
+    max_bytes: int = 20 * 1024 * 1024,
+    backups: int = 5,
+) -> Path | None:
+    """Configure structlog and the stdlib root logger; returns the log file path (if any)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_energy_forecast", False):
+            root.removeHandler(handler)
+            handler.close()
+
+    console_renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if json_console
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_SHARED_PROCESSORS,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, console_renderer],
+        )
+    )
+    console._energy_forecast = True  # type: ignore[attr-defined]
+    root.addHandler(console)
+
+    log_file: Path | None = None
+    if logs_dir is not None:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        prune_old_logs(logs_dir)
+        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+        log_file = logs_dir / f"energy_forecasting_{stamp}.log"
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=_SHARED_PROCESSORS,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        file_handler._energy_forecast = True  # type: ignore[attr-defined]
+        root.addHandler(file_handler)
+
+    numeric = logging.getLevelName(level.upper())
+    root.setLevel(numeric)
+    for name, component_level in COMPONENT_LEVELS.items():
+        logging.getLogger(name).setLevel(component_level)
+    logging.getLogger("energy_forecast").setLevel(numeric)
+
+    structlog.configure(
+        processors=[
+            *_SHARED_PROCESSORS,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return log_file
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger under the package's stdlib logger name."""
+    return structlog.get_logger(name)  # type: ignore[no-any-return]

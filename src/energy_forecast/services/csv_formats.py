@@ -1,0 +1,243 @@
+"""Parse and validate reading and temperature tables before anything is written.
+
+Every check names the source, the row and the problem, so a user can fix the file. Rows are
+numbered like a spreadsheet shows them: the header is row 1, the first data row is row 2.
+Empty values are gaps and are dropped, never filled; exact duplicates collapse; duplicates with
+different values are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
+from energy_forecast.errors import InputDataError
+
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+HEADER_ROWS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTable:
+    """A validated long table: ``timestamp`` (UTC), ``key`` (meter or site id), ``value``."""
+
+    frame: pd.DataFrame
+    source: str
+    empty_rows: int
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+def _row(position: int) -> int:
+    return position + HEADER_ROWS + 1
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns)) or 'none'}",
+            source=source,
+        )
+
+
+def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
+    """ISO-8601 (or pandas-readable) stamps to UTC; naive stamps are read as UTC.
+
+    Raises:
+        InputDataError: first unparseable, out-of-range or off-the-hour stamp, with its row.
+    """
+    text = raw.astype("string").str.strip()
+    empty = text.isna() | (text == "")
+    if empty.any():
+        pos = int(np.flatnonzero(empty.to_numpy())[0])
+        raise InputDataError("empty timestamp", source=source, row=_row(pos))
+    try:
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    except (ValueError, OverflowError):
+        parsed = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"cannot parse timestamp {text.iloc[pos]!r}; use ISO-8601 like 2024-01-31T13:00:00Z",
+            source=source,
+            row=_row(pos),
+        )
+    index = pd.DatetimeIndex(parsed).as_unit("ns")
+    out_of_range = (index < EARLIEST) | (index >= LATEST)
+    if out_of_range.any():
+        pos = int(np.flatnonzero(out_of_range)[0])
+        raise InputDataError(
+            f"timestamp {text.iloc[pos]!r} outside 1970..2099", source=source, row=_row(pos)
+        )
+    off_hour = index != index.floor("h")
+    if off_hour.any():
+        pos = int(np.flatnonzero(off_hour)[0])
+        raise InputDataError(
+            f"timestamp {text.iloc[pos]!r} is not on a whole hour; aggregate readings to hourly first",
+            source=source,
+            row=_row(pos),
+        )
+    return index
+
+
+def parse_values(raw: pd.Series, source: str, *, column: str, allow_negative: bool) -> pd.Series:
+    """Numbers as float64 with NaN for empty cells (gaps).
+
+    Raises:
+        InputDataError: first non-numeric, non-finite or (when not allowed) negative value.
+    """
+    if pd.api.types.is_numeric_dtype(raw.dtype) and raw.dtype != bool:
+        values = raw.astype("float64")
+        text = values.astype("string")
+    else:
+        text = raw.astype("string").str.strip()
+        values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputDataError(
+                f"{column} {text.iloc[pos]!r} is not a number", source=source, row=_row(pos)
+            )
+    array = values.to_numpy()
+    non_finite = np.isinf(array)
+    if non_finite.any():
+        pos = int(np.flatnonzero(non_finite)[0])
+        raise InputDataError(f"{column} {text.iloc[pos]!r} is not finite", source=source, row=_row(pos))
+    if not allow_negative:
+        negative = array < 0
+        if negative.any():
+            pos = int(np.flatnonzero(negative)[0])
+            raise InputDataError(
+                f"{column} {array[pos]!r} is negative; consumption must be >= 0",
+                source=source,
+                row=_row(pos),
+            )
+    return pd.Series(array, index=raw.index, name=column)
+
+
+def parse_ids(raw: pd.Series, source: str, *, column: str) -> pd.Series:
+    """Meter or site ids, validated as slugs (they reach paths and queries)."""
+    text = raw.astype("string").str.strip()
+    bad = ~text.fillna("").str.fullmatch(SLUG_PATTERN[1:-1])
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputDataError(
+            f"{column} {text.iloc[pos]!r} is not a valid id (letters, digits, '_', '.', '-'; 1-64 chars)",
+            source=source,
+            row=_row(pos),
+        )
+    return text.astype(object)
+
+
+def build_table(
+    timestamps: pd.DatetimeIndex,
+    keys: pd.Series,
+    values: pd.Series,
+    source: str,
+    *,
+    key_column: str,
+    value_column: str,
+) -> ParsedTable:
+    """Drop gaps, collapse exact duplicates, refuse conflicting duplicates."""
+    frame = pd.DataFrame(
+        {
+            "timestamp": timestamps,
+            "key": keys.to_numpy(),
+            "value": values.to_numpy(),
+            "row": np.arange(len(values)) + HEADER_ROWS + 1,
+        }
+    )
+    empty = frame["value"].isna()
+    frame = frame.loc[~empty]
+    dup_mask = frame.duplicated(["key", "timestamp"], keep=False)
+    if dup_mask.any():
+        dups = frame.loc[dup_mask]
+        spread = dups.groupby(["key", "timestamp"])["value"].transform("nunique")
+        conflicting = dups.loc[spread > 1]
+        if not conflicting.empty:
+            first = conflicting.iloc[0]
+            twin = conflicting[
+                (conflicting["key"] == first["key"]) & (conflicting["timestamp"] == first["timestamp"])
+            ]
+            rows = ", ".join(str(r) for r in twin["row"].tolist())
+            raise InputDataError(
+                f"duplicate {key_column} {first['key']!r} at {first['timestamp'].isoformat()} "
+                f"with different {value_column} values (rows {rows})",
+                source=source,
+                row=int(twin["row"].iloc[-1]),
+            )
+        frame = frame.drop_duplicates(["key", "timestamp"], keep="first")
+    frame = frame.sort_values(["key", "timestamp"], kind="stable").reset_index(drop=True)
+    return ParsedTable(frame=frame[["timestamp", "key", "value"]], source=source, empty_rows=int(empty.sum()))
+
+
+def parse_long_readings(frame: pd.DataFrame, source: str, *, meter_id: str | None = None) -> ParsedTable:
+    """``timestamp,meter_id,consumption`` (``meter_id`` optional when given by the caller)."""
+    columns = ["timestamp", "consumption"] if meter_id else ["timestamp", "meter_id", "consumption"]
+    require_columns(frame, columns, source)
+    if meter_id is not None:
+        if "meter_id" in frame.columns:
+            ids = parse_ids(frame["meter_id"], source, column="meter_id")
+            other = ids != meter_id
+            if other.any():
+                pos = int(np.flatnonzero(other.to_numpy())[0])
+                raise InputDataError(
+                    f"meter_id {ids.iloc[pos]!r} differs from {meter_id!r} in the URL",
+                    source=source,
+                    row=_row(pos),
+                )
+        keys = pd.Series([meter_id] * len(frame), index=frame.index)
+    else:
+        keys = parse_ids(frame["meter_id"], source, column="meter_id")
+    timestamps = parse_timestamps(frame["timestamp"], source)
+    values = parse_values(frame["consumption"], source, column="consumption", allow_negative=False)
+    return build_table(
+        timestamps, keys, values, source, key_column="meter_id", value_column="consumption"
+    )
+
+
+def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
+    """``timestamp,site_id,temperature_c``; temperatures outside -90..65 °C are refused."""
+    require_columns(frame, ["timestamp", "site_id", "temperature_c"], source)
+    keys = parse_ids(frame["site_id"], source, column="site_id")
+    timestamps = parse_timestamps(frame["timestamp"], source)
+    values = parse_values(frame["temperature_c"], source, column="temperature_c", allow_negative=True)
+    check_temperature_bounds(values, source)
+    return build_table(
+        timestamps, keys, values, source, key_column="site_id", value_column="temperature_c"
+    )
+
+
+def check_temperature_bounds(values: pd.Series, source: str) -> None:
+    array = values.to_numpy()
+    absurd = (array < -90) | (array > 65)
+    if absurd.any():
+        pos = int(np.flatnonzero(absurd)[0])
+        raise InputDataError(
+            f"temperature {array[pos]!r} °C is outside physical bounds (-90..65)",
+            source=source,
+            row=_row(pos),
+        )
+
+
+def parse_meter_types(raw: pd.Series, source: str) -> pd.Series:
+    text = raw.astype("string").str.strip().str.lower()
+    allowed = {t.value for t in MeterType}
+    bad = ~text.isin(allowed)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputDataError(
+            f"unknown meter_type {raw.iloc[pos]!r}; use one of {', '.join(sorted(allowed))}",
+            source=source,
+            row=_row(pos),
+        )
+    return text.astype(object)

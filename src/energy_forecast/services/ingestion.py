@@ -1,0 +1,258 @@
+"""Import readings and temperatures: validate everything first, then write.
+
+Two directory layouts are understood:
+
+- the long format of the development data: ``meters.csv`` (``meter_id,meter_type,site_id,unit``
+  [+ ``timezone,latitude,longitude``]), ``electricity.csv`` / ``water.csv``
+  (``timestamp,meter_id,consumption``), ``temperature.csv`` (``timestamp,site_id,temperature_c``);
+- the seed's ``initial_datasets/`` files (``Electricity_Consumption_data.csv``,
+  ``Water_Consumption.csv``, ``Temperature_Data.csv`` with ``DateTime, Consumption, Temperature,
+  meter_id``); their temperature belongs to the ``default`` site.
+
+A file that fails validation raises ``InputDataError`` before any write, so the store is unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energy_forecast.domain.meters import DEFAULT_SITE, Meter, MeterType
+from energy_forecast.domain.series import make_series
+from energy_forecast.errors import ConflictError, InputDataError
+from energy_forecast.services import csv_formats as fmt
+from energy_forecast.storage.base import SeriesStore
+
+LONG_READINGS = {MeterType.ELECTRICITY: "electricity.csv", MeterType.WATER: "water.csv"}
+SEED_READINGS = {
+    MeterType.ELECTRICITY: "Electricity_Consumption_data.csv",
+    MeterType.WATER: "Water_Consumption.csv",
+}
+SEED_TEMPERATURE = "Temperature_Data.csv"
+
+
+@dataclass
+class ImportReport:
+    """What an import read and wrote, per meter and per site."""
+
+    files: list[str] = field(default_factory=list)
+    readings_written: dict[str, int] = field(default_factory=dict)
+    temperature_written: dict[str, int] = field(default_factory=dict)
+    empty_rows_skipped: int = 0
+    meters_registered: int = 0
+
+    @property
+    def total_readings(self) -> int:
+        return sum(self.readings_written.values())
+
+
+def read_csv(source: Path | bytes | str, name: str) -> pd.DataFrame:
+    """Read a CSV as text columns so that validation, not pandas, decides what a value means."""
+    try:
+        if isinstance(source, Path):
+            return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
+        buffer = io.BytesIO(source.encode("utf-8") if isinstance(source, str) else source)
+        return pd.read_csv(buffer, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"not UTF-8 text (byte {exc.start})", source=name) from None
+    except pd.errors.EmptyDataError:
+        raise InputDataError("file is empty; expected a header row", source=name) from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"malformed CSV: {exc}", source=name) from None
+
+
+def _groups(table: fmt.ParsedTable) -> Iterator[tuple[str, pd.Series]]:
+    """Per-key contract series from a sorted long table, without a pandas groupby per row."""
+    frame = table.frame
+    if frame.empty:
+        return
+    keys = frame["key"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    ts = pd.DatetimeIndex(frame["timestamp"])
+    values = frame["value"].to_numpy()
+    for start, end in zip(starts, ends, strict=True):
+        yield str(keys[start]), make_series(ts[start:end], values[start:end], "value")
+
+
+def _parse_meters_csv(path: Path) -> list[Meter]:
+    frame = read_csv(path, path.name)
+    fmt.require_columns(frame, ["meter_id", "meter_type"], path.name)
+    ids = fmt.parse_ids(frame["meter_id"], path.name, column="meter_id")
+    types = fmt.parse_meter_types(frame["meter_type"], path.name)
+    sites = (
+        fmt.parse_ids(frame["site_id"].replace("", DEFAULT_SITE), path.name, column="site_id")
+        if "site_id" in frame.columns
+        else pd.Series([DEFAULT_SITE] * len(frame))
+    )
+    meters: list[Meter] = []
+    for pos in range(len(frame)):
+        row = frame.iloc[pos]
+        try:
+            meters.append(
+                Meter(
+                    meter_id=ids.iloc[pos],
+                    meter_type=MeterType(types.iloc[pos]),
+                    site_id=sites.iloc[pos],
+                    unit=str(row.get("unit", "")),
+                    timezone=str(row.get("timezone") or "UTC"),
+                    latitude=float(row["latitude"]) if row.get("latitude") else None,
+                    longitude=float(row["longitude"]) if row.get("longitude") else None,
+                )
+            )
+        except ValueError as exc:
+            raise InputDataError(str(exc), source=path.name, row=pos + 2) from None
+    dup = pd.Series([m.meter_id for m in meters]).duplicated()
+    if dup.any():
+        pos = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputDataError(f"meter_id {meters[pos].meter_id!r} listed twice", source=path.name, row=pos + 2)
+    return meters
+
+
+def _seed_to_long(frame: pd.DataFrame, name: str, value_column: str) -> pd.DataFrame:
+    fmt.require_columns(frame, ["DateTime", value_column], name)
+    out = pd.DataFrame({"timestamp": frame["DateTime"], value_column: frame[value_column]})
+    if "meter_id" in frame.columns:
+        out["meter_id"] = frame["meter_id"]
+    return out
+
+
+@dataclass
+class _Plan:
+    """Everything validated, nothing written yet."""
+
+    meters: dict[str, Meter] = field(default_factory=dict)
+    readings: list[tuple[MeterType, fmt.ParsedTable]] = field(default_factory=list)
+    temperatures: list[fmt.ParsedTable] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def plan_directory_import(data_dir: Path) -> _Plan:
+    """Read and validate every known file of ``data_dir``.
+
+    Raises:
+        InputDataError: a file is malformed (names file, row and problem) or none is found.
+    """
+    plan = _Plan()
+    if not data_dir.is_dir():
+        raise InputDataError(f"{data_dir} is not a directory")
+    meters_csv = data_dir / "meters.csv"
+    if meters_csv.is_file():
+        plan.meters = {m.meter_id: m for m in _parse_meters_csv(meters_csv)}
+        plan.files.append(meters_csv.name)
+    for meter_type, name in LONG_READINGS.items():
+        path = data_dir / name
+        if path.is_file():
+            plan.readings.append((meter_type, fmt.parse_long_readings(read_csv(path, name), name)))
+            plan.files.append(name)
+    temperature_csv = data_dir / "temperature.csv"
+    if temperature_csv.is_file():
+        plan.temperatures.append(
+            fmt.parse_long_temperature(read_csv(temperature_csv, temperature_csv.name), temperature_csv.name)
+        )
+        plan.files.append(temperature_csv.name)
+
+    seed_dir = data_dir / "initial_datasets" if (data_dir / "initial_datasets").is_dir() else data_dir
+    for meter_type, name in SEED_READINGS.items():
+        path = seed_dir / name
+        if path.is_file():
+            long = _seed_to_long(read_csv(path, name), name, "Consumption").rename(
+                columns={"Consumption": "consumption"}
+            )
+            if "meter_id" not in long.columns:
+                long["meter_id"] = f"{meter_type.value}_meter"
+            plan.readings.append((meter_type, fmt.parse_long_readings(long, name)))
+            plan.files.append(name)
+    seed_temp = seed_dir / SEED_TEMPERATURE
+    if seed_temp.is_file():
+        long = _seed_to_long(read_csv(seed_temp, SEED_TEMPERATURE), SEED_TEMPERATURE, "Temperature")
+        long = long.rename(columns={"Temperature": "temperature_c"}).assign(site_id=DEFAULT_SITE)
+        plan.temperatures.append(fmt.parse_long_temperature(long, SEED_TEMPERATURE))
+        plan.files.append(SEED_TEMPERATURE)
+
+    if not plan.files:
+        raise InputDataError(
+            f"no known files in {data_dir}: expected meters.csv, electricity.csv, water.csv, "
+            "temperature.csv or the seed's initial_datasets/*.csv"
+        )
+    for meter_type, table in plan.readings:
+        for meter_id in pd.unique(table.frame["key"]):
+            known = plan.meters.get(meter_id)
+            if known is None:
+                plan.meters[meter_id] = Meter(meter_id=meter_id, meter_type=meter_type)
+            elif known.meter_type != meter_type:
+                raise InputDataError(
+                    f"meter {meter_id!r} appears in {table.source} but meters.csv lists it as "
+                    f"{known.meter_type.value}",
+                    source=table.source,
+                )
+    return plan
+
+
+def _check_registry_conflicts(store: SeriesStore, meters: list[Meter]) -> None:
+    existing = {m.meter_id: m for m in store.list_meters()}
+    for meter in meters:
+        old = existing.get(meter.meter_id)
+        if old is not None and old.meter_type != meter.meter_type:
+            raise ConflictError(
+                f"meter {meter.meter_id!r} is registered as {old.meter_type.value}, "
+                f"not {meter.meter_type.value}; use another meter id"
+            )
+
+
+def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
+    """Validate every file of ``data_dir``, then write registry, readings and temperatures."""
+    plan = plan_directory_import(data_dir)
+    meters = list(plan.meters.values())
+    _check_registry_conflicts(store, meters)
+    report = ImportReport(files=plan.files)
+    store.upsert_meters(meters)
+    report.meters_registered = len(meters)
+    for meter_type, table in plan.readings:
+        report.empty_rows_skipped += table.empty_rows
+        for meter_id, series in _groups(table):
+            written = store.write_readings(meter_type, meter_id, series.rename("consumption"))
+            report.readings_written[meter_id] = report.readings_written.get(meter_id, 0) + written
+    for table in plan.temperatures:
+        report.empty_rows_skipped += table.empty_rows
+        for site_id, series in _groups(table):
+            written = store.write_temperature(site_id, series.rename("temperature"))
+            report.temperature_written[site_id] = report.temperature_written.get(site_id, 0) + written
+    return report
+
+
+def import_meter_readings(
+    store: SeriesStore,
+    meter: Meter,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    max_rows: int | None = None,
+) -> int:
+    """Validate one meter's readings (``timestamp,consumption``) and write them; returns points written.
+
+    The meter is registered when new; a meter registered with another type is a ``ConflictError``.
+    """
+    if max_rows is not None and len(frame) > max_rows:
+        raise InputDataError(
+            f"{len(frame)} rows exceed the limit of {max_rows} per request; split the upload",
+            source=source,
+        )
+    table = fmt.parse_long_readings(frame, source, meter_id=meter.meter_id)
+    existing = store.get_meter(meter.meter_id)
+    if existing is not None and existing.meter_type != meter.meter_type:
+        raise ConflictError(
+            f"meter {meter.meter_id!r} is registered as {existing.meter_type.value}, "
+            f"not {meter.meter_type.value}"
+        )
+    if existing is None:
+        store.upsert_meters([meter])
+    if table.frame.empty:
+        return 0
+    series = make_series(pd.DatetimeIndex(table.frame["timestamp"]), table.frame["value"].to_numpy(), "consumption")
+    return store.write_readings(meter.meter_type, meter.meter_id, series)

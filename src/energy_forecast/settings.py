@@ -1,0 +1,225 @@
+"""Settings: read once at each entry point and passed down as plain values.
+
+Sources, strongest first: explicit arguments, ``EF_*`` environment variables (nested with ``__``,
+e.g. ``EF_INFLUX__URL``), the seed's plain variables (``REDIS_URL``, ``DEBUG``, ``INFLUX_URL``,
+``INFLUX_TOKEN``, ``INFLUX_ORG``, ``INFLUX_BUCKET``, ``OPENWEATHER_API_KEY``), the seed's JSON files
+(``config/influxdb_config.json``, ``config/weather_config.json`` under ``EF_CONFIG_DIR``), defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from energy_forecast.errors import ConfigurationError
+
+# The seed's plain environment variables and where they land in the nested model.
+SEED_ENV: dict[str, tuple[str, ...]] = {
+    "REDIS_URL": ("redis_url",),
+    "DEBUG": ("debug",),
+    "INFLUX_URL": ("influx", "url"),
+    "INFLUX_TOKEN": ("influx", "token"),
+    "INFLUX_ORG": ("influx", "org"),
+    "INFLUX_BUCKET": ("influx", "bucket"),
+    "INFLUX_USERNAME": ("influx", "username"),
+    "INFLUX_PASSWORD": ("influx", "password"),
+    "OPENWEATHER_API_KEY": ("weather", "api_key"),
+}
+SEED_FILES: dict[str, str] = {"influx": "influxdb_config.json", "weather": "weather_config.json"}
+
+
+def _check_http_url(value: str | None, setting: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{setting} must be an http(s) URL like http://localhost:8086, got {value!r}")
+    return value.rstrip("/")
+
+
+class InfluxSettings(BaseModel):
+    """InfluxDB v1 HTTP API (native on 1.x, compatibility endpoints on 2.x/3.x)."""
+
+    url: str | None = None
+    token: SecretStr | None = None
+    org: str | None = None
+    bucket: str = "energy_forecasting"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "INFLUX_URL")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not value or any(c in value for c in "\"'\\\n\r\t "):
+            raise ValueError("INFLUX_BUCKET must be a plain name without quotes or spaces")
+        return value
+
+
+class WeatherSettings(BaseModel):
+    """OpenWeatherMap key and base URL (seed's weather_config.json); Open-Meteo needs no key."""
+
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.openweathermap.org/data/2.5"
+    open_meteo_url: str = "https://api.open-meteo.com/v1"
+    open_meteo_archive_url: str = "https://archive-api.open-meteo.com/v1"
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EF_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    home: Path = Path("./var")
+    config_dir: Path = Path("./config")
+    debug: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    worker_threads: int = Field(default=2, ge=1, le=64)
+    task_retention: timedelta = timedelta(days=7)
+    max_import_rows: int = Field(default=2_000_000, ge=1)
+    influx: InfluxSettings = InfluxSettings()
+    weather: WeatherSettings = WeatherSettings()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {value!r}")
+        return value
+
+    @field_validator("task_retention")
+    @classmethod
+    def _retention(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=10):
+            raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.influx.username and not self.influx.password:
+            raise ValueError("INFLUX_USERNAME is set without INFLUX_PASSWORD")
+        if self.debug:
+            self.log_level = "DEBUG"
+        return self
+
+    @property
+    def storage_backend(self) -> Literal["duckdb", "influxdb"]:
+        return "influxdb" if self.influx.url else "duckdb"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "energy.duckdb"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def embedded_redis_dir(self) -> Path:
+        return self.home / "redis"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _SeedEnvSource(settings_cls),
+            _SeedJsonSource(settings_cls),
+        )
+
+
+class _SeedEnvSource(PydanticBaseSettingsSource):
+    """The seed's un-prefixed variables (REDIS_URL, INFLUX_URL, ...)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for var, path in SEED_ENV.items():
+            if var in os.environ:
+                _set_path(data, path, os.environ[var])
+        return data
+
+
+class _SeedJsonSource(PydanticBaseSettingsSource):
+    """The seed's JSON files under the config directory; weaker than any environment variable."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        config_dir = Path(os.environ.get("EF_CONFIG_DIR", "./config"))
+        data: dict[str, Any] = {}
+        for section, filename in SEED_FILES.items():
+            path = config_dir / filename
+            if not path.is_file():
+                continue
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ConfigurationError(str(path), f"not readable JSON ({exc})") from exc
+            if not isinstance(content, dict):
+                raise ConfigurationError(str(path), "must hold a JSON object")
+            data[section] = {k: v for k, v in content.items() if v not in (None, "")}
+        return data
+
+
+def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+    data[path[-1]] = value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into one ConfigurationError line.
+
+    Raises:
+        ConfigurationError: names the first invalid setting and what is wrong with it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        setting = ".".join(str(p) for p in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigurationError(setting, message) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` or pass Settings directly."""
+    return load_settings()

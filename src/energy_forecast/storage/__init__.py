@@ -1,0 +1,1 @@
+"""Time-series and model storage adapters."""

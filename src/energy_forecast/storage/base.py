@@ -1,0 +1,73 @@
+"""The storage ports: the only storage names other layers import.
+
+A ``SeriesStore`` holds the meter registry, hourly meter readings and hourly site temperatures.
+Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
+(``tests/storage/test_series_store.py``). Their promises:
+
+- writes are idempotent upserts keyed by (meter, hour) or (site, hour): re-importing changes nothing;
+- timestamps are UTC and whole hours; reads return the ``domain.series`` contract;
+- gaps stay gaps: nothing is filled, and empty values are never written;
+- ids reaching a query are validated slugs (``domain.meters``), so no literal can be injected.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pandas as pd
+
+from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.series import SeriesStats
+
+
+class SeriesStore(Protocol):
+    """Meter registry plus hourly readings and temperatures."""
+
+    def ping(self) -> None:
+        """Raise ``StorageError`` if the store cannot be reached."""
+
+    def upsert_meters(self, meters: list[Meter]) -> None:
+        """Create or replace registry entries."""
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        """The registry entry, or None."""
+
+    def list_meters(self) -> list[Meter]:
+        """Every registry entry, sorted by meter id."""
+
+    def write_readings(self, meter_type: MeterType, meter_id: str, readings: pd.Series) -> int:
+        """Upsert hourly readings (contract series, no NaN); returns the number of points written."""
+
+    def read_readings(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.Series:
+        """Readings with ``start <= t < end`` (either bound optional), as a contract series."""
+
+    def delete_readings(
+        self, meter_type: MeterType, meter_id: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> None:
+        """Remove readings with ``start <= t < end``."""
+
+    def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
+        """Count, first and last reading per meter id (meters without readings are absent)."""
+
+    def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
+        """Upsert hourly temperatures (°C) of a site; returns the number of points written."""
+
+    def read_temperature(
+        self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.Series:
+        """Temperatures with ``start <= t < end``, as a contract series."""
+
+    def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        """Remove temperatures with ``start <= t < end``."""
+
+    def temperature_stats(self) -> dict[str, SeriesStats]:
+        """Count, first and last temperature per site id."""
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""

@@ -1,0 +1,239 @@
+"""Embedded default ``SeriesStore``: one DuckDB file under ``EF_HOME``, no server.
+
+Timestamps are stored as naive ``TIMESTAMP`` holding UTC (DuckDB's ``TIMESTAMPTZ`` would render in
+the session time zone); they are localised to UTC on the way out. Upserts go through a staging
+frame and ``INSERT OR REPLACE`` on the (meter, hour) primary key, inside one transaction, so a
+failed write leaves nothing behind. DuckDB allows one writing process per file: the embedded mode
+runs API and workers in one process; several processes need the InfluxDB backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id, validate_site_id
+from energy_forecast.domain.series import SeriesStats, make_series
+from energy_forecast.errors import StorageError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meters (
+    meter_id VARCHAR PRIMARY KEY,
+    meter_type VARCHAR NOT NULL,
+    site_id VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL,
+    timezone VARCHAR NOT NULL,
+    latitude DOUBLE,
+    longitude DOUBLE
+);
+CREATE TABLE IF NOT EXISTS readings (
+    meter_type VARCHAR NOT NULL,
+    meter_id VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    consumption DOUBLE NOT NULL,
+    PRIMARY KEY (meter_type, meter_id, ts)
+);
+CREATE TABLE IF NOT EXISTS temperature (
+    site_id VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    temperature DOUBLE NOT NULL,
+    PRIMARY KEY (site_id, ts)
+);
+"""
+
+
+def _naive_utc(values: pd.DatetimeIndex) -> np.ndarray:
+    return values.tz_convert("UTC").tz_localize(None).as_unit("us").to_numpy()
+
+
+def _bounds(start: pd.Timestamp | None, end: pd.Timestamp | None) -> tuple[str, list[object]]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("ts >= ?")
+        params.append(pd.Timestamp(start).tz_convert("UTC").tz_localize(None).to_pydatetime())
+    if end is not None:
+        clauses.append("ts < ?")
+        params.append(pd.Timestamp(end).tz_convert("UTC").tz_localize(None).to_pydatetime())
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+class DuckDBSeriesStore:
+    """SeriesStore on a local DuckDB file (or ``:memory:``)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self._path)
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open DuckDB file {self._path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._con.execute(_SCHEMA)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # One connection shared by threads: DuckDB cursors are cheap, the lock keeps writes serial.
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                yield cur
+            except duckdb.Error as exc:
+                raise StorageError(f"DuckDB error: {exc}") from exc
+            finally:
+                cur.close()
+
+    def ping(self) -> None:
+        with self._cursor() as cur:
+            cur.execute("SELECT 1").fetchone()
+
+    # registry -----------------------------------------------------------------------------------
+    def upsert_meters(self, meters: list[Meter]) -> None:
+        rows = [
+            (m.meter_id, m.meter_type.value, m.site_id, m.unit, m.timezone, m.latitude, m.longitude)
+            for m in meters
+        ]
+        if not rows:
+            return
+        with self._cursor() as cur:
+            cur.executemany("INSERT OR REPLACE INTO meters VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        validate_meter_id(meter_id)
+        with self._cursor() as cur:
+            row = cur.execute("SELECT * FROM meters WHERE meter_id = ?", [meter_id]).fetchone()
+        return Meter(*row) if row else None
+
+    def list_meters(self) -> list[Meter]:
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT * FROM meters ORDER BY meter_id").fetchall()
+        return [Meter(*row) for row in rows]
+
+    # readings -----------------------------------------------------------------------------------
+    def write_readings(self, meter_type: MeterType, meter_id: str, readings: pd.Series) -> int:
+        validate_meter_id(meter_id)
+        frame = pd.DataFrame(
+            {
+                "meter_type": MeterType(meter_type).value,
+                "meter_id": meter_id,
+                "ts": _naive_utc(pd.DatetimeIndex(readings.index)),
+                "consumption": readings.to_numpy(dtype="float64"),
+            }
+        )
+        return self._upsert("readings", frame)
+
+    def read_readings(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.Series:
+        validate_meter_id(meter_id)
+        where, params = _bounds(start, end)
+        sql = (
+            "SELECT ts, consumption FROM readings WHERE meter_type = ? AND meter_id = ?"
+            f"{where} ORDER BY ts"
+        )
+        with self._cursor() as cur:
+            ts, values = self._fetch_columns(cur, sql, [MeterType(meter_type).value, meter_id, *params])
+        return make_series(ts, values, "consumption")
+
+    def delete_readings(
+        self, meter_type: MeterType, meter_id: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> None:
+        validate_meter_id(meter_id)
+        where, params = _bounds(start, end)
+        with self._cursor() as cur:
+            cur.execute(
+                f"DELETE FROM readings WHERE meter_type = ? AND meter_id = ?{where}",
+                [MeterType(meter_type).value, meter_id, *params],
+            )
+
+    def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
+        sql = "SELECT meter_id, count(*), min(ts), max(ts) FROM readings"
+        params: list[object] = []
+        if meter_type is not None:
+            sql += " WHERE meter_type = ?"
+            params.append(MeterType(meter_type).value)
+        with self._cursor() as cur:
+            rows = cur.execute(sql + " GROUP BY meter_id", params).fetchall()
+        return {r[0]: SeriesStats(r[0], int(r[1]), _utc(r[2]), _utc(r[3])) for r in rows}
+
+    # temperature --------------------------------------------------------------------------------
+    def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
+        validate_site_id(site_id)
+        frame = pd.DataFrame(
+            {
+                "site_id": site_id,
+                "ts": _naive_utc(pd.DatetimeIndex(temperature.index)),
+                "temperature": temperature.to_numpy(dtype="float64"),
+            }
+        )
+        return self._upsert("temperature", frame)
+
+    def read_temperature(
+        self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.Series:
+        validate_site_id(site_id)
+        where, params = _bounds(start, end)
+        sql = f"SELECT ts, temperature FROM temperature WHERE site_id = ?{where} ORDER BY ts"
+        with self._cursor() as cur:
+            ts, values = self._fetch_columns(cur, sql, [site_id, *params])
+        return make_series(ts, values, "temperature")
+
+    def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        validate_site_id(site_id)
+        where, params = _bounds(start, end)
+        with self._cursor() as cur:
+            cur.execute(f"DELETE FROM temperature WHERE site_id = ?{where}", [site_id, *params])
+
+    def temperature_stats(self) -> dict[str, SeriesStats]:
+        sql = "SELECT site_id, count(*), min(ts), max(ts) FROM temperature GROUP BY site_id"
+        with self._cursor() as cur:
+            rows = cur.execute(sql).fetchall()
+        return {r[0]: SeriesStats(r[0], int(r[1]), _utc(r[2]), _utc(r[3])) for r in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    # helpers ------------------------------------------------------------------------------------
+    def _upsert(self, table: str, frame: pd.DataFrame) -> int:
+        if frame.empty:
+            return 0
+        if frame.iloc[:, -1].isna().any():
+            raise ValueError(f"{table}: refusing to write empty values (gaps stay gaps)")
+        with self._cursor() as cur:
+            cur.register("staging", frame)
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM staging")
+                cur.execute("COMMIT")
+            except duckdb.Error:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.unregister("staging")
+        return len(frame)
+
+    @staticmethod
+    def _fetch_columns(
+        cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        result = cur.execute(sql, params).fetchnumpy()
+        ts = np.asarray(result["ts"], dtype="datetime64[us]")
+        values = np.asarray(result[list(result)[1]], dtype="float64")
+        return ts, values
+
+
+def _utc(value: object) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    return pd.Timestamp(value).tz_localize("UTC")
