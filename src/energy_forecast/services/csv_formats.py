@@ -19,7 +19,7 @@ from energy_forecast.errors import InputDataError
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 LATEST = pd.Timestamp("2100-01-01", tz="UTC")
-HEADER_ROWS = 1
+FIRST_DATA_ROW = 2  # a spreadsheet's numbering: the header is row 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +35,6 @@ class ParsedTable:
         return len(self.frame)
 
 
-def _row(position: int) -> int:
-    return position + HEADER_ROWS + 1
-
-
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -48,7 +44,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) ->
         )
 
 
-def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
+def parse_timestamps(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> pd.DatetimeIndex:
     """ISO-8601 (or pandas-readable) stamps to UTC; naive stamps are read as UTC.
 
     Raises:
@@ -58,7 +54,7 @@ def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
     empty = text.isna() | (text == "")
     if empty.any():
         pos = int(np.flatnonzero(empty.to_numpy())[0])
-        raise InputDataError("empty timestamp", source=source, row=_row(pos))
+        raise InputDataError("empty timestamp", source=source, row=pos + first_row)
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     except (ValueError, OverflowError):
@@ -69,14 +65,14 @@ def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
         raise InputDataError(
             f"cannot parse timestamp {text.iloc[pos]!r}; use ISO-8601 like 2024-01-31T13:00:00Z",
             source=source,
-            row=_row(pos),
+            row=pos + first_row,
         )
     index = pd.DatetimeIndex(parsed).as_unit("ns")
     out_of_range = (index < EARLIEST) | (index >= LATEST)
     if out_of_range.any():
         pos = int(np.flatnonzero(out_of_range)[0])
         raise InputDataError(
-            f"timestamp {text.iloc[pos]!r} outside 1970..2099", source=source, row=_row(pos)
+            f"timestamp {text.iloc[pos]!r} outside 1970..2099", source=source, row=pos + first_row
         )
     off_hour = index != index.floor("h")
     if off_hour.any():
@@ -84,12 +80,14 @@ def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
         raise InputDataError(
             f"timestamp {text.iloc[pos]!r} is not on a whole hour; aggregate readings to hourly first",
             source=source,
-            row=_row(pos),
+            row=pos + first_row,
         )
     return index
 
 
-def parse_values(raw: pd.Series, source: str, *, column: str, allow_negative: bool) -> pd.Series:
+def parse_values(
+    raw: pd.Series, source: str, *, column: str, allow_negative: bool, first_row: int = FIRST_DATA_ROW
+) -> pd.Series:
     """Numbers as float64 with NaN for empty cells (gaps).
 
     Raises:
@@ -105,13 +103,13 @@ def parse_values(raw: pd.Series, source: str, *, column: str, allow_negative: bo
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(
-                f"{column} {text.iloc[pos]!r} is not a number", source=source, row=_row(pos)
+                f"{column} {text.iloc[pos]!r} is not a number", source=source, row=pos + first_row
             )
     array = values.to_numpy()
     non_finite = np.isinf(array)
     if non_finite.any():
         pos = int(np.flatnonzero(non_finite)[0])
-        raise InputDataError(f"{column} {text.iloc[pos]!r} is not finite", source=source, row=_row(pos))
+        raise InputDataError(f"{column} {text.iloc[pos]!r} is not finite", source=source, row=pos + first_row)
     if not allow_negative:
         negative = array < 0
         if negative.any():
@@ -119,12 +117,12 @@ def parse_values(raw: pd.Series, source: str, *, column: str, allow_negative: bo
             raise InputDataError(
                 f"{column} {array[pos]!r} is negative; consumption must be >= 0",
                 source=source,
-                row=_row(pos),
+                row=pos + first_row,
             )
     return pd.Series(array, index=raw.index, name=column)
 
 
-def parse_ids(raw: pd.Series, source: str, *, column: str) -> pd.Series:
+def parse_ids(raw: pd.Series, source: str, *, column: str, first_row: int = FIRST_DATA_ROW) -> pd.Series:
     """Meter or site ids, validated as slugs (they reach paths and queries)."""
     text = raw.astype("string").str.strip()
     bad = ~text.fillna("").str.fullmatch(SLUG_PATTERN[1:-1])
@@ -133,7 +131,7 @@ def parse_ids(raw: pd.Series, source: str, *, column: str) -> pd.Series:
         raise InputDataError(
             f"{column} {text.iloc[pos]!r} is not a valid id (letters, digits, '_', '.', '-'; 1-64 chars)",
             source=source,
-            row=_row(pos),
+            row=pos + first_row,
         )
     return text.astype(object)
 
@@ -146,6 +144,7 @@ def build_table(
     *,
     key_column: str,
     value_column: str,
+    first_row: int = FIRST_DATA_ROW,
 ) -> ParsedTable:
     """Drop gaps, collapse exact duplicates, refuse conflicting duplicates."""
     frame = pd.DataFrame(
@@ -153,7 +152,7 @@ def build_table(
             "timestamp": timestamps,
             "key": keys.to_numpy(),
             "value": values.to_numpy(),
-            "row": np.arange(len(values)) + HEADER_ROWS + 1,
+            "row": np.arange(len(values)) + first_row,
         }
     )
     empty = frame["value"].isna()
@@ -180,28 +179,38 @@ def build_table(
     return ParsedTable(frame=frame[["timestamp", "key", "value"]], source=source, empty_rows=int(empty.sum()))
 
 
-def parse_long_readings(frame: pd.DataFrame, source: str, *, meter_id: str | None = None) -> ParsedTable:
+def parse_long_readings(
+    frame: pd.DataFrame, source: str, *, meter_id: str | None = None, first_row: int = FIRST_DATA_ROW
+) -> ParsedTable:
     """``timestamp,meter_id,consumption`` (``meter_id`` optional when given by the caller)."""
     columns = ["timestamp", "consumption"] if meter_id else ["timestamp", "meter_id", "consumption"]
     require_columns(frame, columns, source)
     if meter_id is not None:
         if "meter_id" in frame.columns:
-            ids = parse_ids(frame["meter_id"], source, column="meter_id")
+            ids = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
             other = ids != meter_id
             if other.any():
                 pos = int(np.flatnonzero(other.to_numpy())[0])
                 raise InputDataError(
                     f"meter_id {ids.iloc[pos]!r} differs from {meter_id!r} in the URL",
                     source=source,
-                    row=_row(pos),
+                    row=pos + first_row,
                 )
         keys = pd.Series([meter_id] * len(frame), index=frame.index)
     else:
-        keys = parse_ids(frame["meter_id"], source, column="meter_id")
-    timestamps = parse_timestamps(frame["timestamp"], source)
-    values = parse_values(frame["consumption"], source, column="consumption", allow_negative=False)
+        keys = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
+    timestamps = parse_timestamps(frame["timestamp"], source, first_row=first_row)
+    values = parse_values(
+        frame["consumption"], source, column="consumption", allow_negative=False, first_row=first_row
+    )
     return build_table(
-        timestamps, keys, values, source, key_column="meter_id", value_column="consumption"
+        timestamps,
+        keys,
+        values,
+        source,
+        key_column="meter_id",
+        value_column="consumption",
+        first_row=first_row,
     )
 
 
@@ -212,12 +221,10 @@ def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
     timestamps = parse_timestamps(frame["timestamp"], source)
     values = parse_values(frame["temperature_c"], source, column="temperature_c", allow_negative=True)
     check_temperature_bounds(values, source)
-    return build_table(
-        timestamps, keys, values, source, key_column="site_id", value_column="temperature_c"
-    )
+    return build_table(timestamps, keys, values, source, key_column="site_id", value_column="temperature_c")
 
 
-def check_temperature_bounds(values: pd.Series, source: str) -> None:
+def check_temperature_bounds(values: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> None:
     array = values.to_numpy()
     absurd = (array < -90) | (array > 65)
     if absurd.any():
@@ -225,11 +232,11 @@ def check_temperature_bounds(values: pd.Series, source: str) -> None:
         raise InputDataError(
             f"temperature {array[pos]!r} °C is outside physical bounds (-90..65)",
             source=source,
-            row=_row(pos),
+            row=pos + first_row,
         )
 
 
-def parse_meter_types(raw: pd.Series, source: str) -> pd.Series:
+def parse_meter_types(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> pd.Series:
     text = raw.astype("string").str.strip().str.lower()
     allowed = {t.value for t in MeterType}
     bad = ~text.isin(allowed)
@@ -238,6 +245,6 @@ def parse_meter_types(raw: pd.Series, source: str) -> pd.Series:
         raise InputDataError(
             f"unknown meter_type {raw.iloc[pos]!r}; use one of {', '.join(sorted(allowed))}",
             source=source,
-            row=_row(pos),
+            row=pos + first_row,
         )
     return text.astype(object)

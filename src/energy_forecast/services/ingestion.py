@@ -233,6 +233,7 @@ def import_meter_readings(
     source: str,
     *,
     max_rows: int | None = None,
+    first_row: int = fmt.FIRST_DATA_ROW,
 ) -> int:
     """Validate one meter's readings (``timestamp,consumption``) and write them; returns points written.
 
@@ -243,7 +244,7 @@ def import_meter_readings(
             f"{len(frame)} rows exceed the limit of {max_rows} per request; split the upload",
             source=source,
         )
-    table = fmt.parse_long_readings(frame, source, meter_id=meter.meter_id)
+    table = fmt.parse_long_readings(frame, source, meter_id=meter.meter_id, first_row=first_row)
     existing = store.get_meter(meter.meter_id)
     if existing is not None and existing.meter_type != meter.meter_type:
         raise ConflictError(
@@ -254,5 +255,7 @@ def import_meter_readings(
         store.upsert_meters([meter])
     if table.frame.empty:
         return 0
-    series = make_series(pd.DatetimeIndex(table.frame["timestamp"]), table.frame["value"].to_numpy(), "consumption")
+    series = make_series(
+        pd.DatetimeIndex(table.frame["timestamp"]), table.frame["value"].to_numpy(), "consumption"
+    )
     return store.write_readings(meter.meter_type, meter.meter_id, series)

@@ -137,10 +137,7 @@ class DuckDBSeriesStore:
     ) -> pd.Series:
         validate_meter_id(meter_id)
         where, params = _bounds(start, end)
-        sql = (
-            "SELECT ts, consumption FROM readings WHERE meter_type = ? AND meter_id = ?"
-            f"{where} ORDER BY ts"
-        )
+        sql = f"SELECT ts, consumption FROM readings WHERE meter_type = ? AND meter_id = ?{where} ORDER BY ts"
         with self._cursor() as cur:
             ts, values = self._fetch_columns(cur, sql, [MeterType(meter_type).value, meter_id, *params])
         return make_series(ts, values, "consumption")

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything, start throw-away Redis and InfluxDB on 127.0.0.1, run the linters and the
+# whole test suite (unit + integration), and stop the servers again, whatever happens.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k influx -x).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+"$REPO/scripts/bootstrap.sh"
+export PATH="$REPO/.venv/bin:$PATH"
+
+trap '"$REPO/scripts/servers.sh" stop || true' EXIT
+"$REPO/scripts/servers.sh" start
+# shellcheck disable=SC1091
+source "${EF_SERVERS_DIR:-$REPO/.ci-servers}/env"
+export EF_TEST_SERVERS_SCRIPT="$REPO/scripts/servers.sh"
+
+echo "== ruff"
+ruff check src tests bench
+echo "== import contracts"
+lint-imports --no-cache
+echo "== pytest"
+pytest "$@"

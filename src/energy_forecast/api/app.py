@@ -1,0 +1,107 @@
+"""The FastAPI application factory: ``create_app(settings)`` wires adapters in a lifespan.
+
+Domain errors are mapped to HTTP here and only here, each with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from energy_forecast import __version__
+from energy_forecast.api.routes import health, meters
+from energy_forecast.bootstrap import build_series_store
+from energy_forecast.errors import (
+    ConfigurationError,
+    ConflictError,
+    DataQualityError,
+    EnergyForecastError,
+    InputDataError,
+    InvalidIdentifierError,
+    NotFoundError,
+    QueueUnavailableError,
+    StorageError,
+)
+from energy_forecast.logging import get_logger
+from energy_forecast.settings import Settings
+from energy_forecast.storage.base import SeriesStore
+
+log = get_logger(__name__)
+
+# Most specific first: the first matching class decides the status.
+ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
+    (InvalidIdentifierError, 422),
+    (InputDataError, 422),
+    (DataQualityError, 422),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (QueueUnavailableError, 503),
+    (StorageError, 503),
+    (ConfigurationError, 500),
+]
+
+
+def status_for(exc: EnergyForecastError) -> int:
+    for cls, status in ERROR_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EnergyForecastError)
+    status = status_for(exc)
+    log.warning("request_failed", error=type(exc).__name__, status=status, message=exc.message)
+    body: dict[str, object] = {
+        "detail": exc.message,
+        "error": type(exc).__name__,
+        "error_type": exc.error_type.value,
+    }
+    for attr in ("source", "row", "meter_id"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            body[attr] = value
+    return JSONResponse(status_code=status, content=body)
+
+
+def create_app(settings: Settings, *, store: SeriesStore | None = None) -> FastAPI:
+    """Build the app; ``store`` may be injected (tests), else it is opened from settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store if store is not None else build_series_store(settings)
+        log.info("api_started", storage=settings.storage_backend, home=str(settings.home))
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="energy-forecast",
+        version=__version__,
+        description="Hourly electricity and water consumption forecasts per meter.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(EnergyForecastError, _domain_error)
+
+    @app.middleware("http")
+    async def bind_request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await call_next(request)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    app.include_router(health.router)
+    app.include_router(meters.router)
+    return app

@@ -1,0 +1,130 @@
+"""The ``energy-forecast`` command line: thin commands over services, settings read once here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from energy_forecast.bootstrap import build_series_store
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.errors import ConfigurationError, EnergyForecastError
+from energy_forecast.logging import configure_logging, get_logger
+from energy_forecast.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="energy-forecast",
+    help="Hourly electricity and water forecasts per meter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = get_logger("energy_forecast.cli")
+
+
+def _settings(*, file_log: bool = True) -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(
+        level=settings.log_level,
+        logs_dir=settings.logs_dir if file_log else None,
+        json_console=settings.log_json,
+    )
+    return settings
+
+
+def _fail(exc: EnergyForecastError) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="directory with meters.csv, electricity.csv, ...")
+    ],
+) -> None:
+    """Validate and import readings and temperatures from a directory; a bad file writes nothing."""
+    from energy_forecast.services.ingestion import import_directory
+
+    settings = _settings()
+    store = build_series_store(settings)
+    try:
+        report = import_directory(store, data_dir)
+    except EnergyForecastError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    log.info(
+        "import_finished",
+        files=report.files,
+        meters=report.meters_registered,
+        readings=report.total_readings,
+        temperatures=sum(report.temperature_written.values()),
+        empty_rows_skipped=report.empty_rows_skipped,
+    )
+    typer.echo(
+        f"imported {report.total_readings} readings of {len(report.readings_written)} meters and "
+        f"{sum(report.temperature_written.values())} temperatures of {len(report.temperature_written)} "
+        f"sites from {', '.join(report.files)} ({report.empty_rows_skipped} empty rows skipped)"
+    )
+
+
+@app.command("meters")
+def meters(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    meter_type: Annotated[MeterType | None, typer.Option("--type")] = None,
+) -> None:
+    """Print the meter registry with reading counts, first/last reading and gap hours."""
+    from energy_forecast.services.meters import meter_summaries
+
+    settings = _settings(file_log=False)
+    store = build_series_store(settings)
+    try:
+        rows = [s.to_dict() for s in meter_summaries(store, meter_type)]
+    except EnergyForecastError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'meter_id':<22} {'type':<12} {'site':<14} {'readings':>9} {'gaps':>6}  first .. last")
+    for row in rows:
+        typer.echo(
+            f"{row['meter_id']:<22} {row['meter_type']:<12} {row['site_id']:<14} "
+            f"{row['reading_count']:>9} {row['gap_hours']:>6}  "
+            f"{row['first_timestamp']} .. {row['last_timestamp']}"
+        )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default EF_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EF_PORT)")] = None,
+) -> None:
+    """Run the HTTP API (and, without REDIS_URL, an embedded Redis and in-process workers)."""
+    import uvicorn
+
+    from energy_forecast.api.app import create_app
+
+    settings = _settings()
+    if host is not None or port is not None:
+        settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log.info("serve", host=settings.host, port=settings.port, storage=settings.storage_backend)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def main() -> None:
+    try:
+        app()
+    except EnergyForecastError as exc:  # pragma: no cover - last resort for errors outside commands
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)

@@ -1,0 +1,115 @@
+"""Shared fixtures: synthetic series, settings rooted in tmp_path, and real-server stores.
+
+Integration tests read the servers started by ``scripts/servers.sh`` from ``EF_TEST_REDIS_URL`` and
+``EF_TEST_INFLUX_URL``. Without them a test is skipped locally and fails in CI (``CI=true``), so a
+green CI run always means the real servers were exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_forecast.domain.series import make_series
+from energy_forecast.settings import Settings, load_settings
+from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+
+
+def server_url(variable: str) -> str:
+    url = os.environ.get(variable)
+    if url:
+        return url
+    message = f"{variable} is not set: start the servers with `scripts/servers.sh start`"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message + " (required in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's config files or seed variables by accident."""
+    for var in ("REDIS_URL", "DEBUG", "INFLUX_URL", "INFLUX_TOKEN", "INFLUX_ORG", "INFLUX_BUCKET"):
+        monkeypatch.delenv(var, raising=False)
+    for var in list(os.environ):
+        if var.startswith("EF_") and not var.startswith("EF_TEST_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EF_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        overrides.setdefault("home", tmp_path / "home")
+        return load_settings(**overrides)
+
+    return make
+
+
+def hourly_series(
+    start: str = "2024-01-01",
+    hours: int = 24 * 28,
+    *,
+    seed: int = 0,
+    base: float = 100.0,
+    name: str = "consumption",
+) -> pd.Series:
+    """A daily- and weekly-seasonal positive load with noise: enough shape for models to learn."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    hour = index.hour.to_numpy()
+    weekday = index.day_of_week.to_numpy()
+    daily = 1.0 + 0.4 * np.sin((hour - 6) / 24 * 2 * np.pi)
+    weekly = np.where(weekday >= 5, 0.7, 1.0)
+    values = base * daily * weekly + rng.normal(0, base * 0.03, hours)
+    return make_series(index, np.clip(values, 0, None), name)
+
+
+@pytest.fixture
+def series_factory() -> Callable[..., pd.Series]:
+    return hourly_series
+
+
+@pytest.fixture(scope="session")
+def influx_url() -> str:
+    return server_url("EF_TEST_INFLUX_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return server_url("EF_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def influx_database(influx_url: str) -> Iterator[str]:
+    """A fresh database name, dropped afterwards."""
+    name = f"ef_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    httpx.post(f"{influx_url}/query", params={"q": f'DROP DATABASE "{name}"'}, timeout=10)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("duckdb", id="duckdb"),
+        pytest.param("influxdb", id="influxdb", marks=pytest.mark.integration),
+    ]
+)
+def series_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeriesStore]:
+    """Every SeriesStore implementation, for the one contract suite."""
+    store: SeriesStore
+    if request.param == "duckdb":
+        store = DuckDBSeriesStore(tmp_path / "store.duckdb")
+    else:
+        from energy_forecast.storage.influx_store import InfluxSeriesStore
+
+        database = request.getfixturevalue("influx_database")
+        store = InfluxSeriesStore(request.getfixturevalue("influx_url"), database)
+    yield store
+    store.close()

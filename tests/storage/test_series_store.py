@@ -1,0 +1,168 @@
+"""One contract suite, run against every SeriesStore (DuckDB and a real InfluxDB)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.series import make_series, validate_series
+from energy_forecast.errors import InvalidIdentifierError
+from energy_forecast.storage.base import SeriesStore
+from tests.conftest import hourly_series
+
+ELEC = MeterType.ELECTRICITY
+
+
+def test_written_readings_read_back_exactly_in_utc(series_store: SeriesStore) -> None:
+    readings = hourly_series(hours=96)
+
+    written = series_store.write_readings(ELEC, "m1", readings)
+    back = series_store.read_readings(ELEC, "m1")
+
+    assert written == 96
+    validate_series(back)
+    assert str(back.index.tz) == "UTC"
+    assert back.index[0] == pd.Timestamp("2024-01-01T00:00:00Z")
+    pd.testing.assert_index_equal(back.index, readings.index, check_names=False, check_freq=False)
+    np.testing.assert_allclose(back.to_numpy(), readings.to_numpy(), rtol=1e-12)
+
+
+def test_rewriting_the_same_readings_changes_nothing(series_store: SeriesStore) -> None:
+    readings = hourly_series(hours=48)
+    series_store.write_readings(ELEC, "m1", readings)
+
+    series_store.write_readings(ELEC, "m1", readings)
+
+    assert series_store.readings_stats()["m1"].count == 48
+
+
+def test_a_rewrite_with_new_values_replaces_them(series_store: SeriesStore) -> None:
+    readings = hourly_series(hours=24)
+    series_store.write_readings(ELEC, "m1", readings)
+
+    series_store.write_readings(ELEC, "m1", readings.iloc[:2] * 0 + 7.5)
+
+    back = series_store.read_readings(ELEC, "m1")
+    assert len(back) == 24
+    assert back.iloc[0] == 7.5 and back.iloc[1] == 7.5
+    assert back.iloc[2] == pytest.approx(readings.iloc[2])
+
+
+def test_gaps_stay_gaps_and_are_counted(series_store: SeriesStore) -> None:
+    readings = hourly_series(hours=48).drop(pd.date_range("2024-01-01T05:00Z", periods=3, freq="h"))
+
+    series_store.write_readings(ELEC, "m1", readings)
+
+    back = series_store.read_readings(ELEC, "m1")
+    stats = series_store.readings_stats()["m1"]
+    assert len(back) == 45
+    assert stats.count == 45 and stats.gap_hours == 3
+    assert stats.first == pd.Timestamp("2024-01-01T00:00Z")
+    assert stats.last == pd.Timestamp("2024-01-02T23:00Z")
+
+
+def test_reads_are_bounded_start_inclusive_end_exclusive(series_store: SeriesStore) -> None:
+    series_store.write_readings(ELEC, "m1", hourly_series(hours=48))
+
+    back = series_store.read_readings(
+        ELEC, "m1", pd.Timestamp("2024-01-01T10:00Z"), pd.Timestamp("2024-01-01T20:00Z")
+    )
+
+    assert len(back) == 10
+    assert back.index[0] == pd.Timestamp("2024-01-01T10:00Z")
+    assert back.index[-1] == pd.Timestamp("2024-01-01T19:00Z")
+
+
+def test_meters_and_types_are_kept_apart(series_store: SeriesStore) -> None:
+    series_store.write_readings(ELEC, "m1", hourly_series(hours=10))
+    series_store.write_readings(MeterType.WATER, "w1", hourly_series(hours=20, seed=1))
+
+    assert set(series_store.readings_stats()) == {"m1", "w1"}
+    assert set(series_store.readings_stats(MeterType.WATER)) == {"w1"}
+    assert series_store.read_readings(MeterType.WATER, "m1").empty
+    assert len(series_store.read_readings(MeterType.WATER, "w1")) == 20
+
+
+def test_unknown_meter_reads_empty_contract_series(series_store: SeriesStore) -> None:
+    back = series_store.read_readings(ELEC, "nobody")
+
+    assert back.empty
+    assert str(back.index.tz) == "UTC"
+
+
+def test_delete_removes_only_the_window(series_store: SeriesStore) -> None:
+    series_store.write_readings(ELEC, "m1", hourly_series(hours=48))
+
+    series_store.delete_readings(
+        ELEC, "m1", pd.Timestamp("2024-01-01T00:00Z"), pd.Timestamp("2024-01-02T00:00Z")
+    )
+
+    assert series_store.readings_stats()["m1"].count == 24
+
+
+def test_temperature_round_trips_per_site(series_store: SeriesStore) -> None:
+    index = pd.date_range("2023-06-01", periods=72, freq="h", tz="UTC")
+    temps = make_series(index, np.linspace(-5.5, 30.25, 72), "temperature")
+
+    assert series_store.write_temperature("site_a", temps) == 72
+    series_store.write_temperature("site_a", temps)
+
+    back = series_store.read_temperature("site_a", start=index[24])
+    assert len(back) == 48
+    np.testing.assert_allclose(back.to_numpy(), temps.to_numpy()[24:])
+    assert series_store.temperature_stats()["site_a"].count == 72
+    assert series_store.read_temperature("site_b").empty
+
+
+def test_registry_upserts_and_lists_sorted(series_store: SeriesStore) -> None:
+    series_store.upsert_meters(
+        [
+            Meter("zeta", MeterType.WATER, "site_a", "m3", "Europe/Rome", 45.1, 11.9),
+            Meter("alpha", MeterType.ELECTRICITY, "site_b", "kWh"),
+        ]
+    )
+    series_store.upsert_meters([Meter("alpha", MeterType.ELECTRICITY, "site_c", "kW", "Europe/London")])
+
+    meters = series_store.list_meters()
+    assert [m.meter_id for m in meters] == ["alpha", "zeta"]
+    assert series_store.get_meter("alpha") == Meter(
+        "alpha", MeterType.ELECTRICITY, "site_c", "kW", "Europe/London"
+    )
+    assert series_store.get_meter("zeta") == Meter(
+        "zeta", MeterType.WATER, "site_a", "m3", "Europe/Rome", 45.1, 11.9
+    )
+    assert series_store.get_meter("missing") is None
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        pytest.param("../../etc", id="path-traversal"),
+        pytest.param("m1' OR '1'='1", id="quote-injection"),
+        pytest.param('m1" ; DROP', id="double-quote"),
+        pytest.param("a/b", id="slash"),
+        pytest.param("", id="empty"),
+        pytest.param("x" * 65, id="too-long"),
+    ],
+)
+def test_unsafe_ids_are_refused_before_any_query(series_store: SeriesStore, bad_id: str) -> None:
+    with pytest.raises(InvalidIdentifierError):
+        series_store.read_readings(ELEC, bad_id)
+    with pytest.raises(InvalidIdentifierError):
+        series_store.write_readings(ELEC, bad_id, hourly_series(hours=2))
+    with pytest.raises(InvalidIdentifierError):
+        series_store.read_temperature(bad_id)
+
+
+def test_large_writes_keep_every_point(series_store: SeriesStore) -> None:
+    readings = hourly_series(hours=24 * 365 * 2, seed=3)
+
+    series_store.write_readings(ELEC, "big", readings)
+
+    stats = series_store.readings_stats()["big"]
+    assert stats.count == len(readings)
+    assert stats.gap_hours == 0
+    back = series_store.read_readings(ELEC, "big")
+    np.testing.assert_allclose(back.to_numpy(), readings.to_numpy(), rtol=1e-12)
