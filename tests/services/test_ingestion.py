@@ -68,6 +68,9 @@ def test_importing_twice_changes_no_count(tmp_path: Path, store: DuckDBSeriesSto
         pytest.param("2024-01-01T05:00:00Z,m_e,abc", "is not a number", id="non-numeric"),
         pytest.param("2024-01-01T05:00:00Z,m_e,-1", "negative", id="negative"),
         pytest.param("2024-01-01T05:00:00Z,m_e,inf", "not finite", id="infinite"),
+        pytest.param("2024-01-01T05:00:00Z,m_e,nan", "is not a number", id="nan-text"),
+        pytest.param("2024-01-01T05:00:00Z,m_e,12kWh", "is not a number", id="unit-suffix"),
+        pytest.param(",m_e,1", "empty timestamp", id="empty-timestamp"),
         pytest.param(
             "2024-01-01T00:00:00Z,m_e,99", "different consumption values", id="conflicting-duplicate"
         ),

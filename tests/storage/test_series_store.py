@@ -10,6 +10,7 @@ from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.series import make_series, validate_series
 from energy_forecast.errors import InvalidIdentifierError
 from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from tests.conftest import hourly_series
 
 ELEC = MeterType.ELECTRICITY
@@ -166,3 +167,15 @@ def test_large_writes_keep_every_point(series_store: SeriesStore) -> None:
     assert stats.gap_hours == 0
     back = series_store.read_readings(ELEC, "big")
     np.testing.assert_allclose(back.to_numpy(), readings.to_numpy(), rtol=1e-12)
+
+
+def test_a_failed_batch_writes_nothing(series_store: SeriesStore) -> None:
+    series_store.write_readings(ELEC, "m1", hourly_series(hours=24))
+
+    with pytest.raises(RuntimeError), series_store.batch():
+        series_store.write_readings(ELEC, "m2", hourly_series(hours=24))
+        raise RuntimeError("disk full half-way")
+
+    assert set(series_store.readings_stats()) in ({"m1"}, {"m1", "m2"})
+    if isinstance(series_store, DuckDBSeriesStore):  # transactional backend: all or nothing
+        assert set(series_store.readings_stats()) == {"m1"}

@@ -15,6 +15,7 @@ A file that fails validation raises ``InputDataError`` before any write, so the 
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +52,30 @@ class ImportReport:
         return sum(self.readings_written.values())
 
 
-def read_csv(source: Path | bytes | str, name: str) -> pd.DataFrame:
-    """Read a CSV as text columns so that validation, not pandas, decides what a value means."""
-    try:
+def read_csv(source: Path | bytes | str, name: str, *, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV as text columns so that validation, not pandas, decides what a value means.
+
+    ``numeric`` columns are parsed by the C parser as floats (empty cells become NaN); anything
+    it cannot parse, such as "nan" or "12kWh", sends the whole file down the text path, where
+    validation names the row.
+    """
+
+    def read(**options: object) -> pd.DataFrame:
         if isinstance(source, Path):
-            return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
+            return pd.read_csv(source, keep_default_na=False, encoding="utf-8", **options)  # type: ignore[call-overload]
         buffer = io.BytesIO(source.encode("utf-8") if isinstance(source, str) else source)
-        return pd.read_csv(buffer, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(buffer, keep_default_na=False, encoding="utf-8", **options)  # type: ignore[call-overload]
+
+    try:
+        if numeric:
+            try:
+                return read(
+                    dtype=defaultdict(lambda: str, {c: "float64" for c in numeric}),
+                    na_values={c: [""] for c in numeric},
+                )
+            except (ValueError, TypeError):
+                pass
+        return read(dtype=str)
     except UnicodeDecodeError as exc:
         raise InputDataError(f"not UTF-8 text (byte {exc.start})", source=name) from None
     except pd.errors.EmptyDataError:
@@ -148,12 +166,17 @@ def plan_directory_import(data_dir: Path) -> _Plan:
     for meter_type, name in LONG_READINGS.items():
         path = data_dir / name
         if path.is_file():
-            plan.readings.append((meter_type, fmt.parse_long_readings(read_csv(path, name), name)))
+            plan.readings.append(
+                (meter_type, fmt.parse_long_readings(read_csv(path, name, numeric=("consumption",)), name))
+            )
             plan.files.append(name)
     temperature_csv = data_dir / "temperature.csv"
     if temperature_csv.is_file():
         plan.temperatures.append(
-            fmt.parse_long_temperature(read_csv(temperature_csv, temperature_csv.name), temperature_csv.name)
+            fmt.parse_long_temperature(
+                read_csv(temperature_csv, temperature_csv.name, numeric=("temperature_c",)),
+                temperature_csv.name,
+            )
         )
         plan.files.append(temperature_csv.name)
 
@@ -211,6 +234,12 @@ def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
     meters = list(plan.meters.values())
     _check_registry_conflicts(store, meters)
     report = ImportReport(files=plan.files)
+    with store.batch():
+        _write_plan(store, plan, meters, report)
+    return report
+
+
+def _write_plan(store: SeriesStore, plan: _Plan, meters: list[Meter], report: ImportReport) -> None:
     store.upsert_meters(meters)
     report.meters_registered = len(meters)
     for meter_type, table in plan.readings:
@@ -223,7 +252,6 @@ def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
         for site_id, series in _groups(table):
             written = store.write_temperature(site_id, series.rename("temperature"))
             report.temperature_written[site_id] = report.temperature_written.get(site_id, 0) + written
-    return report
 
 
 def import_meter_readings(

@@ -12,6 +12,7 @@ Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import pandas as pd
@@ -68,6 +69,9 @@ class SeriesStore(Protocol):
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         """Count, first and last temperature per site id."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group many writes (an import): one transaction where the backend has them."""
 
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""

@@ -2,9 +2,9 @@
 
 Timestamps are stored as naive ``TIMESTAMP`` holding UTC (DuckDB's ``TIMESTAMPTZ`` would render in
 the session time zone); they are localised to UTC on the way out. Upserts go through a staging
-frame and ``INSERT OR REPLACE`` on the (meter, hour) primary key, inside one transaction, so a
-failed write leaves nothing behind. DuckDB allows one writing process per file: the embedded mode
-runs API and workers in one process; several processes need the InfluxDB backend.
+frame: delete the same (meter, hour) rows, then append, inside one transaction, so a failed write
+leaves nothing behind and a repeated write changes nothing. DuckDB allows one writing process
+per file: the embedded mode runs API and workers in one process; several processes need InfluxDB.
 """
 
 from __future__ import annotations
@@ -36,14 +36,12 @@ CREATE TABLE IF NOT EXISTS readings (
     meter_type VARCHAR NOT NULL,
     meter_id VARCHAR NOT NULL,
     ts TIMESTAMP NOT NULL,
-    consumption DOUBLE NOT NULL,
-    PRIMARY KEY (meter_type, meter_id, ts)
+    consumption DOUBLE NOT NULL
 );
 CREATE TABLE IF NOT EXISTS temperature (
     site_id VARCHAR NOT NULL,
     ts TIMESTAMP NOT NULL,
-    temperature DOUBLE NOT NULL,
-    PRIMARY KEY (site_id, ts)
+    temperature DOUBLE NOT NULL
 );
 """
 
@@ -75,19 +73,37 @@ class DuckDBSeriesStore:
         except duckdb.Error as exc:
             raise StorageError(f"cannot open DuckDB file {self._path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._in_batch = False
         self._con.execute(_SCHEMA)
 
     @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        # One connection shared by threads: DuckDB cursors are cheap, the lock keeps writes serial.
+    def batch(self) -> Iterator[None]:
+        """Group many writes into one transaction: one commit instead of one per meter."""
         with self._lock:
-            cur = self._con.cursor()
+            if self._in_batch:
+                yield
+                return
+            self._con.execute("BEGIN TRANSACTION")
+            self._in_batch = True
             try:
-                yield cur
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+            finally:
+                self._in_batch = False
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # One connection, serialised by the lock: a DuckDB transaction belongs to one connection,
+        # so batch() and the writes inside it must share it.
+        with self._lock:
+            try:
+                yield self._con
             except duckdb.Error as exc:
                 raise StorageError(f"DuckDB error: {exc}") from exc
-            finally:
-                cur.close()
 
     def ping(self) -> None:
         with self._cursor() as cur:
@@ -95,14 +111,25 @@ class DuckDBSeriesStore:
 
     # registry -----------------------------------------------------------------------------------
     def upsert_meters(self, meters: list[Meter]) -> None:
-        rows = [
-            (m.meter_id, m.meter_type.value, m.site_id, m.unit, m.timezone, m.latitude, m.longitude)
-            for m in meters
-        ]
-        if not rows:
+        if not meters:
             return
+        frame = pd.DataFrame(
+            {
+                "meter_id": [m.meter_id for m in meters],
+                "meter_type": [m.meter_type.value for m in meters],
+                "site_id": [m.site_id for m in meters],
+                "unit": [m.unit for m in meters],
+                "timezone": [m.timezone for m in meters],
+                "latitude": pd.array([m.latitude for m in meters], dtype="Float64"),
+                "longitude": pd.array([m.longitude for m in meters], dtype="Float64"),
+            }
+        )
         with self._cursor() as cur:
-            cur.executemany("INSERT OR REPLACE INTO meters VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.register("staging_meters", frame)
+            try:
+                cur.execute("INSERT OR REPLACE INTO meters SELECT * FROM staging_meters")
+            finally:
+                cur.unregister("staging_meters")
 
     def get_meter(self, meter_id: str) -> Meter | None:
         validate_meter_id(meter_id)
@@ -126,7 +153,7 @@ class DuckDBSeriesStore:
                 "consumption": readings.to_numpy(dtype="float64"),
             }
         )
-        return self._upsert("readings", frame)
+        return self._upsert("readings", frame, ["meter_type", "meter_id"])
 
     def read_readings(
         self,
@@ -173,7 +200,7 @@ class DuckDBSeriesStore:
                 "temperature": temperature.to_numpy(dtype="float64"),
             }
         )
-        return self._upsert("temperature", frame)
+        return self._upsert("temperature", frame, ["site_id"])
 
     def read_temperature(
         self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
@@ -202,20 +229,29 @@ class DuckDBSeriesStore:
             self._con.close()
 
     # helpers ------------------------------------------------------------------------------------
-    def _upsert(self, table: str, frame: pd.DataFrame) -> int:
+    def _upsert(self, table: str, frame: pd.DataFrame, keys: list[str]) -> int:
+        """Replace the (key, hour) rows of ``frame`` in one transaction.
+
+        The tables carry no primary key: an ART index makes bulk inserts ~6x slower, while a
+        delete bounded by key and time range (pruned by zone maps) followed by an append keeps
+        the same upsert semantics.
+        """
         if frame.empty:
             return 0
         if frame.iloc[:, -1].isna().any():
             raise ValueError(f"{table}: refusing to write empty values (gaps stay gaps)")
-        with self._cursor() as cur:
+        key_values = [frame[k].iloc[0] for k in keys]
+        first, last = frame["ts"].min(), frame["ts"].max()
+        key_clause = " AND ".join(f"t.{k} = ?" for k in keys)
+        with self.batch(), self._cursor() as cur:
             cur.register("staging", frame)
             try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM staging")
-                cur.execute("COMMIT")
-            except duckdb.Error:
-                cur.execute("ROLLBACK")
-                raise
+                cur.execute(
+                    f"DELETE FROM {table} t WHERE {key_clause} AND t.ts BETWEEN ? AND ? "
+                    "AND t.ts IN (SELECT ts FROM staging)",
+                    [*key_values, first.to_pydatetime(), last.to_pydatetime()],
+                )
+                cur.execute(f"INSERT INTO {table} SELECT * FROM staging")
             finally:
                 cur.unregister("staging")
         return len(frame)

@@ -1,0 +1,101 @@
+"""Actors: take ids and JSON primitives, call one service function, return a small result.
+
+Actors are declared against a broker built at run time (``declare_actors(broker)``) rather than
+with ``@dramatiq.actor`` at import, which would bind them to whatever global broker exists when
+the module is imported. Every actor has an explicit time limit and lists the domain errors that
+are not worth retrying in ``throws=``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+import pandas as pd
+from dramatiq.middleware import SkipMessage, TimeLimitExceeded
+
+from energy_forecast.domain.meters import MeterType, validate_meter_id
+from energy_forecast.domain.tasks import TaskCancelled
+from energy_forecast.errors import (
+    ConfigurationError,
+    ConflictError,
+    DataQualityError,
+    InputDataError,
+    InvalidIdentifierError,
+    NotFoundError,
+    TrainingError,
+)
+from energy_forecast.tasks.context import get_context
+from energy_forecast.tasks.middleware import current_reporter
+
+TRAIN_ACTOR = "train_meter_task"
+QUEUE = "default"
+
+# Deterministic failures: a retry would fail the same way (or, for time and memory, burn as much).
+NOT_RETRIED: tuple[type[BaseException], ...] = (
+    DataQualityError,  # NoDataFoundError, InsufficientDataError, FlatlineError
+    InvalidIdentifierError,
+    InputDataError,
+    NotFoundError,
+    ConflictError,
+    ConfigurationError,
+    TrainingError,
+    TimeLimitExceeded,
+    MemoryError,
+)
+
+
+def _timestamp(value: str | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def train_meter_task(
+    meter_id: str, meter_type: str, start: str | None = None, end: str | None = None
+) -> dict[str, Any]:
+    """Train one meter's model; the task id is the message id (see ProgressMiddleware)."""
+    context = get_context()
+    store, model_store = context.stores()
+    try:
+        details = context.train(
+            store,
+            model_store,
+            meter_id=validate_meter_id(meter_id),
+            meter_type=MeterType(meter_type),
+            start=_timestamp(start),
+            end=_timestamp(end),
+            reporter=current_reporter(),
+        )
+    except TaskCancelled as exc:
+        raise SkipMessage(str(exc)) from None
+    return {"status": "success", "message": "Model trained successfully", "details": details}
+
+
+@dataclass(frozen=True, slots=True)
+class Actors:
+    train_meter: dramatiq.Actor[Any, Any]
+
+
+def declare_actors(
+    broker: dramatiq.Broker,
+    *,
+    training_time_limit: timedelta = timedelta(hours=1),
+    training_max_retries: int = 3,
+) -> Actors:
+    """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
+    train = dramatiq.actor(
+        train_meter_task,
+        broker=broker,
+        actor_name=TRAIN_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=True,
+        track_progress=True,
+    )
+    return Actors(train_meter=train)

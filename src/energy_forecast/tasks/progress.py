@@ -1,0 +1,223 @@
+"""Task progress, error and cancel records in Redis (the seed's keys).
+
+Keys, all expiring after the retention period:
+
+- ``task_progress:{id}``  JSON ``TaskProgress``
+- ``task_error:{id}``     JSON ``TaskError``, written once when a task fails for good
+- ``task_cancel:{id}``    cancel flag, checked at start and at every stage boundary
+- ``task_events:{id}``    stream of progress records, one per state change (SSE replays it)
+- ``task_batch:{id}``     JSON list of the batch's task ids
+- ``task_active``         sorted set of non-terminal task ids, scored by first write (ms)
+
+Every progress write is one Lua call that checks the cancel flag and refuses to overwrite a
+terminal record, so a cancel racing a stage write or a duplicate delivery cannot resurrect a task.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from energy_forecast.domain.tasks import TaskCancelled, TaskError, TaskProgress, TaskState, utc_now
+
+ACTIVE_KEY = "task_active"
+
+
+def progress_key(task_id: str) -> str:
+    return f"task_progress:{task_id}"
+
+
+def error_key(task_id: str) -> str:
+    return f"task_error:{task_id}"
+
+
+def cancel_key(task_id: str) -> str:
+    return f"task_cancel:{task_id}"
+
+
+def events_key(task_id: str) -> str:
+    return f"task_events:{task_id}"
+
+
+def batch_key(batch_id: str) -> str:
+    return f"task_batch:{batch_id}"
+
+
+class Guard(StrEnum):
+    """How a write treats the current record."""
+
+    CREATE = "create"  # first record (PENDING); refuses to overwrite anything
+    RUN = "run"  # start/stage: refused when terminal or a cancel is requested
+    FINAL = "final"  # SUCCESS/FAILURE/CANCELLED: refused only when already terminal
+
+
+class Outcome(StrEnum):
+    WRITTEN = "WRITTEN"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    TERMINAL = "TERMINAL"  # a terminal record is already there (duplicate delivery, cancel won)
+    EXISTS = "EXISTS"
+
+
+_TRANSITION = """
+-- KEYS: progress, cancel, events, active; ARGV: record, ttl_ms, guard, task_id, terminal, maxlen, now_ms
+local cur = redis.call("GET", KEYS[1])
+if cur then
+  if ARGV[3] == "create" then return "EXISTS" end
+  local state = cjson.decode(cur)["state"]
+  if state == "SUCCESS" or state == "FAILURE" or state == "CANCELLED" then return "TERMINAL" end
+end
+if ARGV[3] == "run" and redis.call("EXISTS", KEYS[2]) == 1 then return "CANCEL_REQUESTED" end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[6], "*", "progress", ARGV[1])
+redis.call("PEXPIRE", KEYS[3], ARGV[2])
+if ARGV[5] == "1" then
+  redis.call("ZREM", KEYS[4], ARGV[4])
+else
+  redis.call("ZADD", KEYS[4], "NX", ARGV[7], ARGV[4])
+end
+return "WRITTEN"
+"""
+
+_CANCEL = """
+-- KEYS: progress, cancel; ARGV: ttl_ms, cancelled record for a PENDING task
+local cur = redis.call("GET", KEYS[1])
+if not cur then return false end
+local state = cjson.decode(cur)["state"]
+if state == "SUCCESS" or state == "FAILURE" or state == "CANCELLED" then return state end
+redis.call("SET", KEYS[2], "1", "PX", ARGV[1])
+return state
+"""
+
+
+class RedisProgressStore:
+    """Reads and writes the task records; safe to share between threads."""
+
+    def __init__(self, client: redis.Redis, *, retention: timedelta, events_maxlen: int = 64) -> None:
+        self.client = client
+        self.retention = retention
+        self.events_maxlen = events_maxlen
+        self._ttl_ms = int(retention.total_seconds() * 1000)
+        self._transition = client.register_script(_TRANSITION)
+        self._cancel = client.register_script(_CANCEL)
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def write(self, record: TaskProgress, guard: Guard = Guard.FINAL, *, client: Any = None) -> Outcome:
+        """Write ``record`` unless the guard refuses; returns what happened."""
+        task_id = record.task_id
+        result = self._transition(
+            keys=[progress_key(task_id), cancel_key(task_id), events_key(task_id), ACTIVE_KEY],
+            args=[
+                json.dumps(record.to_dict()),
+                self._ttl_ms,
+                guard.value,
+                task_id,
+                "1" if record.state.terminal else "0",
+                self.events_maxlen,
+                int(utc_now().timestamp() * 1000),
+            ],
+            client=client or self.client,
+        )
+        if client is not None:  # queued on a pipeline; the caller reads the outcome
+            return Outcome.WRITTEN
+        return Outcome(_text(result))
+
+    def read(self, task_id: str) -> TaskProgress | None:
+        return _progress(self.client.get(progress_key(task_id)))
+
+    def read_many(self, task_ids: Sequence[str]) -> list[TaskProgress | None]:
+        if not task_ids:
+            return []
+        return [_progress(raw) for raw in self.client.mget([progress_key(t) for t in task_ids])]
+
+    def list_active(self, limit: int = 1000) -> list[TaskProgress]:
+        """Non-terminal tasks, oldest first; ids whose record expired are pruned."""
+        task_ids = [_text(t) for t in self.client.zrange(ACTIVE_KEY, 0, limit - 1)]
+        records = self.read_many(task_ids)
+        stale = [t for t, r in zip(task_ids, records, strict=True) if r is None or r.state.terminal]
+        if stale:
+            self.client.zrem(ACTIVE_KEY, *stale)
+        return [r for r in records if r is not None and not r.state.terminal]
+
+    def events(
+        self, task_id: str, after: str = "0", block: timedelta | None = None
+    ) -> list[tuple[str, TaskProgress]]:
+        """State changes after stream id ``after`` ("0" replays all); blocks up to ``block`` for one."""
+        block_ms = None if block is None else max(1, int(block.total_seconds() * 1000))
+        reply = self.client.xread({events_key(task_id): after}, block=block_ms)
+        out: list[tuple[str, TaskProgress]] = []
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                raw = fields.get(b"progress", fields.get("progress"))
+                record = _progress(raw)
+                if record is not None:
+                    out.append((_text(entry_id), record))
+        return out
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def write_error(self, task_id: str, error: TaskError) -> None:
+        self.client.set(error_key(task_id), json.dumps(error.to_dict()), px=self._ttl_ms)
+
+    def read_error(self, task_id: str) -> TaskError | None:
+        raw = self.client.get(error_key(task_id))
+        return None if raw is None else TaskError.from_dict(json.loads(raw))
+
+    # -- cancellation ----------------------------------------------------------------------------
+
+    def request_cancel(self, task_id: str) -> TaskState | None:
+        """Flag a task for cancellation; returns its state then, or None if unknown.
+
+        A PENDING task is marked CANCELLED at once; a running one stops at its next stage.
+        """
+        state = self._cancel(keys=[progress_key(task_id), cancel_key(task_id)], args=[self._ttl_ms])
+        if state is None:
+            return None
+        current = TaskState(_text(state))
+        if current is TaskState.PENDING:
+            self.write(
+                TaskProgress(task_id, TaskState.CANCELLED, 0, "cancelled before it started"),
+                Guard.FINAL,
+            )
+        return current
+
+    def cancel_requested(self, task_id: str) -> bool:
+        return bool(self.client.exists(cancel_key(task_id)))
+
+    # -- batches ---------------------------------------------------------------------------------
+
+    def write_batch(self, batch_id: str, task_ids: Iterable[str], *, client: Any = None) -> None:
+        (client or self.client).set(batch_key(batch_id), json.dumps(list(task_ids)), px=self._ttl_ms)
+
+    def read_batch(self, batch_id: str) -> list[str] | None:
+        raw = self.client.get(batch_key(batch_id))
+        return None if raw is None else list(json.loads(raw))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _progress(raw: bytes | str | None) -> TaskProgress | None:
+    return None if raw is None else TaskProgress.from_dict(json.loads(raw))
+
+
+class RedisReporter:
+    """``ProgressReporter`` for one running task; a requested cancel surfaces at the next stage."""
+
+    def __init__(self, store: RedisProgressStore, task_id: str, started_at: str | None) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.started_at = started_at
+
+    def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None:
+        record = TaskProgress(
+            self.task_id, state, state.progress, message, dict(details or {}), self.started_at
+        )
+        if self.store.write(record, Guard.RUN) is not Outcome.WRITTEN:
+            raise TaskCancelled(self.task_id)

@@ -1,0 +1,177 @@
+"""The task façade the API uses: enqueue training, read status, list, cancel, batches.
+
+``TaskQueue`` wraps a broker from ``build_broker`` and its declared actors. Status dicts follow
+the seed: ``task_id, status, progress, message`` plus ``result`` on success and ``error`` on
+failure. A Redis that cannot be reached becomes ``QueueUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from energy_forecast.domain.meters import MeterType, validate_meter_id
+from energy_forecast.domain.tasks import TaskProgress, TaskState
+from energy_forecast.errors import QueueUnavailableError
+from energy_forecast.tasks.actors import Actors
+from energy_forecast.tasks.broker import RESULT_NAMESPACE, progress_store
+from energy_forecast.tasks.progress import Guard, error_key, progress_key
+
+TimeBound = str | datetime | None
+
+
+@contextmanager
+def _redis_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise QueueUnavailableError(
+            f"cannot {action}: the task queue (Redis) is unreachable ({exc}); "
+            "check REDIS_URL or start Redis, or unset REDIS_URL to use the embedded one"
+        ) from exc
+
+
+def _iso(value: TimeBound) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+class TaskQueue:
+    """Enqueue and inspect tasks; safe to share between request handlers."""
+
+    def __init__(self, broker: RedisBroker, actors: Actors) -> None:
+        self.broker = broker
+        self.actors = actors
+        self.store = progress_store(broker)
+        self.client: redis.Redis = broker.client
+
+    def ping(self) -> None:
+        with _redis_errors("reach the task queue"):
+            self.client.ping()
+
+    def enqueue_training(
+        self, meter_id: str, meter_type: MeterType | str, start: TimeBound = None, end: TimeBound = None
+    ) -> str:
+        """Record PENDING, then send; returns the task id (== the Dramatiq message id).
+
+        Raises:
+            InvalidIdentifierError: the meter id is not a safe slug.
+            QueueUnavailableError: Redis cannot be reached.
+        """
+        kwargs = {
+            "meter_id": validate_meter_id(meter_id),
+            "meter_type": MeterType(meter_type).value,
+            "start": _iso(start),
+            "end": _iso(end),
+        }
+        message = self.actors.train_meter.message_with_options(kwargs=kwargs)
+        task_id = message.message_id
+        details = {"meter_id": meter_id, "meter_type": kwargs["meter_type"]}
+        pending = TaskProgress(task_id, TaskState.PENDING, 0, "Task submitted", details)
+        with _redis_errors("enqueue training"):
+            self.store.write(pending, Guard.CREATE)
+            self.broker.enqueue(message)
+        return task_id
+
+    def read_status(self, task_id: str) -> dict[str, Any] | None:
+        """The seed's status shape, or None for an unknown (or expired) task."""
+        with _redis_errors("read task status"), self.client.pipeline(transaction=False) as pipe:
+            pipe.get(progress_key(task_id))
+            pipe.lindex(f"{RESULT_NAMESPACE}:{task_id}", 0)
+            pipe.get(error_key(task_id))
+            raw_progress, raw_result, raw_error = pipe.execute()
+        if raw_progress is None:
+            return None
+        record = TaskProgress.from_dict(json.loads(raw_progress))
+        status = _public(record)
+        if record.state is TaskState.SUCCESS:
+            status["result"] = (
+                json.loads(raw_result)
+                if raw_result is not None
+                else {
+                    "status": "success",
+                    "message": record.message,
+                    "details": record.details,
+                }
+            )
+        if raw_error is not None and record.state is TaskState.FAILURE:
+            status["error"] = json.loads(raw_error)
+        return status
+
+    def list_active(self) -> list[dict[str, Any]]:
+        with _redis_errors("list tasks"):
+            return [_public(r) for r in self.store.list_active()]
+
+    def cancel(self, task_id: str) -> TaskState | None:
+        """Request cancellation; returns the state at request time (None: unknown task).
+
+        A queued task never starts; a running one stops at its next stage boundary.
+        """
+        with _redis_errors("cancel the task"):
+            return self.store.request_cancel(task_id)
+
+    def enqueue_batch(
+        self,
+        meters: Sequence[tuple[str, MeterType | str]],
+        start: TimeBound = None,
+        end: TimeBound = None,
+    ) -> tuple[str, list[str]]:
+        """Enqueue one training task per (meter_id, meter_type); returns (batch_id, task_ids)."""
+        for meter_id, meter_type in meters:  # validate all before sending any
+            validate_meter_id(meter_id)
+            MeterType(meter_type)
+        batch_id = str(uuid.uuid4())
+        task_ids = [self.enqueue_training(m, t, start, end) for m, t in meters]
+        with _redis_errors("record the batch"):
+            self.store.write_batch(batch_id, task_ids)
+        return batch_id, task_ids
+
+    def read_batch(self, batch_id: str) -> dict[str, Any] | None:
+        """Counts per state, mean progress and each task's status; None for an unknown batch."""
+        with _redis_errors("read the batch"):
+            task_ids = self.store.read_batch(batch_id)
+            if task_ids is None:
+                return None
+            records = self.store.read_many(task_ids)
+        states = Counter(r.state.value if r else "EXPIRED" for r in records)
+        done = all(r is None or r.state.terminal for r in records)
+        progress = [100 if (r is None or r.state.terminal) else r.progress for r in records]
+        return {
+            "batch_id": batch_id,
+            "total": len(task_ids),
+            "done": done,
+            "progress": round(sum(progress) / len(progress)) if progress else 100,
+            "states": dict(states),
+            "tasks": [
+                _public(r) if r else {"task_id": t, "status": "EXPIRED", "progress": 0, "message": ""}
+                for t, r in zip(task_ids, records, strict=True)
+            ],
+        }
+
+    def events(
+        self, task_id: str, after: str = "0", block: timedelta | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
+        with _redis_errors("read task events"):
+            return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
+
+
+def _public(record: TaskProgress) -> dict[str, Any]:
+    return {
+        "task_id": record.task_id,
+        "status": record.state.value,
+        "progress": record.progress,
+        "message": record.message,
+        "details": record.details,
+        "started_at": record.started_at,
+        "updated_at": record.updated_at,
+    }

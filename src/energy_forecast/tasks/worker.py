@@ -1,0 +1,119 @@
+"""Run Dramatiq workers in-process (API in embedded mode) or as supervised processes (CLI).
+
+``start_worker`` returns a running ``dramatiq.Worker`` whose threads share this process; the API's
+lifespan starts one after building the broker and stops it on shutdown. ``run_worker_processes``
+is what ``energy-forecast worker --processes N --threads M`` calls: each child process runs the
+given ``bootstrap`` (build broker, declare actors, configure the worker context and logging) and
+then a worker; the parent restarts children that die and forwards SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from types import FrameType
+
+import dramatiq
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Bootstrap = Callable[[], dramatiq.Broker]
+
+
+def start_worker(
+    broker: dramatiq.Broker,
+    *,
+    threads: int,
+    queues: Iterable[str] | None = None,
+    poll_interval: timedelta = timedelta(seconds=1),
+) -> dramatiq.Worker:
+    """Start consumer and worker threads for ``broker``'s queues; returns the running worker.
+
+    ``poll_interval`` is how long an idle consumer waits between fetches and how quickly the
+    worker notices ``stop``.
+    """
+    worker = dramatiq.Worker(
+        broker,
+        queues=set(queues) if queues is not None else None,
+        worker_threads=threads,
+        worker_timeout=int(poll_interval.total_seconds() * 1000),
+    )
+    worker.start()
+    log.info("worker_started", threads=threads)
+    return worker
+
+
+def stop_worker(worker: dramatiq.Worker, *, timeout: timedelta = timedelta(seconds=30)) -> None:
+    """Stop taking messages, let running ones finish within ``timeout``, requeue the prefetched."""
+    worker.stop(timeout=int(timeout.total_seconds() * 1000))
+    log.info("worker_stopped")
+
+
+def _child_main(bootstrap: Bootstrap, threads: int) -> None:
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    broker = bootstrap()
+    worker = start_worker(broker, threads=threads)
+    try:
+        stop.wait()
+    finally:
+        stop_worker(worker)
+        broker.close()
+
+
+def run_worker_processes(
+    bootstrap: Bootstrap,
+    *,
+    processes: int,
+    threads: int,
+    restart_delay: timedelta = timedelta(seconds=2),
+) -> int:
+    """Run ``processes`` worker processes until SIGTERM/SIGINT; returns an exit code.
+
+    ``bootstrap`` must be picklable (a module-level function or a ``functools.partial`` of one
+    with picklable arguments such as Settings): children are spawned, not forked, so no Redis
+    connection or thread is inherited.
+    """
+    if processes < 1 or threads < 1:
+        raise ValueError("processes and threads must be at least 1")
+    ctx = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    children: list[multiprocessing.process.BaseProcess] = []
+    try:
+        for _ in range(processes):
+            child = ctx.Process(target=_child_main, args=(bootstrap, threads), daemon=False)
+            child.start()
+            children.append(child)
+        while not stopping.wait(0.5):
+            for i, child in enumerate(children):
+                if not child.is_alive():
+                    log.warning("worker_process_died", pid=child.pid, exitcode=child.exitcode)
+                    time.sleep(restart_delay.total_seconds())
+                    children[i] = ctx.Process(target=_child_main, args=(bootstrap, threads), daemon=False)
+                    children[i].start()
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: the child stops its worker gracefully
+        for child in children:
+            child.join(timeout=60)
+            if child.is_alive():
+                child.kill()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
