@@ -13,7 +13,9 @@ Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -75,3 +77,55 @@ class SeriesStore(Protocol):
 
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One saved bundle of one meter."""
+
+    meter_id: str
+    meter_type: MeterType
+    version: int
+    path: Path
+    metadata: dict[str, Any]
+    active: bool
+
+    @property
+    def created_at(self) -> str | None:
+        value = self.metadata.get("saved_at")
+        return str(value) if value is not None else None
+
+
+class ModelStore(Protocol):
+    """Versioned model bundles per meter; the newest successful save is active unless rolled back."""
+
+    def save(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        artifacts: dict[str, bytes],
+        metadata: dict[str, Any],
+        *,
+        activate: bool = True,
+    ) -> ModelVersion:
+        """Write a version atomically (temp then rename); raise StorageError and change nothing on failure."""
+
+    def load(
+        self, meter_type: MeterType, meter_id: str, version: int | None = None
+    ) -> tuple[ModelVersion, dict[str, bytes]]:
+        """The active (or given) version; ModelNotFoundError when there is none."""
+
+    def get_version(self, meter_type: MeterType, meter_id: str, version: int | None = None) -> ModelVersion:
+        """Metadata of the active (or given) version without loading artifacts."""
+
+    def list_versions(self, meter_type: MeterType, meter_id: str) -> list[ModelVersion]:
+        """Every version of one meter, oldest first."""
+
+    def activate(self, meter_type: MeterType, meter_id: str, version: int) -> ModelVersion:
+        """Make an existing version the active one."""
+
+    def list_models(self, meter_type: MeterType | None = None) -> list[ModelVersion]:
+        """The active version of every meter that has one."""
+
+    def ping(self) -> None:
+        """Raise StorageError when models cannot be written."""

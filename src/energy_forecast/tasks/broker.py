@@ -128,13 +128,14 @@ def build_broker(
         TimeLimit(time_limit=_ms(time_limit), interval=1000),
         Callbacks(),
         Pipelines(),
+        # dramatiq runs after_* hooks in reverse order: listing Progress before Retries and Results
+        # lets it see Retries' verdict (message.failed) and write SUCCESS after the result is stored.
+        ProgressMiddleware(store),
         Retries(max_retries=max_retries, min_backoff=_ms(min_backoff), max_backoff=_ms(max_backoff)),
         Results(
             backend=TaskResultBackend(client=client, namespace=RESULT_NAMESPACE),
             result_ttl=_ms(results_ttl or retention),
         ),
-        # After Retries, so that message.failed tells a final failure from one that will be retried.
-        ProgressMiddleware(store),
         HeartbeatMiddleware(heartbeat_interval or heartbeat_timeout / 6),
     ]
     broker = RedisBroker(

@@ -121,12 +121,12 @@ class ProgressMiddleware(Middleware):
 
     def after_nack(self, broker: Any, message: Any) -> None:
         # AgeLimit fails a message before any of our hooks ran: file it as expired.
-        if not self._tracked(broker, message) or message.options.get("retries") is not None:
+        if not self._tracked(broker, message):
             return
         record = self.store.read(message.message_id)
         if record is not None and record.state is TaskState.PENDING:
-            reason = TimeoutError("message expired in the queue before a worker picked it up")
-            self._final_failure(message.message_id, reason, "", 0, None)
+            error = TaskError("task expired in the queue before a worker ran it", ErrorType.TIMEOUT_ERROR, "")
+            self._write_failure(message.message_id, error, 0, None)
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -152,7 +152,9 @@ class ProgressMiddleware(Middleware):
     def _final_failure(
         self, task_id: str, exc: BaseException, tb: str, progress: int, started_at: str | None
     ) -> None:
-        error = TaskError(_error_text(exc), classify(exc), tb)
+        self._write_failure(task_id, TaskError(_error_text(exc), classify(exc), tb), progress, started_at)
+
+    def _write_failure(self, task_id: str, error: TaskError, progress: int, started_at: str | None) -> None:
         self.store.write_error(task_id, error)
         details = {"error_type": error.error_type.value, "error": error.error}
         record = TaskProgress(task_id, TaskState.FAILURE, progress, error.error, details, started_at)
