@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from energy_forecast.errors import ConfigurationError
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.model_store import FileModelStore
+from energy_forecast.tasks.actors import declare_actors
+from energy_forecast.tasks.broker import build_broker
+from energy_forecast.tasks.context import configure as configure_context
+from energy_forecast.tasks.context import reset as reset_context
+from energy_forecast.tasks.embedded import EmbeddedRedis
+from energy_forecast.tasks.queue import TaskQueue
+from energy_forecast.tasks.worker import start_worker, stop_worker
 
 
 def build_series_store(settings: Settings) -> SeriesStore:
@@ -23,3 +39,88 @@ def build_series_store(settings: Settings) -> SeriesStore:
     from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
     return DuckDBSeriesStore(settings.duckdb_path)
+
+
+def build_model_store(settings: Settings) -> FileModelStore:
+    return FileModelStore(settings.models_dir)
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """Our explicit Dramatiq limits (its defaults: 10 min kill, 20 retries, 10 min results)."""
+    return {
+        "retention": settings.task_retention,
+        "time_limit": settings.task_time_limit,
+        "max_retries": settings.task_max_retries,
+        "heartbeat_timeout": settings.worker_heartbeat_timeout,
+    }
+
+
+@dataclass
+class TaskRuntime:
+    """The task side of one process: broker, queue, and optionally in-process workers."""
+
+    queue: TaskQueue
+    broker: RedisBroker
+    embedded: EmbeddedRedis | None = None
+    worker: dramatiq.Worker | None = None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            stop_worker(self.worker)
+        self.broker.close()
+        reset_context()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def start_task_runtime(
+    settings: Settings,
+    *,
+    series_store: SeriesStore | None = None,
+    run_workers: bool | None = None,
+    embedded_dir: Path | None = None,
+) -> TaskRuntime:
+    """Connect (or start the embedded) Redis, declare actors, and run workers in-process when asked.
+
+    Workers run in-process by default when there is no ``REDIS_URL`` (one command, one machine)
+    and whenever the store is the DuckDB file, which only one process may open for writing.
+    """
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(embedded_dir or settings.embedded_redis_dir)
+        redis_url = embedded.start()
+    try:
+        broker = build_broker(redis_url, **broker_options(settings))
+        actors = declare_actors(
+            broker,
+            training_time_limit=settings.task_time_limit,
+            training_max_retries=settings.task_max_retries,
+        )
+        if run_workers is None:
+            run_workers = embedded is not None or settings.storage_backend == "duckdb"
+        worker = None
+        if run_workers:
+            store = series_store if series_store is not None else build_series_store(settings)
+            configure_context(lambda: store, lambda: build_model_store(settings))
+            worker = start_worker(broker, threads=settings.worker_threads)
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker)
+
+
+def worker_process_bootstrap(settings: Settings) -> RedisBroker:
+    """What each ``energy-forecast worker`` child process runs before consuming (picklable)."""
+    from energy_forecast.logging import configure_logging
+
+    configure_logging(level=settings.log_level, logs_dir=settings.logs_dir, json_console=settings.log_json)
+    if settings.redis_url is None:
+        raise ConfigurationError("REDIS_URL", "separate workers need a shared Redis; set REDIS_URL")
+    broker = build_broker(settings.redis_url, **broker_options(settings))
+    declare_actors(
+        broker, training_time_limit=settings.task_time_limit, training_max_retries=settings.task_max_retries
+    )
+    configure_context(lambda: build_series_store(settings), lambda: build_model_store(settings))
+    return broker

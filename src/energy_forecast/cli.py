@@ -122,6 +122,105 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
+@app.command("worker")
+def worker(
+    processes: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="threads per process")] = 1,
+) -> None:
+    """Run Dramatiq worker processes against REDIS_URL (scale out by starting more of these)."""
+    from functools import partial
+
+    from energy_forecast.bootstrap import worker_process_bootstrap
+    from energy_forecast.tasks.worker import run_worker_processes
+
+    settings = _settings()
+    if settings.redis_url is None:
+        typer.echo("error: REDIS_URL is not set; separate workers need a shared Redis", err=True)
+        raise typer.Exit(2)
+    if settings.storage_backend == "duckdb":
+        typer.echo(
+            "error: the embedded DuckDB store can be opened by one process only; set INFLUX_URL for "
+            "separate workers, or let `energy-forecast serve` run workers in-process",
+            err=True,
+        )
+        raise typer.Exit(2)
+    log.info("workers_starting", processes=processes, threads=threads)
+    raise typer.Exit(
+        run_worker_processes(
+            partial(worker_process_bootstrap, settings), processes=processes, threads=threads
+        )
+    )
+
+
+@app.command("train")
+def train(
+    meter_id: Annotated[list[str] | None, typer.Option("--meter-id", help="meter(s) to train")] = None,
+    all_meters: Annotated[bool, typer.Option("--all", help="train every registered meter")] = False,
+    meter_type: Annotated[MeterType | None, typer.Option("--type", help="only meters of this type")] = None,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="in-process worker threads")] = 2,
+) -> None:
+    """Train meters through the task queue and show a progress bar until every task ends."""
+    import tempfile
+    import time
+
+    from energy_forecast.bootstrap import start_task_runtime
+
+    if not all_meters and not meter_id:
+        typer.echo("error: give --all or one or more --meter-id", err=True)
+        raise typer.Exit(2)
+    settings = _settings().model_copy(update={"worker_threads": threads})
+    store = build_series_store(settings)
+    try:
+        registry = {m.meter_id: m for m in store.list_meters()}
+        unknown = [m for m in meter_id or [] if m not in registry]
+        if unknown:
+            typer.echo(f"error: unknown meter id(s): {', '.join(unknown)}", err=True)
+            raise typer.Exit(2)
+        chosen = (
+            list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_id or [])]
+        )
+        chosen = [m for m in chosen if meter_type is None or m.meter_type == meter_type]
+        if not chosen:
+            typer.echo("nothing to train", err=True)
+            raise typer.Exit(1)
+        with tempfile.TemporaryDirectory(prefix="ef-redis-") as redis_dir:
+            # With REDIS_URL the tasks go to the shared queue; otherwise a private Redis for this command.
+            runtime = start_task_runtime(
+                settings,
+                series_store=store,
+                run_workers=settings.redis_url is None or None,
+                embedded_dir=Path(redis_dir),
+            )
+            try:
+                batch_id, task_ids = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+                with typer.progressbar(
+                    length=100 * len(task_ids), label=f"training {len(task_ids)} meters"
+                ) as bar:
+                    shown = 0
+                    while True:
+                        batch = runtime.queue.read_batch(batch_id)
+                        assert batch is not None
+                        done_units = batch["progress"] * len(task_ids)
+                        bar.update(done_units - shown)
+                        shown = done_units
+                        if batch["done"]:
+                            break
+                        time.sleep(0.5)
+            finally:
+                runtime.close()
+    finally:
+        store.close()
+    failed = 0
+    for task in batch["tasks"]:
+        if task["status"] != "SUCCESS":
+            failed += 1
+        typer.echo(
+            f"{task['details'].get('meter_id', task['task_id']):<24} {task['status']:<10} {task['message']}"
+        )
+    typer.echo(f"{len(task_ids) - failed} of {len(task_ids)} trained")
+    raise typer.Exit(1 if failed else 0)
+
+
 def main() -> None:
     try:
         app()

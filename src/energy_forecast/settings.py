@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     worker_threads: int = Field(default=2, ge=1, le=64)
     task_retention: timedelta = timedelta(days=7)
+    task_time_limit: timedelta = timedelta(hours=1)
+    task_max_retries: int = Field(default=3, ge=0, le=20)
+    worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
     max_import_rows: int = Field(default=2_000_000, ge=1)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
@@ -114,6 +117,13 @@ class Settings(BaseSettings):
     def _retention(cls, value: timedelta) -> timedelta:
         if value < timedelta(minutes=10):
             raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
+        return value
+
+    @field_validator("task_time_limit", "worker_heartbeat_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1 second")
         return value
 
     @model_validator(mode="after")

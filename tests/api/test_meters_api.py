@@ -13,7 +13,7 @@ from energy_forecast.settings import Settings
 
 @pytest.fixture
 def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_factory())) as test_client:
+    with TestClient(create_app(settings_factory(), start_tasks=False)) as test_client:
         yield test_client
 
 

@@ -171,4 +171,3 @@ def test_second_delivery_of_a_finished_task_is_harmless(
 
     assert len(fake.calls) == 1
     assert env.queue.read_status(task_id) == first
-

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
-from energy_forecast.api.routes import health, meters
-from energy_forecast.bootstrap import build_series_store
+from energy_forecast.api.routes import health, meters, training
+from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
     ConflictError,
@@ -69,17 +69,42 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-def create_app(settings: Settings, *, store: SeriesStore | None = None) -> FastAPI:
-    """Build the app; ``store`` may be injected (tests), else it is opened from settings."""
+def create_app(
+    settings: Settings,
+    *,
+    store: SeriesStore | None = None,
+    start_tasks: bool = True,
+    run_workers: bool | None = None,
+) -> FastAPI:
+    """Build the app; adapters are opened in the lifespan, never at import.
+
+    ``store`` may be injected (tests). ``start_tasks=False`` serves without a task queue
+    (training routes answer 503). ``run_workers`` overrides where workers run (see
+    ``bootstrap.start_task_runtime``).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store if store is not None else build_series_store(settings)
-        log.info("api_started", storage=settings.storage_backend, home=str(settings.home))
+        app.state.models = build_model_store(settings)
+        runtime = None
         try:
+            if start_tasks:
+                runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
+                app.state.tasks = runtime.queue
+            log.info(
+                "api_started",
+                storage=settings.storage_backend,
+                home=str(settings.home),
+                redis="external" if settings.redis_url else "embedded",
+                in_process_workers=bool(runtime and runtime.worker),
+            )
             yield
         finally:
+            app.state.tasks = None
+            if runtime is not None:
+                runtime.close()
             if owned:
                 app.state.store.close()
 
@@ -104,4 +129,5 @@ def create_app(settings: Settings, *, store: SeriesStore | None = None) -> FastA
 
     app.include_router(health.router)
     app.include_router(meters.router)
+    app.include_router(training.router)
     return app

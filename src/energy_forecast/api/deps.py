@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from energy_forecast.errors import QueueUnavailableError
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
+from energy_forecast.tasks.queue import TaskQueue
 
 
 def _settings(request: Request) -> Settings:
@@ -20,3 +22,13 @@ def _store(request: Request) -> SeriesStore:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SeriesStoreDep = Annotated[SeriesStore, Depends(_store)]
+
+
+def _task_queue(request: Request) -> TaskQueue:
+    queue = getattr(request.app.state, "tasks", None)
+    if queue is None:
+        raise QueueUnavailableError("the task queue is not running in this process")
+    return queue  # type: ignore[no-any-return]
+
+
+TaskQueueDep = Annotated[TaskQueue, Depends(_task_queue)]

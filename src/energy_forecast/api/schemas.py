@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from energy_forecast.domain.meters import MeterType
+from energy_forecast.domain.meters import MeterId, MeterType
 
 
 class ReadingIn(BaseModel):
@@ -44,3 +45,72 @@ class HealthPublic(BaseModel):
     version: str
     services: dict[str, str]
     checks: dict[str, dict[str, object]]
+
+
+TASK_ID_PATTERN = r"^[0-9a-fA-F-]{8,64}$"
+
+
+class TrainRequest(BaseModel):
+    """The seed's ``POST /trainmodel/`` body."""
+
+    model_config = {"extra": "forbid"}
+
+    meter_id: MeterId
+    meter_type: MeterType
+
+
+class TrainWindowRequest(TrainRequest):
+    """The v1 document's ``POST /trainmodel/v2/`` body: train on ``[start_date, end_date]`` only."""
+
+    start_date: datetime
+    end_date: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrainWindowRequest:
+        if self.start_date.tzinfo is None:
+            self.start_date = self.start_date.replace(tzinfo=UTC)
+        if self.end_date.tzinfo is None:
+            self.end_date = self.end_date.replace(tzinfo=UTC)
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class BatchTrainRequest(BaseModel):
+    """Train every registered meter, or the listed ones, optionally of one type."""
+
+    model_config = {"extra": "forbid"}
+
+    meter_ids: list[MeterId] | None = Field(default=None, max_length=10_000)
+    meter_type: MeterType | None = None
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    status: str = "PENDING"
+    progress: int = 0
+
+
+class BatchAccepted(BaseModel):
+    batch_id: str
+    task_ids: dict[str, str] = Field(description="meter_id -> task_id")
+
+
+class TaskStatusPublic(BaseModel):
+    """The seed's status shape; ``result`` on success, ``error`` on failure."""
+
+    task_id: str
+    status: str
+    progress: int
+    message: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+    started_at: str | None = None
+    updated_at: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class CancelPublic(BaseModel):
+    task_id: str
+    previous_status: str
+    cancel_requested: bool

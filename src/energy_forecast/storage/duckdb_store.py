@@ -226,7 +226,7 @@ class DuckDBSeriesStore:
 
     def close(self) -> None:
         with self._lock:
-            self._con.close()
+            self._con.close()  # idempotent: closing a closed connection is a no-op
 
     # helpers ------------------------------------------------------------------------------------
     def _upsert(self, table: str, frame: pd.DataFrame, keys: list[str]) -> int:

@@ -30,11 +30,12 @@ The same client speaks to InfluxDB 1.x and to the v1-compatibility endpoints of 
 
 from __future__ import annotations
 
-import itertools
 import json
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +116,7 @@ def _point_arrays(series: pd.Series) -> tuple[list[float], list[int]]:
     return values.tolist(), seconds.tolist()
 
 
-def _line_batches(prefix: str, series: pd.Series, batch_size: int) -> Iterator[str]:
+def _line_batches(prefix: str, series: pd.Series, batch_size: int) -> Iterator[tuple[str, int]]:
     """Line protocol bodies of ``batch_size`` points: ``{prefix}{value} {epoch_s}``.
 
     ``str.format`` mapped over ``tolist()`` output runs the whole row loop in C; it measured about
@@ -124,7 +125,8 @@ def _line_batches(prefix: str, series: pd.Series, batch_size: int) -> Iterator[s
     values, seconds = _point_arrays(series)
     template = prefix.replace("{", "{{").replace("}", "}}") + "{} {}"
     for lo in range(0, len(values), batch_size):
-        yield "\n".join(map(template.format, values[lo : lo + batch_size], seconds[lo : lo + batch_size]))
+        chunk = values[lo : lo + batch_size]
+        yield "\n".join(map(template.format, chunk, seconds[lo : lo + batch_size])), len(chunk)
 
 
 def _registry_line(meter: Meter) -> str:
@@ -169,6 +171,57 @@ def _decode_objects(text: str) -> Iterator[dict[str, Any]]:
         yield obj
 
 
+class _Writer:
+    """Coalesces line protocol into POSTs of at most ``batch_size`` lines, a few in flight.
+
+    Formatting holds the GIL but waiting on the socket does not, so the caller formats the next
+    batch while a pool thread waits for InfluxDB to ingest the previous one.
+    """
+
+    def __init__(self, post: Callable[[str], None], batch_size: int) -> None:
+        self._post = post
+        self._batch_size = batch_size
+        self._parts: list[str] = []
+        self._lines = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future[None]] = deque()
+
+    def add(self, body: str, lines: int) -> None:
+        if self._parts and self._lines + lines > self._batch_size:
+            self._send()
+        self._parts.append(body)
+        self._lines += lines
+        if self._lines >= self._batch_size:
+            self._send()
+
+    def drain(self) -> None:
+        """Send what is buffered and wait until every POST is answered (raising the first error)."""
+        self._send()
+        while self._in_flight:
+            self._in_flight.popleft().result()
+
+    def finish(self, *, discard: bool = False) -> None:
+        try:
+            if discard:
+                self._parts, self._lines = [], 0
+            self.drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._in_flight.clear()
+
+    def _send(self) -> None:
+        if not self._parts:
+            return
+        body = "\n".join(self._parts)
+        self._parts, self._lines = [], 0
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_WRITE_CONCURRENCY, thread_name_prefix="influx-write")
+        while len(self._in_flight) >= _WRITE_CONCURRENCY:
+            self._in_flight.popleft().result()
+        self._in_flight.append(self._pool.submit(self._post, body))
+
+
 # --- the store -----------------------------------------------------------------------------------
 
 
@@ -208,6 +261,7 @@ class InfluxSeriesStore:
         self._client = client if client is not None else httpx.Client(timeout=timeout_s)
         self._database_ready = False
         self._closed = False
+        self._local = threading.local()
 
     # transport ----------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -278,6 +332,7 @@ class InfluxSeriesStore:
     def _query(self, statements: list[str], *, chunked: bool = False) -> dict[int, list[_Series]]:
         """Run InfluxQL statements in one request; series per statement id, chunks merged."""
         self._ensure_database()
+        self._flush_batch()
         params = {"db": self._database, "epoch": "s"}
         if chunked:
             params |= {"chunked": "true", "chunk_size": str(_READ_CHUNK_ROWS)}
@@ -299,35 +354,52 @@ class InfluxSeriesStore:
                     found.values.extend(raw.get("values") or [])
         return {sid: list(series.values()) for sid, series in merged.items()}
 
-    def _write(self, bodies: Iterator[str]) -> None:
-        """POST line protocol bodies, keeping up to ``_WRITE_CONCURRENCY`` in flight.
-
-        A failure stops the import and raises; batches already written stay, which is safe
-        because every write is an idempotent upsert: re-running the import completes it.
-        """
-        self._ensure_database()
-        first = next(bodies, None)
-        if first is None:
-            return
-        second = next(bodies, None)
-        if second is None:
-            self._post_lines(first)
-            return
-        pending: deque[Future[None]] = deque()
-        with ThreadPoolExecutor(_WRITE_CONCURRENCY, thread_name_prefix="influx-write") as pool:
-            try:
-                for body in itertools.chain((first, second), bodies):
-                    if len(pending) >= _WRITE_CONCURRENCY:
-                        pending.popleft().result()
-                    pending.append(pool.submit(self._post_lines, body))
-                while pending:
-                    pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
-
     def _post_lines(self, body: str) -> None:
         self._send("/write", params={"db": self._database, "precision": "s"}, content=body.encode("utf-8"))
+
+    def _write(self, bodies: Iterator[tuple[str, int]]) -> None:
+        """Send line protocol now, or hand it to the open ``batch()`` of this thread."""
+        self._ensure_database()
+        batch_writer: _Writer | None = getattr(self._local, "writer", None)
+        writer = batch_writer or _Writer(self._post_lines, self._batch_size)
+        try:
+            for body, lines in bodies:
+                writer.add(body, lines)
+        except BaseException:
+            if batch_writer is None:
+                writer.finish(discard=True)
+            raise
+        if batch_writer is None:
+            writer.finish()
+
+    def _flush_batch(self) -> None:
+        # Reads and deletes inside a batch must see (and come after) the writes before them.
+        writer: _Writer | None = getattr(self._local, "writer", None)
+        if writer is not None:
+            writer.drain()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Coalesce the writes of this thread into POSTs of ``batch_size`` lines.
+
+        InfluxDB has no transactions. Writes are buffered and sent in full batches while the
+        block runs (several meters per POST, formatting overlapping the server's ingest); an
+        exception discards what is still buffered, but batches already sent stay. Re-running an
+        import completes it, since every write is an idempotent upsert.
+        """
+        if getattr(self._local, "writer", None) is not None:
+            yield
+            return
+        writer = _Writer(self._post_lines, self._batch_size)
+        self._local.writer = writer
+        try:
+            yield
+        except BaseException:
+            self._local.writer = None
+            writer.finish(discard=True)
+            raise
+        self._local.writer = None
+        writer.finish()
 
     # SeriesStore --------------------------------------------------------------------------------
     def ping(self) -> None:
@@ -347,7 +419,7 @@ class InfluxSeriesStore:
         ]
         for ids in _chunks(losing, _OR_CHUNK):
             self._query([f"DELETE FROM {_ident(REGISTRY)} WHERE {_id_filter('meter_id', ids)}"])
-        self._write(iter(["\n".join(_registry_line(m) for m in latest.values())]))
+        self._write(iter([("\n".join(_registry_line(m) for m in latest.values()), len(latest))]))
 
     def get_meter(self, meter_id: str) -> Meter | None:
         found = self._select_meters([validate_meter_id(meter_id)])

@@ -37,6 +37,7 @@ def start_worker(
     ``poll_interval`` is how long an idle consumer waits between fetches and how quickly the
     worker notices ``stop``.
     """
+    _boot_process(broker)
     worker = dramatiq.Worker(
         broker,
         queues=set(queues) if queues is not None else None,
@@ -46,6 +47,14 @@ def start_worker(
     worker.start()
     log.info("worker_started", threads=threads)
     return worker
+
+
+def _boot_process(broker: dramatiq.Broker) -> None:
+    # dramatiq's CLI emits process_boot; TimeLimit starts its watchdog thread there, so without this
+    # an in-process worker would silently run actors with no time limit. Once per broker.
+    if not getattr(broker, "_ef_process_booted", False):
+        broker.emit_after("process_boot")
+        broker._ef_process_booted = True  # type: ignore[attr-defined]
 
 
 def stop_worker(worker: dramatiq.Worker, *, timeout: timedelta = timedelta(seconds=30)) -> None:

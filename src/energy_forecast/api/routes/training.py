@@ -1,0 +1,136 @@
+"""Training: enqueue (v2 and v1 shapes), status, live stream, active tasks, cancel, batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from energy_forecast.api.deps import SeriesStoreDep, TaskQueueDep
+from energy_forecast.api.schemas import (
+    TASK_ID_PATTERN,
+    BatchAccepted,
+    BatchTrainRequest,
+    CancelPublic,
+    TaskAccepted,
+    TaskStatusPublic,
+    TrainRequest,
+    TrainWindowRequest,
+)
+from energy_forecast.errors import InputDataError, NotFoundError
+
+router = APIRouter(prefix="/trainmodel", tags=["training"])
+TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="task id returned on enqueue")]
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELLED"}
+
+
+class TaskNotFoundError(NotFoundError):
+    """Raised when a task id is unknown or its records expired."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id!r} is unknown or its records expired")
+
+
+@router.post("/", response_model=TaskAccepted, status_code=202)
+def train(body: TrainRequest, queue: TaskQueueDep) -> TaskAccepted:
+    """Queue training of one meter on all its readings."""
+    task_id = queue.enqueue_training(body.meter_id, body.meter_type)
+    return TaskAccepted(task_id=task_id)
+
+
+@router.post("/v2/", response_model=TaskAccepted, status_code=202)
+def train_window(body: TrainWindowRequest, queue: TaskQueueDep) -> TaskAccepted:
+    """Queue training of one meter on the readings of ``[start_date, end_date]`` only."""
+    task_id = queue.enqueue_training(body.meter_id, body.meter_type, body.start_date, body.end_date)
+    return TaskAccepted(task_id=task_id)
+
+
+@router.get("/status/{task_id}", response_model=TaskStatusPublic, response_model_exclude_none=True)
+def status(task_id: TaskIdPath, queue: TaskQueueDep) -> dict[str, Any]:
+    """State, progress and, when finished, the result or the error record."""
+    record = queue.read_status(task_id)
+    if record is None:
+        raise TaskNotFoundError(task_id)
+    return record
+
+
+@router.get("/active_task", response_model=list[TaskStatusPublic], response_model_exclude_none=True)
+def active_tasks(queue: TaskQueueDep) -> list[dict[str, Any]]:
+    """Tasks queued or running now."""
+    return queue.list_active()
+
+
+@router.post("/cancel/{task_id}", response_model=CancelPublic)
+def cancel(task_id: TaskIdPath, queue: TaskQueueDep) -> CancelPublic:
+    """Cancel a task: a queued one never starts, a running one stops at its next stage."""
+    previous = queue.cancel(task_id)
+    if previous is None:
+        raise TaskNotFoundError(task_id)
+    return CancelPublic(
+        task_id=task_id, previous_status=previous.value, cancel_requested=previous.value not in TERMINAL
+    )
+
+
+@router.get("/stream/{task_id}")
+async def stream(task_id: TaskIdPath, request: Request, queue: TaskQueueDep) -> StreamingResponse:
+    """Server-Sent Events: one ``progress`` event per state change, closing at a final state."""
+    if await run_in_threadpool(queue.read_status, task_id) is None:
+        raise TaskNotFoundError(task_id)
+
+    async def events() -> AsyncIterator[str]:
+        after = "0"
+        while not await request.is_disconnected():
+            batch = await run_in_threadpool(queue.events, task_id, after, timedelta(seconds=5))
+            for event_id, record in batch:
+                after = event_id
+                yield f"id: {event_id}\nevent: progress\ndata: {json.dumps(record)}\n\n"
+                if record["status"] in TERMINAL:
+                    return
+            if not batch:
+                current = await run_in_threadpool(queue.read_status, task_id)
+                if current is None or (current["status"] in TERMINAL and after != "0"):
+                    return
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/batch/", response_model=BatchAccepted, status_code=202)
+def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep) -> BatchAccepted:
+    """Queue one training task per meter: all registered meters, a list, or one type."""
+    registry = {m.meter_id: m for m in store.list_meters()}
+    if body.meter_ids is not None:
+        unknown = [m for m in body.meter_ids if m not in registry]
+        if unknown:
+            raise InputDataError(
+                f"unknown meter id(s): {', '.join(unknown[:10])}; import their readings first"
+            )
+        chosen = [registry[m] for m in dict.fromkeys(body.meter_ids)]
+    else:
+        chosen = list(registry.values())
+    if body.meter_type is not None:
+        chosen = [m for m in chosen if m.meter_type == body.meter_type]
+    if not chosen:
+        raise InputDataError("no meters match the request; import readings or change meter_type")
+    batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+    return BatchAccepted(
+        batch_id=batch_id, task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)}
+    )
+
+
+@router.get("/batch/{batch_id}")
+def batch_status(batch_id: TaskIdPath, queue: TaskQueueDep) -> dict[str, Any]:
+    """Aggregate state of a batch: counts per state, mean progress, each task's status."""
+    record = queue.read_batch(batch_id)
+    if record is None:
+        raise TaskNotFoundError(batch_id)
+    return record

@@ -1,0 +1,128 @@
+"""Train one meter: load, validate, fit, evaluate, save, reporting each stage boundary.
+
+The pure work (quality checks, features, fitting, hold-out metrics) lives in ``ml``; this module
+only moves data between the stores and it. A cancel requested while the task runs surfaces as
+``TaskCancelled`` from ``reporter.stage`` at the next boundary, before anything is saved.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
+from energy_forecast.domain.series import empty_series
+from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
+from energy_forecast.errors import NoDataFoundError
+from energy_forecast.ml.training import fit_model
+from energy_forecast.storage.base import ModelStore, SeriesStore
+
+
+def _window_text(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
+    if start is None and end is None:
+        return "all readings"
+    first = start.isoformat() if start is not None else "the first reading"
+    last = end.isoformat() if end is not None else "the last reading"
+    return f"{first} .. {last}"
+
+
+def load_training_data(
+    store: SeriesStore,
+    meter: Meter,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> tuple[pd.Series, pd.Series]:
+    """The meter's readings in ``[start, end)`` and its site's temperature over the same hours."""
+    readings = store.read_readings(meter.meter_type, meter.meter_id, start, end)
+    if readings.empty:
+        return readings, empty_series("temperature")
+    first, last = readings.index[0], readings.index[-1] + pd.Timedelta(hours=1)
+    temperature = store.read_temperature(meter.site_id, first, last)
+    return readings, temperature
+
+
+def train_meter(
+    store: SeriesStore,
+    model_store: ModelStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    reporter: ProgressReporter | None = None,
+) -> dict[str, Any]:
+    """Train and save a new active model version; returns the seed's ``result.details``.
+
+    Raises:
+        NoDataFoundError: no readings for the meter in the window.
+        InsufficientDataError, FlatlineError: the readings cannot support a model.
+        StorageError: a store is unreachable or the model cannot be written.
+    """
+    reporter = reporter or NullReporter()
+    validate_meter_id(meter_id)
+    meter_type = MeterType(meter_type)
+    started = time.perf_counter()
+
+    reporter.stage(TaskState.CONNECTING, "Connecting to the time-series store")
+    store.ping()
+    meter = store.get_meter(meter_id)
+    if meter is None:
+        raise NoDataFoundError(f"meter {meter_id!r} has no readings; import them first", meter_id=meter_id)
+    if meter.meter_type != meter_type:
+        raise NoDataFoundError(
+            f"meter {meter_id!r} is a {meter.meter_type.value} meter, no {meter_type.value} readings",
+            meter_id=meter_id,
+        )
+
+    reporter.stage(TaskState.FETCHING_DATA, f"Fetching readings ({_window_text(start, end)})")
+    readings, temperature = load_training_data(store, meter, start, end)
+    if readings.empty:
+        raise NoDataFoundError(
+            f"meter {meter_id!r} has no readings in {_window_text(start, end)}", meter_id=meter_id
+        )
+
+    reporter.stage(
+        TaskState.VALIDATING_DATA,
+        "Validating readings",
+        {"data_points": len(readings), "temperature_points": len(temperature)},
+    )
+    reporter.stage(TaskState.TRAINING_MODEL, f"Training XGBoost on {len(readings)} hourly readings")
+    result = fit_model(
+        readings,
+        temperature if not temperature.empty else None,
+        meter_id=meter_id,
+        meter_type=meter_type,
+        timezone=meter.timezone,
+    )
+
+    reporter.stage(TaskState.SAVING_MODEL, "Saving the model bundle", {"metrics": result.metrics})
+    first, last = result.training_window
+    metadata = {
+        "meter_id": meter_id,
+        "meter_type": meter_type.value,
+        "site_id": meter.site_id,
+        "timezone": meter.timezone,
+        "data_points": result.data_points,
+        "training_window": {"start": pd.Timestamp(first).isoformat(), "end": pd.Timestamp(last).isoformat()},
+        "requested_window": {
+            "start": start.isoformat() if start is not None else None,
+            "end": end.isoformat() if end is not None else None,
+        },
+        "metrics": result.metrics,
+    }
+    saved = model_store.save(meter_type, meter_id, result.model.to_artifacts(), metadata)
+    elapsed = time.perf_counter() - started
+    return {
+        "meter_id": meter_id,
+        "meter_type": meter_type.value,
+        "data_points": result.data_points,
+        "model_path": str(saved.path),
+        "model_version": saved.version,
+        "training_completed": datetime.now(UTC).isoformat(),
+        "training_time_seconds": round(elapsed, 3),
+        "training_window": metadata["training_window"],
+        "metrics": result.metrics,
+    }
