@@ -1,0 +1,1 @@
+"""Pure modelling: training, forecasting, evaluation on in-memory series; no I/O."""

@@ -1,0 +1,167 @@
+"""Training end to end through the API: embedded Redis, in-process workers, the real service."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from energy_forecast.api.app import create_app
+from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.settings import Settings
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from tests.conftest import hourly_series
+
+STAGES = [
+    "PENDING",
+    "STARTED",
+    "CONNECTING",
+    "FETCHING_DATA",
+    "VALIDATING_DATA",
+    "TRAINING_MODEL",
+    "SAVING_MODEL",
+]
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings], tmp_path: Path) -> Settings:
+    # A short home keeps the embedded Redis socket path well under the unix limit.
+    return settings_factory(home=Path(f"/tmp/ef-{tmp_path.name[-20:]}"), worker_threads=2)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    store = DuckDBSeriesStore(settings.duckdb_path)
+    readings = hourly_series("2024-01-01", hours=24 * 60, seed=1)
+    store.upsert_meters(
+        [
+            Meter("bldg1", MeterType.ELECTRICITY, "s1"),
+            Meter("tiny", MeterType.ELECTRICITY, "s1"),
+            Meter("empty", MeterType.WATER, "s1"),
+        ]
+    )
+    store.write_readings(MeterType.ELECTRICITY, "bldg1", readings)
+    store.write_readings(MeterType.ELECTRICITY, "tiny", readings.iloc[:30])
+    store.write_temperature(
+        "s1", hourly_series("2024-01-01", hours=24 * 60, seed=2, base=10, name="temperature")
+    )
+    with TestClient(create_app(settings, store=store)) as test_client:
+        yield test_client
+    store.close()
+
+
+def wait_for(client: TestClient, task_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = client.get(f"/trainmodel/status/{task_id}").json()
+        if status["status"] in {"SUCCESS", "FAILURE", "CANCELLED"}:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} did not finish: {status}")
+
+
+def test_training_reaches_success_through_every_stage_in_order(client: TestClient) -> None:
+    accepted = client.post("/trainmodel/", json={"meter_id": "bldg1", "meter_type": "electricity"})
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "PENDING" and accepted.json()["progress"] == 0
+    task_id = accepted.json()["task_id"]
+
+    status = wait_for(client, task_id)
+    with client.stream("GET", f"/trainmodel/stream/{task_id}") as stream:
+        events = [line for line in stream.iter_lines() if line.startswith("data: ")]
+
+    assert status["status"] == "SUCCESS" and status["progress"] == 100, status
+    details = status["result"]["details"]
+    assert details["meter_id"] == "bldg1" and details["data_points"] == 24 * 60
+    assert Path(details["model_path"]).is_dir()
+    assert details["training_time_seconds"] > 0 and "training_completed" in details
+    seen = [json.loads(e[6:])["status"] for e in events]
+    assert [s for s in seen if s != "SUCCESS"] == STAGES
+    assert seen[-1] == "SUCCESS"
+    progress = [json.loads(e[6:])["progress"] for e in events]
+    assert progress == sorted(progress) and progress[-1] == 100
+
+
+def test_v2_window_trains_on_that_window_only(client: TestClient) -> None:
+    body = {
+        "meter_id": "bldg1",
+        "meter_type": "electricity",
+        "start_date": "2024-01-01T00:00:00Z",
+        "end_date": "2024-01-31T23:59:59Z",
+    }
+
+    status = wait_for(client, client.post("/trainmodel/v2/", json=body).json()["task_id"])
+
+    assert status["status"] == "SUCCESS", status
+    assert status["result"]["details"]["data_points"] == 31 * 24
+
+
+@pytest.mark.parametrize(
+    ("meter_id", "meter_type", "error_type"),
+    [
+        pytest.param("empty", "water", "NO_DATA_FOUND", id="no-data"),
+        pytest.param("never-imported", "electricity", "NO_DATA_FOUND", id="unknown-meter"),
+        pytest.param("tiny", "electricity", "INSUFFICIENT_DATA", id="too-little"),
+    ],
+)
+def test_data_problems_end_in_failure_with_their_error_type(
+    client: TestClient, meter_id: str, meter_type: str, error_type: str
+) -> None:
+    task_id = client.post("/trainmodel/", json={"meter_id": meter_id, "meter_type": meter_type}).json()[
+        "task_id"
+    ]
+
+    status = wait_for(client, task_id)
+
+    assert status["status"] == "FAILURE"
+    assert status["error"]["error_type"] == error_type
+    assert status["error"]["error"] and status["error"]["timestamp"]
+
+
+@pytest.mark.parametrize("meter_id", ["../../etc", "a b", "x" * 80, ""])
+def test_unsafe_meter_ids_are_refused_before_queueing(client: TestClient, meter_id: str) -> None:
+    response = client.post("/trainmodel/", json={"meter_id": meter_id, "meter_type": "electricity"})
+
+    assert response.status_code == 422
+    assert client.get("/trainmodel/active_task").json() == []
+
+
+def test_inverted_window_is_422(client: TestClient) -> None:
+    body = {
+        "meter_id": "bldg1",
+        "meter_type": "electricity",
+        "start_date": "2024-02-01",
+        "end_date": "2024-01-01",
+    }
+
+    response = client.post("/trainmodel/v2/", json=body)
+
+    assert response.status_code == 422
+    assert "end_date must be after start_date" in response.text
+
+
+def test_unknown_task_is_404(client: TestClient) -> None:
+    response = client.get("/trainmodel/status/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 404
+    assert "unknown" in response.json()["detail"]
+
+
+def test_batch_trains_every_meter_of_a_type(client: TestClient) -> None:
+    accepted = client.post("/trainmodel/batch/", json={"meter_type": "electricity"})
+    assert accepted.status_code == 202
+    batch_id = accepted.json()["batch_id"]
+    assert set(accepted.json()["task_ids"]) == {"bldg1", "tiny"}
+
+    deadline = time.monotonic() + 60
+    while not (batch := client.get(f"/trainmodel/batch/{batch_id}").json())["done"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    assert batch["states"] == {"SUCCESS": 1, "FAILURE": 1}
+    assert batch["progress"] == 100

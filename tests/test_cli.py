@@ -1,0 +1,82 @@
+"""The command line: import and meters on a temporary EF_HOME."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from energy_forecast.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EF_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meters.csv").write_text("meter_id,meter_type,site_id,unit,source\nm1,electricity,s1,kWh,t\n")
+    rows = [f"2024-01-01T{h:02d}:00:00Z,m1,{'' if h == 5 else h + 1}" for h in range(24)]
+    (data / "electricity.csv").write_text("timestamp,meter_id,consumption\n" + "\n".join(rows) + "\n")
+    (data / "temperature.csv").write_text("timestamp,site_id,temperature_c\n2024-01-01T00:00:00Z,s1,4.5\n")
+    return data
+
+
+def test_import_then_meters_json_counts_the_non_empty_rows(home: Path, data_dir: Path) -> None:
+    first = runner.invoke(app, ["import", "--data-dir", str(data_dir)])
+    second = runner.invoke(app, ["import", "--data-dir", str(data_dir)])
+    listed = runner.invoke(app, ["meters", "--json"])
+
+    assert first.exit_code == 0, first.output
+    assert "imported 23 readings of 1 meters" in first.output
+    assert second.exit_code == 0
+    meters = json.loads(listed.stdout)
+    assert meters == [
+        {
+            "meter_id": "m1",
+            "meter_type": "electricity",
+            "site_id": "s1",
+            "unit": "kWh",
+            "timezone": "UTC",
+            "latitude": None,
+            "longitude": None,
+            "first_timestamp": "2024-01-01T00:00:00+00:00",
+            "last_timestamp": "2024-01-01T23:00:00+00:00",
+            "reading_count": 23,
+            "gap_hours": 1,
+        }
+    ]
+    assert (home / "energy.duckdb").is_file()
+    assert list((home / "logs").glob("energy_forecasting_*.log"))
+
+
+def test_a_bad_file_exits_non_zero_with_row_and_changes_nothing(home: Path, data_dir: Path) -> None:
+    runner.invoke(app, ["import", "--data-dir", str(data_dir)])
+    with (data_dir / "electricity.csv").open("a") as handle:
+        handle.write("2024-01-02T00:00:00Z,m1,oops\n")
+
+    result = runner.invoke(app, ["import", "--data-dir", str(data_dir)])
+
+    assert result.exit_code == 1
+    assert "electricity.csv, row 26: consumption 'oops' is not a number" in result.output
+    assert json.loads(runner.invoke(app, ["meters", "--json"]).stdout)[0]["reading_count"] == 23
+
+
+def test_invalid_settings_stop_with_one_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://wrong")
+
+    result = runner.invoke(app, ["meters"])
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "configuration error: setting redis_url: REDIS_URL must start with redis://, rediss:// or unix://, "
+        "got 'http://wrong'"
+    ]
