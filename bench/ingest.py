@@ -105,7 +105,7 @@ def line_protocol(frames: dict[str, pd.DataFrame]) -> list[str]:
     for measurement, frame in frames.items():
         tag = "site_id" if measurement == "temperature_data" else "meter_id"
         field = "temperature" if measurement == "temperature_data" else "consumption"
-        seconds = (frame["timestamp"].astype("int64") // 10**9).astype(str)
+        seconds = frame["timestamp"].dt.as_unit("s").astype("int64").astype(str)
         values = frame["value"].map(repr)
         lines.extend(
             (

@@ -124,7 +124,10 @@ wait_for() {
 redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; }
 
 start_redis() {
-    port_busy "$REDIS_PORT" && die "port $REDIS_PORT is already in use (set EF_TEST_REDIS_PORT)"
+    if port_busy "$REDIS_PORT"; then
+        log "error: port $REDIS_PORT is already in use (set EF_TEST_REDIS_PORT)"
+        return 1
+    fi
     mkdir -p "$STATE/redis"
     launch redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
         --save '' --appendonly no --dir "$STATE/redis" --daemonize no --loglevel warning
@@ -192,8 +195,13 @@ EOF
 }
 
 start_influx() {
-    port_busy "$INFLUX_PORT" && die "port $INFLUX_PORT is already in use (set EF_TEST_INFLUX_PORT)"
-    port_busy "$INFLUX_RPC_PORT" && die "port $INFLUX_RPC_PORT is already in use (set EF_TEST_INFLUX_RPC_PORT)"
+    local port
+    for port in "$INFLUX_PORT" "$INFLUX_RPC_PORT"; do
+        if port_busy "$port"; then
+            log "error: port $port is already in use (set EF_TEST_INFLUX_PORT / EF_TEST_INFLUX_RPC_PORT)"
+            return 1
+        fi
+    done
     [ -f "$STATE/influxdb.conf" ] || write_influx_config
     launch influx influxd run -config "$STATE/influxdb.conf"
     wait_for influx influx_ping influxd || return 1

@@ -71,9 +71,16 @@ class TaskProgress:
     updated_at: str = field(default_factory=lambda: utc_now().isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        return data
+        # Written on every state change: a flat dict, not dataclasses.asdict's deep copy.
+        return {
+            "task_id": self.task_id,
+            "state": self.state.value,
+            "progress": self.progress,
+            "message": self.message,
+            "details": self.details,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskProgress:

@@ -1,0 +1,123 @@
+"""Day-ahead rolling-origin backtest on every meter of the development data set.
+
+Prints, per meter and as the median per meter type: CV(RMSE) of the model and of the best
+seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. A bench, not a test:
+
+    .venv/bin/python bench/accuracy.py [--data-dir ../shared/data] [--meters a,b] [--days 56]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.domain.series import make_series
+from energy_forecast.ml.backtest import rolling_origin_backtest
+
+SITES = {
+    "tetouan_ma": ("MA", "Africa/Casablanca"),
+    "polito_it": ("IT", "Europe/Rome"),
+    "bwdf_it": ("IT", "Europe/Rome"),
+    "ucam_bedford": ("GB", "Europe/London"),
+}
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def load(data_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, pd.Series]]:
+    """Meters table, consumption series per meter and temperature series per site."""
+    meters = pd.read_csv(data_dir / "meters.csv")
+    readings = pd.concat(
+        [pd.read_csv(data_dir / f"{kind}.csv") for kind in ("electricity", "water")], ignore_index=True
+    )
+    readings["timestamp"] = pd.to_datetime(readings["timestamp"], utc=True)
+    consumption = {
+        meter: make_series(group["timestamp"].to_numpy(), group["consumption"].to_numpy(), meter).dropna()
+        for meter, group in readings.groupby("meter_id")
+    }
+    weather = pd.read_csv(data_dir / "temperature.csv")
+    weather["timestamp"] = pd.to_datetime(weather["timestamp"], utc=True)
+    temperature = {
+        site: make_series(group["timestamp"].to_numpy(), group["temperature_c"].to_numpy(), site).dropna()
+        for site, group in weather.groupby("site_id")
+    }
+    return meters, consumption, temperature
+
+
+def fmt(value: float | None, spec: str = "7.2f") -> str:
+    return format(value, spec) if value is not None else "   n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--meters", default="", help="comma-separated meter ids (default: all)")
+    parser.add_argument("--days", type=int, default=56)
+    parser.add_argument("--horizon", type=int, default=24)
+    args = parser.parse_args(argv)
+
+    meters, consumption, temperature = load(args.data_dir)
+    wanted = {m for m in args.meters.split(",") if m}
+    rows = []
+    header = f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} {'ratio':>6} {'nmbe':>6} {'cover':>6}"
+    print(header)
+    started = time.perf_counter()
+    for meter in meters.itertuples():
+        if wanted and meter.meter_id not in wanted:
+            continue
+        country, timezone = SITES[meter.site_id]
+        result = rolling_origin_backtest(
+            consumption[meter.meter_id],
+            temperature.get(meter.site_id),
+            meter_id=meter.meter_id,
+            meter_type=MeterType(meter.meter_type),
+            timezone=timezone,
+            country=country,
+            horizon_hours=args.horizon,
+            days=args.days,
+        )
+        ours = result.metrics["model"]
+        best = result.best_baseline
+        base_cv = result.metrics[best]["cv_rmse_percent"] if best else None
+        row = {
+            "meter": meter.meter_id,
+            "type": meter.meter_type,
+            "cv_ours": ours["cv_rmse_percent"],
+            "cv_base": base_cv,
+            "ratio": result.skill_ratio,
+            "nmbe": ours["nmbe_percent"],
+            "coverage": ours["coverage_percent"],
+        }
+        rows.append(row)
+        print(
+            f"{meter.meter_id:16} {meter.meter_type:11} {fmt(row['cv_ours'])} {fmt(base_cv)} {best or '-':>8} "
+            f"{fmt(row['ratio'], '6.3f')} {fmt(row['nmbe'], '6.2f')} {fmt(row['coverage'], '6.1f')}",
+            flush=True,
+        )
+    print(f"\n{'type':11} {'meters':>6} {'med_ratio':>9} {'<1.0':>5} {'med_cover':>9} {'med_nmbe':>8}")
+    for kind in sorted({r["type"] for r in rows}):
+        chosen = [r for r in rows if r["type"] == kind]
+        ratios = [r["ratio"] for r in chosen if r["ratio"] is not None]
+        covers = [r["coverage"] for r in chosen if r["coverage"] is not None]
+        nmbes = [r["nmbe"] for r in chosen if r["nmbe"] is not None]
+        print(
+            f"{kind:11} {len(chosen):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
+            f"{statistics.median(covers):9.1f} {statistics.median(nmbes):8.2f}"
+        )
+    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    covers = [r["coverage"] for r in rows if r["coverage"] is not None]
+    print(
+        f"{'all':11} {len(rows):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
+        f"{statistics.median(covers):9.1f}   pooled coverage mean {statistics.fmean(covers):.1f}"
+    )
+    print(f"elapsed {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
