@@ -39,7 +39,7 @@ def calendar_features(
         raise ValueError(f"unknown calendar features {sorted(unknown)}; choose from {CALENDAR_FEATURES}")
     local = index.tz_convert(timezone)
     hour = local.hour.to_numpy()
-    weekday = local.dayofweek.to_numpy()
+    weekday = local.day_of_week.to_numpy()
     columns: dict[str, np.ndarray] = {}
     for name in names:
         if name == "hour":
@@ -53,7 +53,7 @@ def calendar_features(
         elif name == "month":
             columns[name] = local.month.to_numpy().astype("float64")
         elif name == "day_of_year":
-            columns[name] = local.dayofyear.to_numpy().astype("float64")
+            columns[name] = local.day_of_year.to_numpy().astype("float64")
         elif name == "holiday":
             dates = local.date
             found = holiday_dates(country, tuple(int(y) for y in np.unique(local.year)))

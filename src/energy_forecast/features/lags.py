@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 WINDOW_STATS = ("mean", "std", "min", "max")
 
@@ -29,6 +28,40 @@ def lag_columns(values: np.ndarray, positions: np.ndarray, lags: Sequence[int]) 
     return {f"lag_{k}h": _take(values, positions - k) for k in lags}
 
 
+def trailing_windows(values: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
+    """Matrix of the ``window`` grid values ending at each position in ``ends`` (NaN before the grid).
+
+    Each row is gathered on its own, so a statistic over it does not depend on where the grid
+    starts: training and forecasting compute bit-identical features for the same hour.
+    """
+    offsets = np.arange(-window + 1, 1)
+    return _take(values, (ends[:, None] + offsets[None, :]).ravel()).reshape(len(ends), window)
+
+
+def window_stat(windows: np.ndarray, stat: str, min_periods: int) -> np.ndarray:
+    """``stat`` over each row ignoring NaN; NaN where fewer than ``min_periods`` values are present."""
+    present = np.isfinite(windows)
+    count = present.sum(axis=1)
+    enough = count >= min_periods
+    out = np.full(len(windows), np.nan)
+    if stat in ("mean", "std"):
+        total = np.where(present, windows, 0.0).sum(axis=1)
+        mean = np.divide(total, count, out=np.zeros(len(windows)), where=count > 0)
+        if stat == "mean":
+            out[enough] = mean[enough]
+        else:
+            squared = np.where(present, (windows - mean[:, None]) ** 2, 0.0).sum(axis=1)
+            variance = np.divide(squared, count - 1, out=np.zeros(len(windows)), where=count > 1)
+            out[enough] = np.sqrt(variance[enough])
+    elif stat == "min":
+        out[enough] = np.where(present, windows, np.inf).min(axis=1)[enough]
+    elif stat == "max":
+        out[enough] = np.where(present, windows, -np.inf).max(axis=1)[enough]
+    else:
+        raise ValueError(f"unknown window statistic {stat!r}; choose from {WINDOW_STATS}")
+    return out
+
+
 def window_columns(
     values: np.ndarray,
     positions: np.ndarray,
@@ -38,19 +71,18 @@ def window_columns(
 ) -> dict[str, np.ndarray]:
     """``roll_{stat}_{w}h``: a statistic over the ``w`` hours ending ``shift`` hours before the target.
 
-    A window needs a quarter of its hours present (two for ``std``); otherwise NaN.
+    A window needs a quarter of its hours present (two for ``std``, sample deviation); else NaN.
     """
     unknown = set(stats) - set(WINDOW_STATS)
     if unknown:
         raise ValueError(f"unknown window statistics {sorted(unknown)}; choose from {WINDOW_STATS}")
-    series = pd.Series(values)
     columns: dict[str, np.ndarray] = {}
     for window in windows:
+        matrix = trailing_windows(values, positions - shift, window)
         min_periods = max(1, window // 4)
         for stat in stats:
-            rolling = series.rolling(window, min_periods=max(min_periods, 2 if stat == "std" else 1))
-            rolled = getattr(rolling, stat)().to_numpy()
-            columns[f"roll_{stat}_{window}h"] = _take(rolled, positions - shift)
+            needed = max(min_periods, 2) if stat == "std" else min_periods
+            columns[f"roll_{stat}_{window}h"] = window_stat(matrix, stat, needed)
     return columns
 
 

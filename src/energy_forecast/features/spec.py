@@ -96,7 +96,7 @@ def build_features(
     if len(index) == 0:
         return pd.DataFrame(index=index)
     grid = hourly_index(index[0] - spec.lookback_hours * HOUR, index[-1])
-    positions = np.rint((index - grid[0]) / HOUR).astype(np.int64)
+    positions = np.rint(np.asarray((index - grid[0]) / HOUR, dtype="float64")).astype(np.int64)
     values = on_grid(consumption, grid)
 
     columns: dict[str, np.ndarray] = {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+
+from energy_forecast.features.lags import trailing_windows, window_stat
 
 
 def temperature_columns(
@@ -25,10 +26,9 @@ def temperature_columns(
     """``temp_c``, ``temp_mean_{w}h`` (trailing, half the hours needed), ``hdh`` and ``cdh``."""
     current = temperature[positions]
     columns: dict[str, np.ndarray] = {"temp_c": current}
-    series = pd.Series(temperature)
     for window in windows:
-        rolled = series.rolling(window, min_periods=max(1, window // 2)).mean().to_numpy()
-        columns[f"temp_mean_{window}h"] = rolled[positions]
+        matrix = trailing_windows(temperature, positions, window)
+        columns[f"temp_mean_{window}h"] = window_stat(matrix, "mean", max(1, window // 2))
     with np.errstate(invalid="ignore"):
         columns["hdh"] = np.where(np.isfinite(current), np.maximum(heating_base_c - current, 0.0), np.nan)
         columns["cdh"] = np.where(np.isfinite(current), np.maximum(current - cooling_base_c, 0.0), np.nan)

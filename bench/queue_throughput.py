@@ -1,6 +1,6 @@
 """Throughput of our task path (progress records, results) against bare Dramatiq no-op actors.
 
-    .venv/bin/python -m bench.queue [--redis-url URL] [--tasks 20000] [--threads 8] [--stages 0]
+    .venv/bin/python bench/queue_throughput.py [--redis-url URL] [--tasks 20000] [--threads 8] [--stages 0]
 
 Each run flushes the Redis database, enqueues every task, then starts one in-process worker and
 waits until the queue is empty. Reports enqueue, processing and end-to-end tasks/s; the goal is
