@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.settings import Settings
+from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from energy_forecast.storage.influx_store import InfluxSeriesStore
 from tests.conftest import hourly_series
 
 STAGES = [
@@ -28,15 +37,7 @@ STAGES = [
 ]
 
 
-@pytest.fixture
-def settings(settings_factory: Callable[..., Settings], tmp_path: Path) -> Settings:
-    # A short home keeps the embedded Redis socket path well under the unix limit.
-    return settings_factory(home=Path(f"/tmp/ef-{tmp_path.name[-20:]}"), worker_threads=2)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    store = DuckDBSeriesStore(settings.duckdb_path)
+def seed_store(store: SeriesStore) -> None:
     readings = hourly_series("2024-01-01", hours=24 * 60, seed=1)
     store.upsert_meters(
         [
@@ -50,9 +51,66 @@ def client(settings: Settings) -> Iterator[TestClient]:
     store.write_temperature(
         "s1", hourly_series("2024-01-01", hours=24 * 60, seed=2, base=10, name="temperature")
     )
-    with TestClient(create_app(settings, store=store)) as test_client:
-        yield test_client
-    store.close()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("embedded", id="embedded-redis-in-process-workers"),
+        pytest.param("external", id="external-redis-separate-worker", marks=pytest.mark.integration),
+    ]
+)
+def client(
+    request: pytest.FixtureRequest, settings_factory: Callable[..., Settings], tmp_path: Path
+) -> Iterator[TestClient]:
+    # A short home keeps the embedded Redis socket path well under the unix limit.
+    home = Path(tempfile.mkdtemp(prefix="ef-"))
+    if request.param == "embedded":
+        settings = settings_factory(home=home, worker_threads=2)
+        store: SeriesStore = DuckDBSeriesStore(settings.duckdb_path)
+        seed_store(store)
+        with TestClient(create_app(settings, store=store)) as test_client:
+            yield test_client
+        store.close()
+        shutil.rmtree(home, ignore_errors=True)
+        return
+
+    redis_url = request.getfixturevalue("redis_url")
+    influx_url = request.getfixturevalue("influx_url")
+    database = request.getfixturevalue("influx_database")
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        **os.environ,
+        "EF_HOME": str(home),
+        "REDIS_URL": redis_url,
+        "INFLUX_URL": influx_url,
+        "INFLUX_BUCKET": database,
+        "EF_WORKER_HEARTBEAT_TIMEOUT": "PT5S",
+    }
+    settings = settings_factory(
+        home=home, redis_url=redis_url, influx={"url": influx_url, "bucket": database}
+    )
+    store = InfluxSeriesStore(influx_url, database)
+    seed_store(store)
+    worker_log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "energy_forecast", "worker", "--processes", "1", "--threads", "2"],
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with TestClient(create_app(settings, store=store, run_workers=False)) as test_client:
+            yield test_client
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        worker_log.close()
+        store.close()
+        redis.Redis.from_url(redis_url).flushdb()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def wait_for(client: TestClient, task_id: str, timeout_s: float = 60) -> dict[str, Any]:

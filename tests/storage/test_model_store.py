@@ -94,7 +94,7 @@ def test_a_failed_write_leaves_no_partial_version(tmp_path: Path) -> None:
     assert store.load(ELEC, "m1")[1] == {"model.ubj": b"good"}
 
 
-@pytest.mark.parametrize("name", ["../evil", ".hidden", "metadata.json", "a/b", ""])
+@pytest.mark.parametrize("name", ["../evil", ".hidden", "bundle.json", "a/b", ""])
 def test_unsafe_artifact_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid artifact name"):
         FileModelStore(tmp_path).save(ELEC, "m1", {name: b"x"}, {})

@@ -3,7 +3,7 @@
 Layout of one meter::
 
     models/electricity/tetouan_zone1/
-        v0001/ model.ubj  metadata.json  ...      one directory per version, never modified
+        v0001/ bundle.json model.ubj ...          one directory per version, never modified
         v0002/ ...
         active.json                               {"version": 2}, replaced atomically
 
@@ -28,7 +28,7 @@ from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.errors import ModelNotFoundError, StorageError
 from energy_forecast.storage.base import ModelVersion
 
-METADATA_FILE = "metadata.json"
+METADATA_FILE = "bundle.json"
 ACTIVE_FILE = "active.json"
 _ARTIFACT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
