@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     meters, consumption, temperature = load(args.data_dir)
     wanted = {m for m in args.meters.split(",") if m}
     rows = []
-    header = f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} {'ratio':>6} {'nmbe':>6} {'cover':>6}"
-    print(header)
+    print(
+        f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
+        f"{'ratio':>6} {'nmbe':>6} {'cover':>6}"
+    )
     started = time.perf_counter()
     for meter in meters.itertuples():
         if wanted and meter.meter_id not in wanted:
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         rows.append(row)
         print(
-            f"{meter.meter_id:16} {meter.meter_type:11} {fmt(row['cv_ours'])} {fmt(base_cv)} {best or '-':>8} "
+            f"{meter.meter_id:16} {meter.meter_type:11} {fmt(row['cv_ours'])} {fmt(base_cv)} "
+            f"{best or '-':>8} "
             f"{fmt(row['ratio'], '6.3f')} {fmt(row['nmbe'], '6.2f')} {fmt(row['coverage'], '6.1f')}",
             flush=True,
         )

@@ -31,35 +31,40 @@ def lag_columns(values: np.ndarray, positions: np.ndarray, lags: Sequence[int]) 
 def trailing_windows(values: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
     """Matrix of the ``window`` grid values ending at each position in ``ends`` (NaN before the grid).
 
-    Each row is gathered on its own, so a statistic over it does not depend on where the grid
-    starts: training and forecasting compute bit-identical features for the same hour.
+    Each row holds exactly its own window, so a statistic over it does not depend on where the grid
+    starts: training and forecasting compute bit-identical features for the same hour. Consecutive
+    ``ends`` (the usual case) give a zero-copy sliding view instead of a gathered copy.
     """
-    offsets = np.arange(-window + 1, 1)
-    return _take(values, (ends[:, None] + offsets[None, :]).ravel()).reshape(len(ends), window)
+    if len(ends) == 0:
+        return np.empty((0, window))
+    pad = max(0, window - 1 - int(ends.min()))
+    padded = np.concatenate([np.full(pad, np.nan), values]) if pad else values
+    rows = ends + pad - window + 1
+    view = np.lib.stride_tricks.sliding_window_view(padded, window)
+    if np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))) and rows[-1] < len(view):
+        return view[rows[0] : rows[0] + len(rows)]
+    return view[rows]
 
 
 def window_stat(windows: np.ndarray, stat: str, min_periods: int) -> np.ndarray:
     """``stat`` over each row ignoring NaN; NaN where fewer than ``min_periods`` values are present."""
-    present = np.isfinite(windows)
-    count = present.sum(axis=1)
+    count = np.isfinite(windows).sum(axis=1)
     enough = count >= min_periods
-    out = np.full(len(windows), np.nan)
     if stat in ("mean", "std"):
-        total = np.where(present, windows, 0.0).sum(axis=1)
-        mean = np.divide(total, count, out=np.zeros(len(windows)), where=count > 0)
+        mean = np.divide(np.nansum(windows, axis=1), count, out=np.zeros(len(windows)), where=count > 0)
         if stat == "mean":
-            out[enough] = mean[enough]
+            result = mean
         else:
-            squared = np.where(present, (windows - mean[:, None]) ** 2, 0.0).sum(axis=1)
-            variance = np.divide(squared, count - 1, out=np.zeros(len(windows)), where=count > 1)
-            out[enough] = np.sqrt(variance[enough])
+            deviation = windows - mean[:, None]
+            squared = np.nansum(deviation * deviation, axis=1)
+            result = np.sqrt(np.divide(squared, count - 1, out=np.zeros(len(windows)), where=count > 1))
     elif stat == "min":
-        out[enough] = np.where(present, windows, np.inf).min(axis=1)[enough]
+        result = np.fmin.reduce(windows, axis=1) if windows.shape[1] else np.full(len(windows), np.nan)
     elif stat == "max":
-        out[enough] = np.where(present, windows, -np.inf).max(axis=1)[enough]
+        result = np.fmax.reduce(windows, axis=1) if windows.shape[1] else np.full(len(windows), np.nan)
     else:
         raise ValueError(f"unknown window statistic {stat!r}; choose from {WINDOW_STATS}")
-    return out
+    return np.where(enough, result, np.nan)
 
 
 def window_columns(
@@ -108,3 +113,36 @@ def same_hour_columns(
         np.divide(total, count, out=mean, where=count > 0)
         columns[f"same_hour_mean_{n_days}d"] = mean
     return columns
+
+
+def anchored_columns(
+    values: np.ndarray, positions: np.ndarray, lead: np.ndarray, windows: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Features read up to the last anchor (the UTC day start) at or before each target hour.
+
+    ``lead`` is the number of hours from that anchor to the target, so the anchor is at
+    ``positions - lead`` and only slots before it are read: ``last_obs`` (the hour before the
+    anchor), ``anchor_mean_{w}h`` (the ``w`` hours before it) and ``lead_hours`` itself. This is
+    what a forecast issued at the anchor knows, so early hours of a day-ahead forecast see the
+    latest readings instead of readings a full day old.
+    """
+    anchor_end = positions - lead - 1
+    columns = {"lead_hours": lead.astype("float64"), "last_obs": _take(values, anchor_end)}
+    for window in windows:
+        matrix = trailing_windows(values, anchor_end, window)
+        columns[f"anchor_mean_{window}h"] = window_stat(matrix, "mean", max(1, window // 4))
+    # Scale-free anomalies: how the last day and the last hour compare with their own past week.
+    week = window_stat(trailing_windows(values, anchor_end, 168), "mean", 42)
+    last_week = same_hour_columns(values, anchor_end, [7], 24)["same_hour_mean_7d"]
+    day = columns.get("anchor_mean_24h", window_stat(trailing_windows(values, anchor_end, 24), "mean", 6))
+    columns["anchor_day_anomaly"] = _ratio(day, week)
+    columns["anchor_hour_anomaly"] = _ratio(columns["last_obs"], last_week)
+    return columns
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` where the denominator is positive, NaN elsewhere (no warnings)."""
+    out = np.full(len(numerator), np.nan)
+    ok = np.isfinite(numerator) & (denominator > 0)
+    out[ok] = numerator[ok] / denominator[ok]
+    return out

@@ -1,9 +1,13 @@
 """FeatureSpec: the declarative recipe for a model's input columns, and build_features().
 
 The spec is data (JSON via ``to_dict``/``from_dict``) and travels inside the model artifact, so the
-rows used at forecast time are built by exactly the recipe used in training. ``min_lag_hours`` is
-the leakage bound: no column for hour ``t`` reads a reading after ``t - min_lag_hours``; it is also
-the block length of the recursive forecaster (see ``ml/forecasting.py``).
+rows used at forecast time are built by exactly the recipe used in training.
+
+Two leakage bounds hold for the row of hour ``t``: lag, window and same-hour columns read nothing
+after ``t - min_lag_hours``; anchored columns (``last_obs``, ``anchor_mean_*``, ``lead_hours``) read
+nothing at or after the latest anchor ``<= t`` (UTC midnight with ``anchor_hours=24``). So no
+column ever reads hour ``t`` itself or later. Both bounds set the blocks of the recursive forecaster
+(see ``ml/forecasting.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pandas as pd
 
 from energy_forecast.features.calendar import calendar_features
 from energy_forecast.features.grid import HOUR, hourly_index, on_grid
-from energy_forecast.features.lags import lag_columns, same_hour_columns, window_columns
+from energy_forecast.features.lags import anchored_columns, lag_columns, same_hour_columns, window_columns
 from energy_forecast.features.weather import temperature_columns
 
 
@@ -34,14 +38,26 @@ class FeatureSpec:
     same_hour_days: tuple[int, ...] = (7, 28)
     temperature: bool = True
     temperature_windows: tuple[int, ...] = (6, 24, 72)
+    anchor_hours: int | None = 24
+    anchor_windows: tuple[int, ...] = (24,)
     heating_base_c: float = 15.5
     cooling_base_c: float = 22.0
 
     def __post_init__(self) -> None:
-        for name in ("calendar", "lags", "windows", "window_stats", "same_hour_days", "temperature_windows"):
+        for name in (
+            "calendar",
+            "lags",
+            "windows",
+            "window_stats",
+            "same_hour_days",
+            "temperature_windows",
+            "anchor_windows",
+        ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if any(k < 1 for k in self.lags) or self.window_shift < 1:
             raise ValueError("lags and window_shift must be >= 1 hour (a lag of 0 is the target itself)")
+        if self.anchor_hours is not None and (self.anchor_hours < 1 or 24 % self.anchor_hours):
+            raise ValueError("anchor_hours must divide 24 (anchors fall on UTC day boundaries)")
         if any(w < 1 for w in (*self.windows, *self.temperature_windows, *self.same_hour_days)):
             raise ValueError("windows and day counts must be positive")
 
@@ -53,6 +69,11 @@ class FeatureSpec:
             candidates.append(24 * max(1, -(-self.window_shift // 24)))
         return min(candidates)
 
+    def anchor_lead(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Hours from the latest anchor at or before each UTC hour (0 when the hour is an anchor)."""
+        hours = pd.DatetimeIndex(index).as_unit("ns").asi8 // HOUR.value
+        return np.asarray(hours % (self.anchor_hours or 1), dtype=np.int64)
+
     @property
     def lookback_hours(self) -> int:
         """How much history before the first target hour the features can read."""
@@ -62,6 +83,7 @@ class FeatureSpec:
             *(self.window_shift + w - 1 for w in self.windows),
             *(24 * (first_day + n - 1) for n in self.same_hour_days),
             *(w - 1 for w in self.temperature_windows),
+            max(168, *self.anchor_windows) + 24 + (self.anchor_hours or 0) if self.anchor_hours else 0,
         ]
         return max(reach, default=0)
 
@@ -106,6 +128,8 @@ def build_features(
     columns.update(lag_columns(values, positions, spec.lags))
     columns.update(window_columns(values, positions, spec.windows, spec.window_stats, spec.window_shift))
     columns.update(same_hour_columns(values, positions, spec.same_hour_days, spec.window_shift))
+    if spec.anchor_hours:
+        columns.update(anchored_columns(values, positions, spec.anchor_lead(index), spec.anchor_windows))
     if spec.temperature:
         columns.update(
             temperature_columns(

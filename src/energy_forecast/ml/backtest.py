@@ -16,9 +16,11 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
+from energy_forecast.features.spec import FeatureSpec
 from energy_forecast.ml.baselines import BASELINES, baselines_at
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.metrics import evaluate
+from energy_forecast.ml.params import ModelParams
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
 
 DAY = pd.Timedelta(days=1)
@@ -60,6 +62,8 @@ def rolling_origin_backtest(
     country: str | None = None,
     horizon_hours: int = 24,
     days: int = 56,
+    params: ModelParams | None = None,
+    spec: FeatureSpec | None = None,
 ) -> BacktestResult:
     """Train before the first origin, forecast from each daily origin, score model and baselines.
 
@@ -76,7 +80,14 @@ def rolling_origin_backtest(
     origins = [last_origin - k * DAY for k in range(days - 1, -1, -1)]
     train = readings[readings.index < origins[0]]
     training = fit_model(
-        train, temperature, meter_id=meter_id, meter_type=meter_type, timezone=timezone, country=country
+        train,
+        temperature,
+        meter_id=meter_id,
+        meter_type=meter_type,
+        timezone=timezone,
+        country=country,
+        params=params,
+        spec=spec,
     )
 
     records: list[pd.DataFrame] = []

@@ -1,8 +1,9 @@
 """forecast(): hourly forecasts with 80 % bounds from a trained model and the history before origin.
 
-Recursive in day blocks, not direct per horizon. Every consumption feature is at least
-``spec.min_lag_hours`` (24 h) old, so the first 24 forecast hours need nothing but observed
-history and are predicted in one vectorised call. Each further block of 24 h reads the previous
+Recursive in day blocks, not direct per horizon. Every lag/window feature is at least
+``spec.min_lag_hours`` (24 h) old and the anchored features read only what was known at the last
+UTC midnight, so the hours from the origin to the next midnight need nothing but observed history
+and are predicted in one vectorised call. Each further block (one UTC day) reads the previous
 blocks' forecasts where it needs "observed" readings. Why not direct models per horizon: a
 separate model for days 2-7 would double training time (the budget is ~2 s) and double the
 artifacts for hours that are rarely scored; the day-block recursion keeps one model, costs one
@@ -19,10 +20,30 @@ import pandas as pd
 from energy_forecast.domain.series import to_utc
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.features.grid import HOUR, hourly_index
-from energy_forecast.features.spec import build_features
+from energy_forecast.features.spec import FeatureSpec, build_features
 from energy_forecast.ml.model import ForecastModel
 
 MAX_WIDEN = 2.0
+
+
+def blocks(spec: FeatureSpec, origin: pd.Timestamp, horizon_hours: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` hour offsets of the recursive blocks.
+
+    A block never spans an anchor (so anchored features read only readings before the origin or
+    earlier blocks' forecasts) and is never longer than ``spec.min_lag_hours`` (so lags do not
+    reach into the block itself).
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < horizon_hours:
+        length = spec.min_lag_hours
+        if spec.anchor_hours:
+            lead = int(spec.anchor_lead(pd.DatetimeIndex([origin + start * HOUR]))[0])
+            length = min(length, spec.anchor_hours - lead)
+        stop = min(start + length, horizon_hours)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
 
 
 def forecast(
@@ -47,7 +68,6 @@ def forecast(
     if horizon_hours < 1:
         raise ValueError(f"horizon_hours must be >= 1, got {horizon_hours}")
     spec = model.spec
-    block = spec.min_lag_hours
     reach = spec.lookback_hours + horizon_hours
     past = history[(history.index < origin) & (history.index >= origin - reach * HOUR)].dropna()
     if past.empty:
@@ -56,17 +76,21 @@ def forecast(
             meter_id=model.metadata.get("meter_id"),
         )
     past = past.astype("float64")
+    if temperature is not None:
+        window = origin - (spec.lookback_hours + 1) * HOUR
+        temperature = temperature[
+            (temperature.index >= window) & (temperature.index < origin + horizon_hours * HOUR)
+        ]
     target_index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
 
     known = past
     frames: list[pd.DataFrame] = []
-    for number, start in enumerate(range(0, horizon_hours, block), start=1):
-        index = target_index[start : start + block]
-        features = build_features(known, temperature, spec, index)
+    for number, (start, stop) in enumerate(blocks(spec, origin, horizon_hours), start=1):
+        features = build_features(known, temperature, spec, target_index[start:stop])
         widen = min(float(np.sqrt(number)), MAX_WIDEN)
         frame = model.predict_interval(features, widen=widen)
         frames.append(frame)
-        if start + block < horizon_hours:
+        if stop < horizon_hours:
             known = pd.concat([known, frame["forecast"]])
     result = pd.concat(frames) if len(frames) > 1 else frames[0]
     result.index.name = "timestamp"

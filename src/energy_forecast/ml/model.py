@@ -34,7 +34,7 @@ BOOSTER_ARTIFACT = "booster.ubj"
 METADATA_ARTIFACT = "metadata.json"
 LEVEL_COLUMN = "roll_mean_168h"
 FALLBACK_LEVEL_COLUMN = "roll_mean_24h"
-_CONSUMPTION_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "roll_min_", "roll_max_", "same_hour_")
+_CONSUMPTION_PREFIXES = ("lag_", "roll_", "same_hour_", "last_obs", "anchor_mean_")
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ class ForecastModel:
     # -- target and feature transforms -------------------------------------------------------------
 
     @staticmethod
-    def level_of(features: pd.DataFrame, fallback: float) -> np.ndarray:
+    def level_of(features: pd.DataFrame, fallback: float, column: str = LEVEL_COLUMN) -> np.ndarray:
         """Trailing weekly mean (then daily mean, then the training mean) used by ``ratio`` mode."""
-        level = features[LEVEL_COLUMN].to_numpy(dtype="float64", copy=True)
+        level = features[column].to_numpy(dtype="float64", copy=True)
         if FALLBACK_LEVEL_COLUMN in features:
             bad = ~(level > 0)
             level[bad] = features[FALLBACK_LEVEL_COLUMN].to_numpy(dtype="float64")[bad]
@@ -113,7 +113,7 @@ class ForecastModel:
     def _level(self, features: pd.DataFrame) -> np.ndarray | None:
         if self.params.target_mode != "ratio":
             return None
-        return self.level_of(features, self.fallback_level)
+        return self.level_of(features, self.fallback_level, self.params.level_column)
 
     def design_matrix(self, features: pd.DataFrame, level: np.ndarray | None) -> np.ndarray:
         """Feature rows in the booster's column order, consumption columns divided by the level."""
@@ -166,11 +166,20 @@ class ForecastModel:
             return features["hour"].to_numpy().astype(np.int64) % 24
         return np.zeros(len(features), dtype=np.int64)
 
-    def calibrate(self, features: pd.DataFrame, actual: np.ndarray, level: float = 0.8) -> None:
-        """Set interval offsets from out-of-sample residuals (split conformal, per local hour).
+    def calibrate(
+        self,
+        features: pd.DataFrame,
+        actual: np.ndarray,
+        level: float = 0.8,
+        min_per_hour: int | None = None,
+    ) -> None:
+        """Set interval offsets from out-of-sample residuals (split conformal).
 
         Residuals are taken in scaled-target units so that in ``ratio`` mode the interval follows
-        the meter's level. An hour with fewer than 30 residuals uses the pooled quantiles.
+        the meter's level. By default the quantiles are pooled over all hours: per-local-hour
+        quantiles (``min_per_hour`` residuals or more per hour) were sharper but under-covered
+        in the backtest (median 74.9 % vs 76.0 % pooled on electricity), being estimated from
+        a few dozen residuals each.
         """
         raw, lvl = self.predict_encoded(features)
         residual = self.encode_target(actual, lvl) - raw
@@ -185,7 +194,7 @@ class ForecastModel:
         lower, upper = [float(pooled[0])] * 24, [float(pooled[1])] * 24
         for hour in range(24):
             chosen = residual[hours == hour]
-            if chosen.size >= 30:
+            if min_per_hour is not None and chosen.size >= min_per_hour:
                 q = np.quantile(chosen, [alpha, 1.0 - alpha])
                 lower[hour], upper[hour] = float(q[0]), float(q[1])
         self.intervals = IntervalOffsets(tuple(lower), tuple(upper), level)

@@ -60,6 +60,14 @@ def training_frame(
     return features.loc[keep], target[keep]
 
 
+def recency_weights(index: pd.DatetimeIndex, half_life_days: float | None) -> np.ndarray | None:
+    """Exponential weights halving every ``half_life_days`` back from the newest row (None: equal)."""
+    if not half_life_days or len(index) == 0:
+        return None
+    age_days = np.asarray((index[-1] - index) / pd.Timedelta(days=1), dtype="float64")
+    return np.power(0.5, age_days / half_life_days)
+
+
 def fit_booster(
     features: pd.DataFrame,
     target: np.ndarray,
@@ -74,7 +82,11 @@ def fit_booster(
     """
     feature_names = list(features.columns)
     fallback = float(np.mean(target)) if target.size and np.mean(target) > 0 else 1.0
-    level = ForecastModel.level_of(features, fallback) if params.target_mode == "ratio" else None
+    level = (
+        ForecastModel.level_of(features, fallback, params.level_column)
+        if params.target_mode == "ratio"
+        else None
+    )
     scaler = TargetScaler.fit(params.scaler, target if level is None else target / level)
     model = ForecastModel(
         booster=xgb.Booster(),
@@ -89,7 +101,7 @@ def fit_booster(
     encoded = model.encode_target(target, level)
     try:
         regressor = xgb.XGBRegressor(**params.xgb_kwargs())
-        regressor.fit(matrix, encoded)
+        regressor.fit(matrix, encoded, sample_weight=recency_weights(features.index, params.half_life_days))
     except (xgb.core.XGBoostError, ValueError) as exc:
         raise TrainingError(f"XGBoost failed to fit: {exc}") from exc
     model.booster = regressor.get_booster()

@@ -1,0 +1,107 @@
+"""Training and forecasting time: fit_model vs a bare XGBRegressor.fit on the same feature matrix.
+
+    .venv/bin/python bench/train.py [--data-dir ../shared/data] [--meters bwdf_dma03] [--rows 26280]
+
+The longest meter is taken (or the one named); with ``--rows`` its readings are extended backwards
+by whole copies of themselves (shifted by their own span) to reach about that many hours, the size
+the training budget (~2 s on 2 cores) is stated for. Each figure is the best of ``--repeat`` runs.
+fit_model does two fits (hold-out evaluation, then the final refit on everything) plus features,
+so a ratio of about 3 to one bare fit is the expected shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import xgboost as xgb
+
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.params import default_params, default_spec
+from energy_forecast.ml.training import fit_model, training_frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import DEFAULT_DATA, SITES, load
+
+
+def best_of(repeat: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def extend(series: pd.Series, rows: int) -> pd.Series:
+    """Prepend shifted copies of ``series`` until it spans about ``rows`` hours."""
+    parts = [series]
+    span = series.index[-1] - series.index[0] + pd.Timedelta(hours=1)
+    while sum(len(p) for p in parts) < rows:
+        parts.insert(0, parts[0].set_axis(parts[0].index - span))
+    combined = pd.concat(parts)
+    return combined.iloc[-rows:] if len(combined) > rows else combined
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--meters", default="", help="meter id to time (default: the longest)")
+    parser.add_argument("--rows", type=int, default=26_280, help="extend to this many hours (0: as is)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    meters, consumption, temperature = load(args.data_dir)
+    meter_id = (
+        args.meters.split(",")[0] if args.meters else max(consumption, key=lambda m: len(consumption[m]))
+    )
+    row = meters.set_index("meter_id").loc[meter_id]
+    country, timezone = SITES[row["site_id"]]
+    meter_type = MeterType(row["meter_type"])
+    series = consumption[meter_id]
+    weather = temperature.get(row["site_id"])
+    if args.rows:
+        series = extend(series, args.rows)
+        weather = extend(weather, args.rows + 24 * 30) if weather is not None else None
+    print(
+        f"meter {meter_id} ({meter_type.value}): {len(series)} readings, "
+        f"{series.index[0]} .. {series.index[-1]}"
+    )
+
+    def ours() -> object:
+        return fit_model(
+            series, weather, meter_id=meter_id, meter_type=meter_type, timezone=timezone, country=country
+        )
+
+    spec = default_spec(meter_type, timezone, country)
+    params = default_params(meter_type)
+    features, target = training_frame(series, weather, spec)
+
+    def bare() -> object:
+        return xgb.XGBRegressor(**params.xgb_kwargs()).fit(features.to_numpy(), target)
+
+    ours_s = best_of(args.repeat, ours)
+    bare_s = best_of(args.repeat, bare)
+    print(f"fit_model            {ours_s:7.3f} s")
+    print(f"bare XGBRegressor    {bare_s:7.3f} s  ({features.shape[0]} rows x {features.shape[1]} features)")
+    print(f"ratio                {ours_s / bare_s:7.2f}")
+
+    model = fit_model(
+        series, weather, meter_id=meter_id, meter_type=meter_type, timezone=timezone, country=country
+    )
+    origin = series.index[-1].floor("D") - pd.Timedelta(days=7)
+    for horizon in (24, 168):
+        seconds = best_of(
+            max(args.repeat, 5), lambda h=horizon: forecast(model.model, series, weather, origin, h)
+        )
+        print(f"forecast {horizon:3d} h       {seconds * 1000:7.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
