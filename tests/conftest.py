@@ -8,6 +8,10 @@ green CI run always means the real servers were exercised.
 from __future__ import annotations
 
 import os
+
+# As energy_forecast.cli.main does for the service: OpenMP spin-waiting makes concurrent fits
+# (in-process worker threads) crawl on two cores. Set before any test module loads XGBoost.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.errors import ConfigurationError
+from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.model_store import FileModelStore
@@ -39,6 +43,17 @@ def build_series_store(settings: Settings) -> SeriesStore:
     from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
     return DuckDBSeriesStore(settings.duckdb_path)
+
+
+def fit_threads(settings: Settings, concurrent_fits: int) -> int:
+    """XGBoost threads per fit so that concurrent fits together use the cores once."""
+    if settings.fit_threads is not None:
+        return settings.fit_threads
+    return max(1, (os.cpu_count() or 1) // max(1, concurrent_fits))
+
+
+def training_function(settings: Settings, concurrent_fits: int) -> Callable[..., dict[str, Any]]:
+    return partial(train_meter, fit_threads=fit_threads(settings, concurrent_fits))
 
 
 def build_model_store(settings: Settings) -> FileModelStore:
@@ -102,7 +117,11 @@ def start_task_runtime(
         worker = None
         if run_workers:
             store = series_store if series_store is not None else build_series_store(settings)
-            configure_context(lambda: store, lambda: build_model_store(settings))
+            configure_context(
+                lambda: store,
+                lambda: build_model_store(settings),
+                train=training_function(settings, settings.worker_threads),
+            )
             worker = start_worker(broker, threads=settings.worker_threads)
     except BaseException:
         if embedded is not None:
@@ -111,7 +130,7 @@ def start_task_runtime(
     return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker)
 
 
-def worker_process_bootstrap(settings: Settings) -> RedisBroker:
+def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> RedisBroker:
     """What each ``energy-forecast worker`` child process runs before consuming (picklable)."""
     from energy_forecast.logging import configure_logging
 
@@ -122,5 +141,9 @@ def worker_process_bootstrap(settings: Settings) -> RedisBroker:
     declare_actors(
         broker, training_time_limit=settings.task_time_limit, training_max_retries=settings.task_max_retries
     )
-    configure_context(lambda: build_series_store(settings), lambda: build_model_store(settings))
+    configure_context(
+        lambda: build_series_store(settings),
+        lambda: build_model_store(settings),
+        train=training_function(settings, concurrent_fits),
+    )
     return broker

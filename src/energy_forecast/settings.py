@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     worker_threads: int = Field(default=2, ge=1, le=64)
+    fit_threads: int | None = Field(default=None, ge=1, le=256)
     task_retention: timedelta = timedelta(days=7)
     task_time_limit: timedelta = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
