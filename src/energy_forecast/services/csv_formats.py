@@ -107,7 +107,7 @@ def parse_values(
     """
     if pd.api.types.is_numeric_dtype(raw.dtype) and raw.dtype != bool:
         array = raw.to_numpy(dtype="float64")
-        text = raw.astype("string")
+        text = raw  # only read for the message of a bad row
     else:
         cells = raw.to_numpy(dtype=object)
         empty = pd.isna(cells) | (cells == "")
