@@ -9,7 +9,7 @@ different values are refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,16 @@ class ParsedTable:
         return len(self.frame)
 
 
+def reject_first(
+    bad: np.ndarray | pd.Series, problem: Callable[[int], str], source: str, first_row: int
+) -> None:
+    """Raise for the first flagged row, naming it; ``problem(pos)`` words the message."""
+    flags = np.asarray(bad, dtype=bool)
+    if flags.any():
+        pos = int(np.flatnonzero(flags)[0])
+        raise InputDataError(problem(pos), source=source, row=pos + first_row)
+
+
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -62,19 +72,18 @@ def parse_timestamps(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA
     text = raw
     index = pd.DatetimeIndex(parsed).as_unit("ns")
     out_of_range = (index < EARLIEST) | (index >= LATEST)
-    if out_of_range.any():
-        pos = int(np.flatnonzero(out_of_range)[0])
-        raise InputDataError(
-            f"timestamp {text.iloc[pos]!r} outside 1970..2099", source=source, row=pos + first_row
-        )
+    reject_first(
+        out_of_range, lambda pos: f"timestamp {text.iloc[pos]!r} outside 1970..2099", source, first_row
+    )
     off_hour = index != index.floor("h")
-    if off_hour.any():
-        pos = int(np.flatnonzero(off_hour)[0])
-        raise InputDataError(
-            f"timestamp {text.iloc[pos]!r} is not on a whole hour; aggregate readings to hourly first",
-            source=source,
-            row=pos + first_row,
-        )
+    reject_first(
+        off_hour,
+        lambda pos: (
+            f"timestamp {text.iloc[pos]!r} is not on a whole hour; aggregate readings to hourly first"
+        ),
+        source,
+        first_row,
+    )
     return index
 
 
@@ -82,18 +91,15 @@ def _parse_timestamps_slowly(raw: pd.Series, source: str, first_row: int) -> pd.
     """Cell by cell tolerance (whitespace, mixed formats), to name the first bad row."""
     text = raw.astype("string").str.strip()
     empty = text.isna() | (text == "")
-    if empty.any():
-        pos = int(np.flatnonzero(empty.to_numpy())[0])
-        raise InputDataError("empty timestamp", source=source, row=pos + first_row)
+    reject_first(empty.to_numpy(), lambda pos: "empty timestamp", source, first_row)
     parsed = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
     bad = parsed.isna().to_numpy()
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise InputDataError(
-            f"cannot parse timestamp {text.iloc[pos]!r}; use ISO-8601 like 2024-01-31T13:00:00Z",
-            source=source,
-            row=pos + first_row,
-        )
+    reject_first(
+        bad,
+        lambda pos: f"cannot parse timestamp {text.iloc[pos]!r}; use ISO-8601 like 2024-01-31T13:00:00Z",
+        source,
+        first_row,
+    )
     return parsed
 
 
@@ -118,24 +124,17 @@ def parse_values(
         except (ValueError, TypeError):
             array = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(dtype="float64")
         bad = np.isnan(array) & ~empty
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            raise InputDataError(
-                f"{column} {text.iloc[pos]!r} is not a number", source=source, row=pos + first_row
-            )
+        reject_first(bad, lambda pos: f"{column} {text.iloc[pos]!r} is not a number", source, first_row)
     non_finite = np.isinf(array)
-    if non_finite.any():
-        pos = int(np.flatnonzero(non_finite)[0])
-        raise InputDataError(f"{column} {text.iloc[pos]!r} is not finite", source=source, row=pos + first_row)
+    reject_first(non_finite, lambda pos: f"{column} {text.iloc[pos]!r} is not finite", source, first_row)
     if not allow_negative:
         negative = array < 0
-        if negative.any():
-            pos = int(np.flatnonzero(negative)[0])
-            raise InputDataError(
-                f"{column} {array[pos]!r} is negative; consumption must be >= 0",
-                source=source,
-                row=pos + first_row,
-            )
+        reject_first(
+            negative,
+            lambda pos: f"{column} {array[pos]!r} is negative; consumption must be >= 0",
+            source,
+            first_row,
+        )
     return pd.Series(array, index=raw.index, name=column)
 
 
@@ -213,13 +212,12 @@ def parse_long_readings(
         if "meter_id" in frame.columns:
             ids = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
             other = ids != meter_id
-            if other.any():
-                pos = int(np.flatnonzero(other.to_numpy())[0])
-                raise InputDataError(
-                    f"meter_id {ids.iloc[pos]!r} differs from {meter_id!r} in the URL",
-                    source=source,
-                    row=pos + first_row,
-                )
+            reject_first(
+                other.to_numpy(),
+                lambda pos: f"meter_id {ids.iloc[pos]!r} differs from {meter_id!r} in the URL",
+                source,
+                first_row,
+            )
         keys = pd.Series([meter_id] * len(frame), index=frame.index)
     else:
         keys = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
@@ -251,24 +249,22 @@ def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
 def check_temperature_bounds(values: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> None:
     array = values.to_numpy()
     absurd = (array < -90) | (array > 65)
-    if absurd.any():
-        pos = int(np.flatnonzero(absurd)[0])
-        raise InputDataError(
-            f"temperature {array[pos]!r} °C is outside physical bounds (-90..65)",
-            source=source,
-            row=pos + first_row,
-        )
+    reject_first(
+        absurd,
+        lambda pos: f"temperature {array[pos]!r} °C is outside physical bounds (-90..65)",
+        source,
+        first_row,
+    )
 
 
 def parse_meter_types(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> pd.Series:
     text = raw.astype("string").str.strip().str.lower()
     allowed = {t.value for t in MeterType}
     bad = ~text.isin(allowed)
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(
-            f"unknown meter_type {raw.iloc[pos]!r}; use one of {', '.join(sorted(allowed))}",
-            source=source,
-            row=pos + first_row,
-        )
+    reject_first(
+        bad.to_numpy(),
+        lambda pos: f"unknown meter_type {raw.iloc[pos]!r}; use one of {', '.join(sorted(allowed))}",
+        source,
+        first_row,
+    )
     return text.astype(object)
