@@ -30,13 +30,9 @@ The same client speaks to InfluxDB 1.x and to the v1-compatibility endpoints of 
 
 from __future__ import annotations
 
-import json
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -50,179 +46,13 @@ from energy_forecast.domain.meters import (
     validate_site_id,
     validate_slug,
 )
-from energy_forecast.domain.series import SeriesStats, empty_series, make_series, to_utc
+from energy_forecast.domain.series import SeriesStats, empty_series, make_series
 from energy_forecast.errors import StorageError
+from energy_forecast.storage import influx_protocol as lp
 
-REGISTRY = "meter_registry"
+REGISTRY = lp.REGISTRY
 TEMPERATURE = "temperature_data"
 _READ_CHUNK_ROWS = 100_000
-# Batches in flight at once: formatting the next batch overlaps the server ingesting this one.
-_WRITE_CONCURRENCY = 2
-_OR_CHUNK = 200
-
-
-# --- line protocol and InfluxQL literals ---------------------------------------------------------
-
-
-def _escape_key(value: str) -> str:
-    """Escape a measurement, tag key or tag value (commas, equals signs, spaces, backslashes)."""
-    for char in ("\\", ",", "=", " "):
-        value = value.replace(char, "\\" + char)
-    return value
-
-
-def _string_field(value: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"line protocol cannot carry a newline in a string field: {value[:40]!r}")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _time_literal(value: pd.Timestamp) -> str:
-    return _literal(to_utc(value).tz_localize(None).isoformat() + "Z")
-
-
-def _time_clause(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
-    clause = ""
-    if start is not None:
-        clause += f" AND time >= {_time_literal(start)}"
-    if end is not None:
-        clause += f" AND time < {_time_literal(end)}"
-    return clause
-
-
-def _point_arrays(series: pd.Series) -> tuple[list[float], list[int]]:
-    """Values and epoch seconds of a series, last value winning on duplicate stamps."""
-    index = series.index
-    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
-        raise ValueError("series index must be a tz-aware DatetimeIndex (UTC)")
-    keep = ~index.duplicated(keep="last")
-    nanos = index[keep].as_unit("ns").asi8
-    values = series.to_numpy(dtype="float64")[keep]
-    if np.isnan(values).any():
-        raise ValueError("refusing to write empty values (gaps stay gaps)")
-    if not np.isfinite(values).all():
-        raise ValueError("refusing to write infinite values")
-    seconds, remainder = np.divmod(nanos, 1_000_000_000)
-    if remainder.any():
-        raise ValueError("timestamps must be whole seconds (the contract uses whole hours)")
-    return values.tolist(), seconds.tolist()
-
-
-def _line_batches(prefix: str, series: pd.Series, batch_size: int) -> Iterator[tuple[str, int]]:
-    """Line protocol bodies of ``batch_size`` points: ``{prefix}{value} {epoch_s}``.
-
-    ``str.format`` mapped over ``tolist()`` output runs the whole row loop in C; it measured about
-    twice as fast as numpy/pandas string concatenation, whose float formatting is the slow part.
-    """
-    values, seconds = _point_arrays(series)
-    template = prefix.replace("{", "{{").replace("}", "}}") + "{} {}"
-    for lo in range(0, len(values), batch_size):
-        chunk = values[lo : lo + batch_size]
-        yield "\n".join(map(template.format, chunk, seconds[lo : lo + batch_size])), len(chunk)
-
-
-def _registry_line(meter: Meter) -> str:
-    fields = [
-        f"meter_type={_string_field(meter.meter_type.value)}",
-        f"site_id={_string_field(meter.site_id)}",
-        f"unit={_string_field(meter.unit)}",
-        f"timezone={_string_field(meter.timezone)}",
-    ]
-    if meter.latitude is not None:
-        fields.append(f"latitude={float(meter.latitude)!r}")
-    if meter.longitude is not None:
-        fields.append(f"longitude={float(meter.longitude)!r}")
-    return f"{REGISTRY},meter_id={_escape_key(meter.meter_id)} {','.join(fields)} 0"
-
-
-# --- query results -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Series:
-    name: str
-    tags: dict[str, str]
-    columns: list[str]
-    values: list[list[Any]] = field(default_factory=list)
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        for row in self.values:
-            yield {**self.tags, **dict(zip(self.columns, row, strict=False))}
-
-
-def _decode_objects(text: str) -> Iterator[dict[str, Any]]:
-    """Every JSON object of a response: one for a plain query, one per chunk with ``chunked``."""
-    decoder = json.JSONDecoder()
-    pos, end = 0, len(text)
-    while pos < end:
-        while pos < end and text[pos].isspace():
-            pos += 1
-        if pos == end:
-            return
-        obj, pos = decoder.raw_decode(text, pos)
-        yield obj
-
-
-class _Writer:
-    """Coalesces line protocol into POSTs of at most ``batch_size`` lines, a few in flight.
-
-    Formatting holds the GIL but waiting on the socket does not, so the caller formats the next
-    batch while a pool thread waits for InfluxDB to ingest the previous one.
-    """
-
-    def __init__(self, post: Callable[[str], None], batch_size: int) -> None:
-        self._post = post
-        self._batch_size = batch_size
-        self._parts: list[str] = []
-        self._lines = 0
-        self._pool: ThreadPoolExecutor | None = None
-        self._in_flight: deque[Future[None]] = deque()
-
-    def add(self, body: str, lines: int) -> None:
-        if self._parts and self._lines + lines > self._batch_size:
-            self._send()
-        self._parts.append(body)
-        self._lines += lines
-        if self._lines >= self._batch_size:
-            self._send()
-
-    def drain(self) -> None:
-        """Send what is buffered and wait until every POST is answered (raising the first error)."""
-        self._send()
-        while self._in_flight:
-            self._in_flight.popleft().result()
-
-    def finish(self, *, discard: bool = False) -> None:
-        try:
-            if discard:
-                self._parts, self._lines = [], 0
-            self.drain()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-            self._in_flight.clear()
-
-    def _send(self) -> None:
-        if not self._parts:
-            return
-        body = "\n".join(self._parts)
-        self._parts, self._lines = [], 0
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_WRITE_CONCURRENCY, thread_name_prefix="influx-write")
-        while len(self._in_flight) >= _WRITE_CONCURRENCY:
-            self._in_flight.popleft().result()
-        self._in_flight.append(self._pool.submit(self._post, body))
-
-
-# --- the store -----------------------------------------------------------------------------------
 
 
 class InfluxSeriesStore:
@@ -320,7 +150,7 @@ class InfluxSeriesStore:
         if self._database_ready:
             return
         try:
-            self._send("/query", params={}, data={"q": f"CREATE DATABASE {_ident(self._database)}"})
+            self._send("/query", params={}, data={"q": f"CREATE DATABASE {lp.ident(self._database)}"})
         except StorageError as exc:
             # 2.x refuses CREATE DATABASE (the bucket must pre-exist), 1.x non-admin users get 403.
             # Both are fine if the database exists; a wrong credential or a dead server is not.
@@ -329,7 +159,7 @@ class InfluxSeriesStore:
                 raise
         self._database_ready = True
 
-    def _query(self, statements: list[str], *, chunked: bool = False) -> dict[int, list[_Series]]:
+    def _query(self, statements: list[str], *, chunked: bool = False) -> dict[int, list[lp.Series]]:
         """Run InfluxQL statements in one request; series per statement id, chunks merged."""
         self._ensure_database()
         self._flush_batch()
@@ -337,8 +167,8 @@ class InfluxSeriesStore:
         if chunked:
             params |= {"chunked": "true", "chunk_size": str(_READ_CHUNK_ROWS)}
         response = self._send("/query", params=params, data={"q": ";\n".join(statements)})
-        merged: dict[int, dict[tuple[str, tuple[tuple[str, str], ...]], _Series]] = {}
-        for obj in _decode_objects(response.text):
+        merged: dict[int, dict[tuple[str, tuple[tuple[str, str], ...]], lp.Series]] = {}
+        for obj in lp.decode_objects(response.text):
             if "error" in obj:
                 raise StorageError(self._scrub(f"InfluxDB at {self._display} query failed: {obj['error']}"))
             for result in obj.get("results", []):
@@ -350,7 +180,7 @@ class InfluxSeriesStore:
                 for raw in result.get("series", []):
                     tags = raw.get("tags") or {}
                     key = (raw.get("name", ""), tuple(sorted(tags.items())))
-                    found = by_key.setdefault(key, _Series(key[0], tags, raw["columns"]))
+                    found = by_key.setdefault(key, lp.Series(key[0], tags, raw["columns"]))
                     found.values.extend(raw.get("values") or [])
         return {sid: list(series.values()) for sid, series in merged.items()}
 
@@ -360,8 +190,8 @@ class InfluxSeriesStore:
     def _write(self, bodies: Iterator[tuple[str, int]]) -> None:
         """Send line protocol now, or hand it to the open ``batch()`` of this thread."""
         self._ensure_database()
-        batch_writer: _Writer | None = getattr(self._local, "writer", None)
-        writer = batch_writer or _Writer(self._post_lines, self._batch_size)
+        batch_writer: lp.Writer | None = getattr(self._local, "writer", None)
+        writer = batch_writer or lp.Writer(self._post_lines, self._batch_size)
         try:
             for body, lines in bodies:
                 writer.add(body, lines)
@@ -374,7 +204,7 @@ class InfluxSeriesStore:
 
     def _flush_batch(self) -> None:
         # Reads and deletes inside a batch must see (and come after) the writes before them.
-        writer: _Writer | None = getattr(self._local, "writer", None)
+        writer: lp.Writer | None = getattr(self._local, "writer", None)
         if writer is not None:
             writer.drain()
 
@@ -390,7 +220,7 @@ class InfluxSeriesStore:
         if getattr(self._local, "writer", None) is not None:
             yield
             return
-        writer = _Writer(self._post_lines, self._batch_size)
+        writer = lp.Writer(self._post_lines, self._batch_size)
         self._local.writer = writer
         try:
             yield
@@ -417,9 +247,9 @@ class InfluxSeriesStore:
             if (old.latitude is not None and latest[old.meter_id].latitude is None)
             or (old.longitude is not None and latest[old.meter_id].longitude is None)
         ]
-        for ids in _chunks(losing, _OR_CHUNK):
-            self._query([f"DELETE FROM {_ident(REGISTRY)} WHERE {_id_filter('meter_id', ids)}"])
-        self._write(iter([("\n".join(_registry_line(m) for m in latest.values()), len(latest))]))
+        for ids in lp.chunks(losing, lp.OR_CHUNK):
+            self._query([f"DELETE FROM {lp.ident(REGISTRY)} WHERE {lp.id_filter('meter_id', ids)}"])
+        self._write(iter([("\n".join(lp.registry_line(m) for m in latest.values()), len(latest))]))
 
     def get_meter(self, meter_id: str) -> Meter | None:
         found = self._select_meters([validate_meter_id(meter_id)])
@@ -430,11 +260,11 @@ class InfluxSeriesStore:
 
     def _select_meters(self, meter_ids: list[str] | None) -> list[Meter]:
         if meter_ids is None:
-            statements = [f"SELECT * FROM {_ident(REGISTRY)}"]
+            statements = [f"SELECT * FROM {lp.ident(REGISTRY)}"]
         else:
             statements = [
-                f"SELECT * FROM {_ident(REGISTRY)} WHERE {_id_filter('meter_id', ids)}"
-                for ids in _chunks([validate_meter_id(m) for m in meter_ids], _OR_CHUNK)
+                f"SELECT * FROM {lp.ident(REGISTRY)} WHERE {lp.id_filter('meter_id', ids)}"
+                for ids in lp.chunks([validate_meter_id(m) for m in meter_ids], lp.OR_CHUNK)
             ]
         if not statements:
             return []
@@ -448,15 +278,15 @@ class InfluxSeriesStore:
                         site_id=row.get("site_id") or "default",
                         unit=row.get("unit") or "",
                         timezone=row.get("timezone") or "UTC",
-                        latitude=_float_or_none(row.get("latitude")),
-                        longitude=_float_or_none(row.get("longitude")),
+                        latitude=lp.float_or_none(row.get("latitude")),
+                        longitude=lp.float_or_none(row.get("longitude")),
                     )
         return [meters[k] for k in sorted(meters)]
 
     def write_readings(self, meter_type: MeterType, meter_id: str, readings: pd.Series) -> int:
         measurement = MeterType(meter_type).measurement
         prefix = (
-            f"{_escape_key(measurement)},meter_id={_escape_key(validate_meter_id(meter_id))} consumption="
+            f"{lp.escape_key(measurement)},meter_id={lp.escape_key(validate_meter_id(meter_id))} consumption="
         )
         return self._write_series(prefix, readings)
 
@@ -468,37 +298,37 @@ class InfluxSeriesStore:
         end: pd.Timestamp | None = None,
     ) -> pd.Series:
         measurement = MeterType(meter_type).measurement
-        where = _id_filter("meter_id", [validate_meter_id(meter_id)]) + _time_clause(start, end)
+        where = lp.id_filter("meter_id", [validate_meter_id(meter_id)]) + lp.time_clause(start, end)
         return self._read_series(
-            f"SELECT consumption FROM {_ident(measurement)} WHERE {where}", "consumption"
+            f"SELECT consumption FROM {lp.ident(measurement)} WHERE {where}", "consumption"
         )
 
     def delete_readings(
         self, meter_type: MeterType, meter_id: str, start: pd.Timestamp, end: pd.Timestamp
     ) -> None:
         measurement = MeterType(meter_type).measurement
-        where = _id_filter("meter_id", [validate_meter_id(meter_id)]) + _time_clause(start, end)
-        self._query([f"DELETE FROM {_ident(measurement)} WHERE {where}"])
+        where = lp.id_filter("meter_id", [validate_meter_id(meter_id)]) + lp.time_clause(start, end)
+        self._query([f"DELETE FROM {lp.ident(measurement)} WHERE {where}"])
 
     def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
         types = list(MeterType) if meter_type is None else [MeterType(meter_type)]
         return self._stats([t.measurement for t in types], "consumption", "meter_id")
 
     def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
-        prefix = f"{TEMPERATURE},site_id={_escape_key(validate_site_id(site_id))} temperature="
+        prefix = f"{TEMPERATURE},site_id={lp.escape_key(validate_site_id(site_id))} temperature="
         return self._write_series(prefix, temperature)
 
     def read_temperature(
         self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.Series:
-        where = _id_filter("site_id", [validate_site_id(site_id)]) + _time_clause(start, end)
+        where = lp.id_filter("site_id", [validate_site_id(site_id)]) + lp.time_clause(start, end)
         return self._read_series(
-            f"SELECT temperature FROM {_ident(TEMPERATURE)} WHERE {where}", "temperature"
+            f"SELECT temperature FROM {lp.ident(TEMPERATURE)} WHERE {where}", "temperature"
         )
 
     def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
-        where = _id_filter("site_id", [validate_site_id(site_id)]) + _time_clause(start, end)
-        self._query([f"DELETE FROM {_ident(TEMPERATURE)} WHERE {where}"])
+        where = lp.id_filter("site_id", [validate_site_id(site_id)]) + lp.time_clause(start, end)
+        self._query([f"DELETE FROM {lp.ident(TEMPERATURE)} WHERE {where}"])
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         return self._stats([TEMPERATURE], "temperature", "site_id")
@@ -513,7 +343,7 @@ class InfluxSeriesStore:
         if series.empty:
             return 0
         count = int((~series.index.duplicated(keep="last")).sum())
-        self._write(_line_batches(prefix, series, self._batch_size))
+        self._write(lp.line_batches(prefix, series, self._batch_size))
         return count
 
     def _read_series(self, statement: str, name: str) -> pd.Series:
@@ -530,7 +360,7 @@ class InfluxSeriesStore:
         # Three statements per measurement, one request. count() must stand alone: mixed with a
         # selector, InfluxQL reports the query's start time instead of the points' times.
         statements = [
-            f"SELECT {fn}({_ident(field_name)}) FROM {_ident(m)} GROUP BY {_ident(tag)}"
+            f"SELECT {fn}({lp.ident(field_name)}) FROM {lp.ident(m)} GROUP BY {lp.ident(tag)}"
             for m in measurements
             for fn in ("count", "first", "last")
         ]
@@ -552,26 +382,7 @@ class InfluxSeriesStore:
                 else:
                     last[key] = max(last.get(key, stamp), stamp)
         return {
-            key: SeriesStats(key, n, _from_epoch(first.get(key)), _from_epoch(last.get(key)))
+            key: SeriesStats(key, n, lp.from_epoch(first.get(key)), lp.from_epoch(last.get(key)))
             for key, n in sorted(count.items())
             if n > 0
         }
-
-
-def _float_or_none(value: Any) -> float | None:
-    # JSON drops the decimal point of whole floats: 45.0 comes back as 45.
-    return None if value is None else float(value)
-
-
-def _from_epoch(seconds: int | None) -> pd.Timestamp | None:
-    return None if seconds is None else pd.Timestamp(int(seconds), unit="s", tz="UTC").as_unit("ns")
-
-
-def _id_filter(tag: str, ids: list[str]) -> str:
-    """``(tag = 'a' OR tag = 'b')`` over ids that callers have already validated as slugs."""
-    return "(" + " OR ".join(f"{_ident(tag)} = {_literal(i)}" for i in ids) + ")"
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for lo in range(0, len(items), size):
-        yield items[lo : lo + size]
