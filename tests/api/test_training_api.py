@@ -223,3 +223,19 @@ def test_batch_trains_every_meter_of_a_type(client: TestClient) -> None:
 
     assert batch["states"] == {"SUCCESS": 1, "FAILURE": 1}
     assert batch["progress"] == 100
+
+
+def test_unreachable_redis_at_enqueue_is_a_503_with_a_message(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = settings_factory(redis_url="redis://127.0.0.1:1/0")
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    with TestClient(create_app(settings, store=store, run_workers=False)) as client:
+        response = client.post("/trainmodel/", json={"meter_id": "m1", "meter_type": "electricity"})
+        status = client.get("/trainmodel/status/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 503
+    assert "Redis" in response.json()["detail"] and "REDIS_URL" in response.json()["detail"]
+    assert "Traceback" not in response.text
+    assert status.status_code == 503
+    store.close()
