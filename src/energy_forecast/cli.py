@@ -230,6 +230,39 @@ def train(
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command("backtest")
+def backtest(
+    meter_id: Annotated[str, typer.Option("--meter-id", help="meter to backtest")],
+    meter_type: Annotated[MeterType, typer.Option("--meter-type", help="electricity or water")],
+    horizon_hours: Annotated[int, typer.Option("--horizon-hours", min=1, max=168)] = 24,
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="daily origins (last N days)")] = 28,
+    as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
+) -> None:
+    """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
+    from energy_forecast.services.evaluation import backtest_meter
+
+    settings = _settings(file_log=False)
+    store = build_series_store(settings)
+    try:
+        result = backtest_meter(
+            store, meter_id=meter_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days
+        )
+    except EnergyForecastError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if as_json:
+        # stdout carries the JSON object only; logs go to stderr (configure_logging).
+        typer.echo(json.dumps(result, allow_nan=False))
+        return
+    summary = result["summary"]
+    typer.echo(f"{summary['meter_id']}: {len(result['records'])} forecast hours, {summary['note']}")
+    for name, metrics in [("model", summary["model"]), *summary["baselines"].items()]:
+        typer.echo(f"{name:<10} CV(RMSE) {metrics['cv_rmse_percent']}  NMBE {metrics['nmbe_percent']}")
+    best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
+    typer.echo(f"ratio to best baseline ({best}): {ratio}")
+
+
 def main() -> None:
     # OpenMP runtimes (XGBoost's, scikit-learn's) spin-wait between parallel regions by default.
     # With several fits or runtimes sharing two cores that spinning made each fit up to 30x slower

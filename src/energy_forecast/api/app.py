@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
-from energy_forecast.api.routes import health, meters, training
+from energy_forecast.api.routes import forecasting, health, meters, models, training
 from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -130,4 +130,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(meters.router)
     app.include_router(training.router)
+    app.include_router(forecasting.router)
+    app.include_router(models.router)
     return app

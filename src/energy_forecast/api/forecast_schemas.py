@@ -1,0 +1,170 @@
+"""Request and response models of forecasting, evaluation, backtest and the model registry.
+
+Kept apart from ``schemas.py`` (training and meters) so each module stays about one concept.
+Shapes follow the seed (``forecast_data``, ``test_results``); extra fields are additive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
+
+from energy_forecast.domain.meters import MeterId, MeterType
+
+LOCATION_NOTE = (
+    "latitude/longitude/city are echoed but do not change the result yet: temperature comes from the "
+    "site's stored observations and climatology until weather providers are added"
+)
+
+
+class LocationFields(BaseModel):
+    """Optional site location, accepted as the public seed implementation accepts it."""
+
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+
+    def location(self) -> dict[str, Any] | None:
+        if self.latitude is None and self.longitude is None and self.city is None:
+            return None
+        return {
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "city": self.city,
+            "note": LOCATION_NOTE,
+        }
+
+
+class ForecastRequest(LocationFields):
+    """The seed's ``POST /forecast/`` body; a date-only ``end_date`` covers that whole UTC day."""
+
+    model_config = {"extra": "forbid"}
+
+    meter_id: MeterId
+    meter_type: MeterType
+    start_date: datetime
+    end_date: datetime
+    frequency: Literal["hourly", "daily"] = "hourly"
+
+    @field_validator("end_date", mode="before")
+    @classmethod
+    def _whole_last_day(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) == 10:
+            return f"{value}T23:00:00Z"
+        return value
+
+    @model_validator(mode="after")
+    def _utc(self) -> ForecastRequest:
+        if self.start_date.tzinfo is None:
+            self.start_date = self.start_date.replace(tzinfo=UTC)
+        if self.end_date.tzinfo is None:
+            self.end_date = self.end_date.replace(tzinfo=UTC)
+        return self
+
+
+class ForecastPointPublic(BaseModel):
+    datetime: str = Field(description="ISO-8601 UTC hour (hourly) or local date (daily)")
+    value: float
+    type: Literal["historical", "forecast"]
+    temperature: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    temperature_source: str | None = None
+    hours: int | None = Field(default=None, description="hours summed (daily only)")
+
+
+class ForecastPublic(BaseModel):
+    forecast_data: list[ForecastPointPublic]
+    meter_id: str
+    meter_type: MeterType
+    frequency: str
+    model_version: int | None
+    substituted: bool
+    substitution_reason: str | None = None
+    temperature_source: str = Field(description="observed, climatology, mixed or none (forecast points)")
+    last_reading: datetime
+    timezone: str
+    generated_at: datetime
+    notes: list[str] = Field(default_factory=list)
+    location: dict[str, Any] | None = None
+
+    @field_serializer("forecast_data")
+    def _compact(self, points: list[ForecastPointPublic]) -> list[dict[str, Any]]:
+        # Points keep the seed's compact shape (no null bounds on historical points); meta fields
+        # such as a null model_version stay, because their absence would be ambiguous.
+        return [point.model_dump(exclude_none=True) for point in points]
+
+
+class ModelTestRequest(LocationFields):
+    """The seed's ``POST /test_model/`` body."""
+
+    model_config = {"extra": "forbid"}
+
+    meter_id: MeterId
+    meter_type: MeterType
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+
+
+class AllModelsRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    meter_type: MeterType | None = None
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+
+
+class ModelTestResultsPublic(BaseModel):
+    """The seed's ``test_results`` plus baseline metrics and an optional message."""
+
+    meter_type: MeterType
+    test_samples: int
+    metrics: dict[str, float | None]
+    baseline_metrics: dict[str, Any]
+    performance_summary: dict[str, Any]
+    test_window: dict[str, str]
+    message: str | None = None
+    location: dict[str, Any] | None = None
+
+
+class ModelTestPublic(BaseModel):
+    test_results: ModelTestResultsPublic
+
+
+class FleetModelTestPublic(BaseModel):
+    meters: list[dict[str, Any]]
+    fleet_medians: dict[str, float | None]
+    evaluated: int
+    failed: int
+
+
+class BacktestRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    meter_id: MeterId
+    meter_type: MeterType
+    horizon_hours: int = Field(default=24, ge=1, le=168)
+    days: int = Field(default=28, ge=1, le=365)
+
+
+class BacktestPublic(BaseModel):
+    records: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+class ModelVersionPublic(BaseModel):
+    meter_id: str
+    meter_type: MeterType
+    version: int
+    active: bool
+    saved_at: str | None
+    training_window: dict[str, Any] | None
+    data_points: int | None
+    metrics: dict[str, float | None]
+
+
+class ModelHistoryPublic(BaseModel):
+    meter_id: str
+    meter_type: MeterType
+    active_version: int | None
+    versions: list[ModelVersionPublic]

@@ -1,0 +1,126 @@
+"""Forecast, chronological model test, fleet test and rolling-origin backtest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from energy_forecast.api.deps import SeriesStoreDep
+from energy_forecast.api.forecast_schemas import (
+    AllModelsRequest,
+    BacktestPublic,
+    BacktestRequest,
+    FleetModelTestPublic,
+    ForecastPointPublic,
+    ForecastPublic,
+    ForecastRequest,
+    ModelTestPublic,
+    ModelTestRequest,
+    ModelTestResultsPublic,
+)
+from energy_forecast.api.routes.models import ModelStoreDep
+from energy_forecast.services.evaluation import backtest_meter, evaluate_fleet, evaluate_meter
+from energy_forecast.services.forecasting import ModelCache, forecast_meter
+
+router = APIRouter(tags=["forecasting"])
+
+
+def _model_cache(request: Request) -> ModelCache:
+    # One cache per app, created on first use: parsed bundles outlive a request.
+    cache = getattr(request.app.state, "forecast_models", None)
+    if cache is None:
+        cache = request.app.state.forecast_models = ModelCache()
+    return cache  # type: ignore[no-any-return]
+
+
+ModelCacheDep = Annotated[ModelCache, Depends(_model_cache)]
+
+
+@router.post("/forecast/", response_model=ForecastPublic)
+def forecast(
+    body: ForecastRequest, store: SeriesStoreDep, models: ModelStoreDep, cache: ModelCacheDep
+) -> ForecastPublic:
+    """Readings and hourly (or daily) forecasts with bounds and temperature inside the window."""
+    result = forecast_meter(
+        store,
+        models,
+        meter_id=body.meter_id,
+        meter_type=body.meter_type,
+        start=body.start_date,
+        end=body.end_date,
+        frequency=body.frequency,
+        cache=cache,
+    )
+    return ForecastPublic(
+        forecast_data=[
+            ForecastPointPublic(
+                datetime=p.label,
+                value=p.value,
+                type=p.kind,
+                temperature=p.temperature,
+                lower=p.lower,
+                upper=p.upper,
+                temperature_source=p.temperature_source,
+                hours=p.hours,
+            )
+            for p in result.points
+        ],
+        meter_id=result.meter_id,
+        meter_type=result.meter_type,
+        frequency=result.frequency,
+        model_version=result.model_version,
+        substituted=result.substituted,
+        substitution_reason=result.substitution_reason,
+        temperature_source=result.temperature_source,
+        last_reading=result.last_reading.to_pydatetime(),
+        timezone=result.timezone,
+        generated_at=datetime.now(UTC),
+        notes=result.notes,
+        location=body.location(),
+    )
+
+
+@router.post("/test_model/", response_model=ModelTestPublic)
+def test_model(body: ModelTestRequest, store: SeriesStoreDep) -> ModelTestPublic:
+    """Train on the first 1 - test_size of the history, score day-ahead on the rest."""
+    result = evaluate_meter(
+        store, meter_id=body.meter_id, meter_type=body.meter_type, test_size=body.test_size
+    )
+    return ModelTestPublic(
+        test_results=ModelTestResultsPublic(
+            meter_type=result.meter_type,
+            test_samples=result.test_samples,
+            metrics=result.metrics,
+            baseline_metrics=result.baseline_metrics,
+            performance_summary=result.performance_summary,
+            test_window=result.test_window,
+            message=result.message,
+            location=body.location(),
+        )
+    )
+
+
+@router.post("/test_model/all_models/", response_model=FleetModelTestPublic)
+def test_all_models(
+    body: AllModelsRequest, store: SeriesStoreDep, models: ModelStoreDep
+) -> FleetModelTestPublic:
+    """The same test for every meter with an active model: a table and fleet medians."""
+    return FleetModelTestPublic(
+        **evaluate_fleet(store, models, meter_type=body.meter_type, test_size=body.test_size)
+    )
+
+
+@router.post("/backtest/", response_model=BacktestPublic)
+def backtest(body: BacktestRequest, store: SeriesStoreDep) -> BacktestPublic:
+    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics."""
+    return BacktestPublic(
+        **backtest_meter(
+            store,
+            meter_id=body.meter_id,
+            meter_type=body.meter_type,
+            horizon_hours=body.horizon_hours,
+            days=body.days,
+        )
+    )

@@ -1,0 +1,315 @@
+"""forecast_meter(): readings and forecasts of one meter over a requested window.
+
+The model forecasts from the hour after the last reading (the origin) to the end of the window,
+recursively in day blocks (``ml.forecasting``), up to ``MAX_HORIZON`` ahead. Future temperature
+is the stored observation where one exists and the site climatology otherwise (no weather service
+yet); each forecast point says which. A meter with readings but no usable model (none trained,
+or data that could not train one) still gets an answer: the mean of the same local hour over the
+last 14 days, flagged ``substituted`` with the reason, because "no forecast" helps nobody.
+
+Loaded bundles are kept in a ``ModelCache`` keyed by version, so repeated calls skip parsing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from energy_forecast.domain.meters import DEFAULT_SITE, MeterType, validate_meter_id
+from energy_forecast.domain.series import empty_series, make_series, to_utc
+from energy_forecast.errors import (
+    DataQualityError,
+    InputDataError,
+    ModelNotFoundError,
+    NoDataFoundError,
+    NotFoundError,
+)
+from energy_forecast.features.grid import HOUR, hourly_index, on_grid
+from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.model import ForecastModel
+from energy_forecast.ml.quality import check_training_data
+from energy_forecast.services.climatology import climatology_at, climatology_table
+from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
+
+Frequency = Literal["hourly", "daily"]
+MAX_HORIZON = timedelta(days=31)
+MAX_SPAN = timedelta(days=366)
+FALLBACK_DAYS = 14
+DAILY_NOTE = (
+    "daily values are sums of hourly consumption per local day ({tz}) over the hours inside the "
+    "window ('hours' says how many); a day holding readings and forecasts is a forecast point adding "
+    "both; bounds are sums of hourly 10 %/90 % bounds, wider than an 80 % interval of the daily total"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastPoint:
+    """One output point; ``label`` is an ISO UTC hour (hourly) or a local ISO date (daily)."""
+
+    label: str
+    value: float
+    kind: Literal["historical", "forecast"]
+    temperature: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    temperature_source: str | None = None
+    hours: int | None = None
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    meter_id: str
+    meter_type: MeterType
+    frequency: Frequency
+    points: list[ForecastPoint]
+    model_version: int | None
+    substituted: bool
+    substitution_reason: str | None
+    temperature_source: str
+    last_reading: pd.Timestamp
+    timezone: str
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelCache:
+    """Parsed bundles per (meter, version, save time), least recently used evicted first."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._entries: OrderedDict[tuple[str, ...], ForecastModel] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(
+        self, model_store: ModelStore, meter_type: MeterType, meter_id: str
+    ) -> tuple[ModelVersion, ForecastModel] | None:
+        """The active version and its model, or None when the meter has no trained model.
+
+        Raises:
+            ValueError: the bundle exists but cannot be parsed (incomplete or newer format).
+        """
+        try:
+            info = model_store.get_version(meter_type, meter_id)
+        except ModelNotFoundError:
+            return None
+        key = (meter_type.value, meter_id, str(info.version), str(info.created_at))
+        with self._lock:
+            model = self._entries.get(key)
+            if model is not None:
+                self._entries.move_to_end(key)
+                return info, model
+        info, artifacts = model_store.load(meter_type, meter_id, info.version)
+        model = ForecastModel.from_artifacts(artifacts)
+        with self._lock:
+            self._entries[key] = model
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return info, model
+
+
+def check_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Raises: InputDataError for an inverted window or one longer than ``MAX_SPAN``."""
+    if end < start:
+        raise InputDataError(
+            f"end_date {end.isoformat()} is before start_date {start.isoformat()}; swap them"
+        )
+    if end - start > MAX_SPAN:
+        raise InputDataError(
+            f"window of {(end - start).days} days is too long; ask for at most {MAX_SPAN.days} days"
+        )
+
+
+def same_hour_mean(readings: pd.Series, index: pd.DatetimeIndex, timezone: str) -> pd.DataFrame:
+    """Fallback forecast: mean (and 10 %/90 % quantiles) of each local hour over the last 14 days."""
+    last = readings.index[-1]
+    window = readings[readings.index > last - pd.Timedelta(days=FALLBACK_DAYS)]
+    grouped = window.groupby(window.index.tz_convert(timezone).hour)
+    hours = index.tz_convert(timezone).hour
+    overall = float(window.mean())
+    columns = {
+        "forecast": grouped.mean(),
+        "lower": grouped.quantile(0.1),
+        "upper": grouped.quantile(0.9),
+    }
+    return pd.DataFrame(
+        {name: stat.reindex(hours).fillna(overall).to_numpy() for name, stat in columns.items()}, index=index
+    )
+
+
+def _unusable_reason(readings: pd.Series, meter_id: str) -> str:
+    try:
+        check_training_data(readings, meter_id)
+    except DataQualityError as exc:
+        return f"no usable model: {exc.message}"
+    return f"meter {meter_id!r} has no trained model; train it with POST /trainmodel/"
+
+
+def _future_temperature(
+    temperature: pd.Series, index: pd.DatetimeIndex
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Observed temperature before and during ``index``, climatology filling the rest."""
+    observed = on_grid(temperature, index)
+    missing = np.isnan(observed)
+    values = observed.copy()
+    if missing.any() and not temperature.empty:
+        values[missing] = climatology_at(climatology_table(temperature), index[missing])
+    past = temperature[temperature.index < index[0]]
+    series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
+    return series, values, missing
+
+
+def _hourly_points(frame: pd.DataFrame) -> list[ForecastPoint]:
+    labels = frame.index.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        ForecastPoint(
+            label,
+            float(row.value),
+            row.kind,
+            None if row.kind == "historical" or np.isnan(row.temperature) else float(row.temperature),
+            None if row.kind == "historical" else float(row.lower),
+            None if row.kind == "historical" else float(row.upper),
+            None if row.kind == "historical" else row.source,
+        )
+        for label, row in zip(labels, frame.itertuples(index=False), strict=True)
+    ]
+
+
+def _daily_points(frame: pd.DataFrame, timezone: str) -> list[ForecastPoint]:
+    points = []
+    for day, rows in frame.groupby(frame.index.tz_convert(timezone).date):
+        is_forecast = rows["kind"] == "forecast"
+        if not is_forecast.any():
+            points.append(
+                ForecastPoint(day.isoformat(), float(rows["value"].sum()), "historical", hours=len(rows))
+            )
+            continue
+        observed = float(rows.loc[~is_forecast, "value"].sum())
+        temps = rows.loc[is_forecast, "temperature"].dropna()
+        sources = set(rows.loc[is_forecast, "source"])
+        points.append(
+            ForecastPoint(
+                day.isoformat(),
+                float(rows["value"].sum()),
+                "forecast",
+                float(temps.mean()) if len(temps) else None,
+                observed + float(rows.loc[is_forecast, "lower"].sum()),
+                observed + float(rows.loc[is_forecast, "upper"].sum()),
+                sources.pop() if len(sources) == 1 else "mixed",
+                len(rows),
+            )
+        )
+    return points
+
+
+def forecast_meter(
+    store: SeriesStore,
+    model_store: ModelStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    frequency: Frequency = "hourly",
+    cache: ModelCache | None = None,
+) -> ForecastResult:
+    """Readings and forecasts of one meter inside ``[start, end]`` (UTC, both inclusive).
+
+    Raises:
+        InputDataError: inverted or too long window, or ``end`` beyond ``MAX_HORIZON`` after the
+            last reading.
+        NotFoundError: the meter has neither readings nor a trained model, or is of another type.
+        NoDataFoundError: a trained model but no readings to forecast from.
+    """
+    validate_meter_id(meter_id)
+    meter_type = MeterType(meter_type)
+    start, end = to_utc(start), to_utc(end)
+    check_window(start, end)
+    meter = store.get_meter(meter_id)
+    if meter is not None and meter.meter_type != meter_type:
+        raise NotFoundError(f"meter {meter_id!r} is a {meter.meter_type.value} meter, not {meter_type.value}")
+    try:
+        loaded = (cache or ModelCache()).get(model_store, meter_type, meter_id)
+        broken = None
+    except ValueError as exc:
+        loaded, broken = None, f"the active model cannot be loaded ({exc}); retrain the meter"
+    readings = store.read_readings(meter_type, meter_id).dropna()
+    if readings.empty:
+        if loaded is None:
+            raise NotFoundError(
+                f"meter {meter_id!r} ({meter_type.value}) has no readings and no trained model; "
+                "import its readings, then train it"
+            )
+        raise NoDataFoundError(
+            f"meter {meter_id!r} has a model but no readings to forecast from", meter_id=meter_id
+        )
+    bundle = loaded[0].metadata if loaded else {}
+    site_id = meter.site_id if meter else str(bundle.get("site_id", DEFAULT_SITE))
+    timezone = meter.timezone if meter else str(bundle.get("timezone", "UTC"))
+
+    last = readings.index[-1]
+    origin = last + HOUR
+    horizon_hours = max(int((end.floor("h") - origin) / HOUR) + 1, 0)
+    if horizon_hours * HOUR > MAX_HORIZON:
+        raise InputDataError(
+            f"end_date {end.isoformat()} is {horizon_hours // 24} days after the last reading "
+            f"({last.isoformat()}); forecasts reach at most {MAX_HORIZON.days} days ahead, so end by "
+            f"{(last + MAX_HORIZON).isoformat()}"
+        )
+
+    frame = pd.DataFrame(
+        {"value": readings[(readings.index >= start) & (readings.index <= end)], "kind": "historical"}
+    )
+    reason = None
+    temperature_source = "none"
+    if horizon_hours:
+        index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
+        stored = store.read_temperature(site_id) if site_id else empty_series("temperature")
+        temperature, future, missing = _future_temperature(stored, index)
+        result = None
+        if loaded is not None:
+            try:
+                result = forecast(loaded[1], readings, temperature, origin, horizon_hours)
+            except NoDataFoundError as exc:
+                reason = f"the model cannot forecast from these readings ({exc.message})"
+        else:
+            reason = broken or _unusable_reason(readings, meter_id)
+        if result is None:
+            result = same_hour_mean(readings, index, timezone)
+        result = result.rename(columns={"forecast": "value"})
+        result["kind"] = "forecast"
+        result["temperature"] = future
+        result["source"] = np.where(missing, "climatology", "observed")
+        inside = result[(result.index >= start) & (result.index <= end)]
+        if len(inside):
+            frame = pd.concat([frame, inside]) if len(frame) else inside
+        used = set(inside["source"]) if not np.isnan(future).all() else set()
+        temperature_source = used.pop() if len(used) == 1 else ("mixed" if used else "none")
+
+    notes = []
+    if reason:
+        notes.append(f"substituted: mean of the same local hour over the last {FALLBACK_DAYS} days")
+    if frequency == "daily":
+        points = _daily_points(frame, timezone) if len(frame) else []
+        notes.append(DAILY_NOTE.format(tz=timezone))
+    else:
+        points = _hourly_points(
+            frame.reindex(columns=["value", "kind", "temperature", "lower", "upper", "source"])
+        )
+    return ForecastResult(
+        meter_id=meter_id,
+        meter_type=meter_type,
+        frequency=frequency,
+        points=points,
+        model_version=loaded[0].version if loaded and not reason else None,
+        substituted=reason is not None,
+        substitution_reason=reason,
+        temperature_source=temperature_source,
+        last_reading=last,
+        timezone=timezone,
+        notes=notes,
+    )

@@ -1,0 +1,150 @@
+"""POST /forecast/, /test_model/, /test_model/all_models/ and /backtest/ through the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from energy_forecast.api.app import create_app
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.services.training import train_meter
+from energy_forecast.settings import Settings
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from energy_forecast.storage.model_store import FileModelStore
+from tests.services.test_forecasting import seed_meter
+
+FUTURE = {"meter_id": "b1", "meter_type": "electricity", "start_date": "2024-03-01", "end_date": "2024-03-07"}
+
+
+@pytest.fixture
+def client(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[TestClient]:
+    settings = settings_factory()
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    seed_meter(store, "b1")
+    seed_meter(store, "raw")
+    train_meter(store, FileModelStore(settings.models_dir), meter_id="b1", meter_type=MeterType.ELECTRICITY)
+    with TestClient(create_app(settings, store=store, start_tasks=False)) as test_client:
+        yield test_client
+    store.close()
+
+
+def test_forecast_for_a_seven_day_future_window_returns_168_hours_with_bounds(client: TestClient) -> None:
+    response = client.post("/forecast/", json=FUTURE)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    points = body["forecast_data"]
+    assert len(points) == 168 and {p["type"] for p in points} == {"forecast"}
+    assert all(p["lower"] <= p["value"] <= p["upper"] and "temperature" in p for p in points)
+    assert (
+        points[0]["datetime"] == "2024-03-01T00:00:00Z" and points[-1]["datetime"] == "2024-03-07T23:00:00Z"
+    )
+    assert body["model_version"] == 1 and body["substituted"] is False
+    assert body["temperature_source"] == "climatology" and body["generated_at"]
+
+
+def test_forecast_lists_readings_inside_the_window_as_historical(client: TestClient) -> None:
+    body = client.post(
+        "/forecast/", json={**FUTURE, "start_date": "2024-02-29", "end_date": "2024-03-01"}
+    ).json()
+
+    kinds = [p["type"] for p in body["forecast_data"]]
+    assert kinds == ["historical"] * 24 + ["forecast"] * 24
+    assert "temperature" not in body["forecast_data"][0]
+
+
+def test_daily_forecast_and_location_are_echoed_with_their_notes(client: TestClient) -> None:
+    body = client.post(
+        "/forecast/",
+        json={**FUTURE, "frequency": "daily", "latitude": 45.07, "longitude": 7.69, "city": "Turin"},
+    ).json()
+
+    assert [p["datetime"] for p in body["forecast_data"]][:2] == ["2024-03-01", "2024-03-02"]
+    assert body["location"]["city"] == "Turin" and "do not change the result" in body["location"]["note"]
+    assert any("per local day" in note for note in body["notes"])
+
+
+def test_a_meter_with_history_but_no_model_gets_a_substituted_forecast(client: TestClient) -> None:
+    body = client.post("/forecast/", json={**FUTURE, "meter_id": "raw"}).json()
+
+    assert body["substituted"] is True and "train" in body["substitution_reason"]
+    assert len(body["forecast_data"]) == 168 and body["model_version"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "fragment"),
+    [
+        pytest.param({"meter_id": "ghost"}, 404, "no readings and no trained model", id="unknown-meter"),
+        pytest.param({"start_date": "2024-03-07", "end_date": "2024-03-01"}, 422, "swap", id="inverted"),
+        pytest.param({"end_date": "2024-05-01"}, 422, "at most 31 days", id="too-far-ahead"),
+        pytest.param({"latitude": 91}, 422, "latitude", id="latitude-out-of-range"),
+        pytest.param({"meter_id": "../etc"}, 422, "meter_id", id="unsafe-id"),
+        pytest.param({"frequency": "weekly"}, 422, "frequency", id="unknown-frequency"),
+    ],
+)
+def test_bad_forecast_requests_get_a_clear_4xx(
+    client: TestClient, change: dict[str, object], status: int, fragment: str
+) -> None:
+    response = client.post("/forecast/", json={**FUTURE, **change})
+
+    assert response.status_code == status
+    assert fragment in response.text
+
+
+def test_test_model_returns_the_seed_shape_with_baseline_and_extra_metrics(client: TestClient) -> None:
+    response = client.post(
+        "/test_model/", json={"meter_id": "b1", "meter_type": "electricity", "test_size": 0.2}
+    )
+
+    assert response.status_code == 200, response.text
+    results = response.json()["test_results"]
+    assert results["meter_type"] == "electricity" and results["test_samples"] > 0
+    assert {
+        "r2_score",
+        "rmse",
+        "mae",
+        "mean_accuracy_percent",
+        "mape_percent",
+        "cv_rmse_percent",
+        "nmbe_percent",
+        "wape_percent",
+        "mape_hours",
+        "interval_coverage_percent",
+    } <= set(results["metrics"])
+    assert results["baseline_metrics"]["baseline"] in {"naive_1d", "naive_7d", "mean_7d"}
+    assert results["performance_summary"]["r2_category"] in {"excellent", "good", "fair", "poor"}
+
+
+@pytest.mark.parametrize("test_size", [0, 1, 1.5, -0.1])
+def test_test_size_outside_zero_one_is_422(client: TestClient, test_size: float) -> None:
+    response = client.post(
+        "/test_model/", json={"meter_id": "b1", "meter_type": "electricity", "test_size": test_size}
+    )
+
+    assert response.status_code == 422
+
+
+def test_all_models_evaluates_every_meter_with_an_active_model(client: TestClient) -> None:
+    body = client.post("/test_model/all_models/", json={"meter_type": "electricity"}).json()
+
+    assert [row["meter_id"] for row in body["meters"]] == ["b1"]
+    assert body["fleet_medians"]["cv_rmse_percent"] == body["meters"][0]["cv_rmse_percent"]
+
+
+def test_backtest_endpoint_returns_records_and_summary(client: TestClient) -> None:
+    body = client.post(
+        "/backtest/", json={"meter_id": "b1", "meter_type": "electricity", "horizon_hours": 12, "days": 2}
+    ).json()
+
+    assert len(body["records"]) == 24
+    assert body["summary"]["best_baseline"] in {"naive_1d", "naive_7d", "mean_7d"}
+
+
+@pytest.mark.parametrize("change", [{"horizon_hours": 0}, {"horizon_hours": 169}, {"days": 366}])
+def test_backtest_limits_are_validated(client: TestClient, change: dict[str, int]) -> None:
+    response = client.post("/backtest/", json={"meter_id": "b1", "meter_type": "electricity", **change})
+
+    assert response.status_code == 422
