@@ -28,6 +28,7 @@ from energy_forecast.errors import (
     StorageError,
 )
 from energy_forecast.logging import get_logger
+from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 
@@ -88,6 +89,7 @@ def create_app(
         owned = store is None
         app.state.store = store if store is not None else build_series_store(settings)
         app.state.models = build_model_store(settings)
+        app.state.forecast_models = ModelCache()
         runtime = None
         try:
             if start_tasks:

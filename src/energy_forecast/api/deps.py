@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from energy_forecast.errors import QueueUnavailableError
+from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
-from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.base import ModelStore, SeriesStore
 from energy_forecast.tasks.queue import TaskQueue
 
 
@@ -32,3 +33,16 @@ def _task_queue(request: Request) -> TaskQueue:
 
 
 TaskQueueDep = Annotated[TaskQueue, Depends(_task_queue)]
+
+
+def _model_store(request: Request) -> ModelStore:
+    return request.app.state.models  # type: ignore[no-any-return]
+
+
+def _model_cache(request: Request) -> ModelCache:
+    return request.app.state.forecast_models  # type: ignore[no-any-return]
+
+
+ModelStoreDep = Annotated[ModelStore, Depends(_model_store)]
+# Parsed model bundles, one cache per app: they outlive a request.
+ModelCacheDep = Annotated[ModelCache, Depends(_model_cache)]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from energy_forecast.storage.base import SeriesStore
-
 DAYS_IN_TABLE = 366
 SMOOTH_DAYS = 7
 
@@ -57,8 +55,3 @@ def climatology_at(table: np.ndarray, index: pd.DatetimeIndex) -> np.ndarray:
     """Climatological temperature for each hour of ``index`` (UTC)."""
     utc = pd.DatetimeIndex(index).tz_convert("UTC")
     return table[utc.day_of_year.to_numpy() - 1, utc.hour.to_numpy()]
-
-
-def load_climatology(store: SeriesStore, site_id: str) -> np.ndarray:
-    """The climatology of ``site_id`` from every stored temperature (all NaN without any)."""
-    return climatology_table(store.read_temperature(site_id))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from energy_forecast.api.deps import SeriesStoreDep
+from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep
 from energy_forecast.api.forecast_schemas import (
     AllModelsRequest,
     BacktestPublic,
@@ -20,22 +19,10 @@ from energy_forecast.api.forecast_schemas import (
     ModelTestRequest,
     ModelTestResultsPublic,
 )
-from energy_forecast.api.routes.models import ModelStoreDep
 from energy_forecast.services.evaluation import backtest_meter, evaluate_fleet, evaluate_meter
-from energy_forecast.services.forecasting import ModelCache, forecast_meter
+from energy_forecast.services.forecasting import forecast_meter
 
 router = APIRouter(tags=["forecasting"])
-
-
-def _model_cache(request: Request) -> ModelCache:
-    # One cache per app, created on first use: parsed bundles outlive a request.
-    cache = getattr(request.app.state, "forecast_models", None)
-    if cache is None:
-        cache = request.app.state.forecast_models = ModelCache()
-    return cache  # type: ignore[no-any-return]
-
-
-ModelCacheDep = Annotated[ModelCache, Depends(_model_cache)]
 
 
 @router.post("/forecast/", response_model=ForecastPublic)

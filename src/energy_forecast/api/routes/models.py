@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 
+from energy_forecast.api.deps import ModelStoreDep
 from energy_forecast.api.forecast_schemas import ModelHistoryPublic, ModelVersionPublic
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import ModelNotFoundError
-from energy_forecast.storage.base import ModelStore, ModelVersion
+from energy_forecast.storage.base import ModelVersion
 
 router = APIRouter(prefix="/models", tags=["models"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
@@ -24,13 +25,6 @@ SUMMARY_METRICS = (
     "best_baseline_cv_rmse_percent",
     "cv_rmse_ratio_to_best_baseline",
 )
-
-
-def _model_store(request: Request) -> ModelStore:
-    return request.app.state.models  # type: ignore[no-any-return]
-
-
-ModelStoreDep = Annotated[ModelStore, Depends(_model_store)]
 
 
 def version_public(info: ModelVersion) -> ModelVersionPublic:
