@@ -108,6 +108,9 @@ def test_failure_is_filed_under_the_seed_error_type(
     assert status["progress"] == 50  # where it stood when it failed
     assert status["error"]["error_type"] == error_type
     assert status["error"]["traceback"]
+    # FAILURE is recorded in after_process_message; the worker nacks into the dead-letter queue
+    # just after, so the queue may lag the record by a moment.
+    wait_for(lambda: env.broker.client.zcard(DLQ) >= 1)
     assert env.broker.client.zcard(DLQ) == 1
 
 
@@ -120,6 +123,9 @@ def test_domain_errors_are_not_retried(task_env: Callable[..., TaskEnv], fake: F
     wait_for(finished(env, task_id))
 
     assert len(fake.calls) == 1
+    # FAILURE is recorded in after_process_message; the worker nacks into the dead-letter queue
+    # just after, so the queue may lag the record by a moment.
+    wait_for(lambda: env.broker.client.zcard(DLQ) >= 1)
     assert env.broker.client.zcard(DLQ) == 1
 
 
@@ -139,6 +145,9 @@ def test_transient_error_is_retried_with_backoff_then_dead_lettered(
     assert status["status"] == "FAILURE"
     assert status["error"]["error_type"] == "CONNECTION_ERROR"
     assert env.broker.client.exists(error_key(task_id))
+    # FAILURE is recorded in after_process_message; the worker nacks into the dead-letter queue
+    # just after, so the queue may lag the record by a moment.
+    wait_for(lambda: env.broker.client.zcard(DLQ) >= 1)
     assert env.broker.client.zcard(DLQ) == 1
     retry_events = [e for _, e in env.queue.events(task_id) if e["details"].get("retries")]
     assert [e["details"]["retries"] for e in retry_events] == [1, 2]
