@@ -1,9 +1,12 @@
 """Day-ahead rolling-origin backtest on every meter of the development data set.
 
 Prints, per meter and as the median per meter type: CV(RMSE) of the model and of the best
-seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. A bench, not a test:
+seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. With ``--horizon`` above
+24 it also prints, per lead day, the median ratio and interval coverage, which is how the
+widening of later days' intervals is checked. A bench, not a test:
 
-    .venv/bin/python bench/accuracy.py [--data-dir ../shared/data] [--meters a,b] [--days 56]
+    .venv/bin/python -P bench/accuracy.py [--data-dir ../shared/data] [--meters a,b] [--days 56]
+        [--horizon 168]
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
-from energy_forecast.ml.backtest import rolling_origin_backtest
+from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest
+from energy_forecast.ml.baselines import BASELINES
+from energy_forecast.ml.metrics import evaluate
 
 SITES = {
     "tetouan_ma": ("MA", "Africa/Casablanca"),
@@ -47,6 +53,25 @@ def load(data_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, 
         for site, group in weather.groupby("site_id")
     }
     return meters, consumption, temperature
+
+
+def by_lead_day(result: BacktestResult) -> dict[int, tuple[float | None, float | None]]:
+    """(skill ratio, coverage) per lead day (1 = the first 24 h after the origin)."""
+    table = result.forecasts
+    scored = np.isfinite(table["actual"].to_numpy())
+    for name in BASELINES:
+        scored &= np.isfinite(table[name].to_numpy())
+    table = table[scored]
+    lead_day = ((table["timestamp"] - table["origin"]) // pd.Timedelta(days=1)).to_numpy() + 1
+    out: dict[int, tuple[float | None, float | None]] = {}
+    for day in np.unique(lead_day):
+        chosen = table[lead_day == day]
+        ours = evaluate(chosen["actual"], chosen["forecast"], chosen["lower"], chosen["upper"])
+        base = [evaluate(chosen["actual"], chosen[name])["cv_rmse_percent"] for name in BASELINES]
+        valid = [b for b in base if b]
+        ratio = ours["cv_rmse_percent"] / min(valid) if valid and ours["cv_rmse_percent"] else None
+        out[int(day)] = (ratio, ours["coverage_percent"])
+    return out
 
 
 def fmt(value: float | None, spec: str = "7.2f") -> str:
@@ -94,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": result.skill_ratio,
             "nmbe": ours["nmbe_percent"],
             "coverage": ours["coverage_percent"],
+            "lead_days": by_lead_day(result) if args.horizon > 24 else {},
         }
         rows.append(row)
         print(
@@ -118,6 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{'all':11} {len(rows):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
         f"{statistics.median(covers):9.1f}   pooled coverage mean {statistics.fmean(covers):.1f}"
     )
+    if args.horizon > 24:
+        print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
+        for kind in sorted({r["type"] for r in rows}):
+            chosen = [r for r in rows if r["type"] == kind]
+            for day in sorted({d for r in chosen for d in r["lead_days"]}):
+                pairs = [r["lead_days"][day] for r in chosen if day in r["lead_days"]]
+                ratios = [p[0] for p in pairs if p[0] is not None]
+                covers = [p[1] for p in pairs if p[1] is not None]
+                print(f"{kind:11} {day:8d} {statistics.median(ratios):9.3f} {statistics.median(covers):9.1f}")
     print(f"elapsed {time.perf_counter() - started:.1f} s")
     return 0
 
