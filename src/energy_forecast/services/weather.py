@@ -9,7 +9,8 @@ would later pass for observations (the providers' response cache absorbs repeats
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -133,6 +134,46 @@ def temperature_series(
     if result.missing.any() and result.failures:
         raise most_useful_failure(result.failures)
     return TemperatureSeries(site, result, written)
+
+
+@dataclass
+class Backfill:
+    hours: int = 0
+    written: int = 0
+    missing: int = 0
+    sources: Counter[str] = field(default_factory=Counter)
+
+
+def backfill_temperature(
+    store: SeriesStore,
+    chain: FallbackChain,
+    site: Site,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    now: pd.Timestamp,
+    chunk: timedelta = timedelta(days=31),
+) -> Backfill:
+    """``temperature_series`` over ``[start, end]`` in month-sized requests: only missing hours are
+    fetched, so an interrupted backfill resumes where it stopped when run again.
+
+    Raises:
+        WeatherProviderError: as ``temperature_series``; chunks before the failing one stay stored.
+    """
+    start, end = to_utc(start).ceil("h"), to_utc(end).floor("h")
+    if end < start:
+        raise InputDataError(f"end {end.isoformat()} is before start {start.isoformat()}; swap them")
+    total = Backfill()
+    lo = start
+    while lo <= end:
+        hi = min(lo + chunk - pd.Timedelta(hours=1), end)
+        part = temperature_series(store, chain, site, lo, hi, now=now)
+        total.hours += len(part.temperature.index)
+        total.written += part.written
+        total.missing += int(part.temperature.missing.sum())
+        total.sources.update(part.temperature.counts())
+        lo = hi + pd.Timedelta(hours=1)
+    return total
 
 
 class ProviderTemperature:
