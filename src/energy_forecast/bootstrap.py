@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import httpx
 from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.errors import ConfigurationError
@@ -24,6 +25,11 @@ from energy_forecast.tasks.context import reset as reset_context
 from energy_forecast.tasks.embedded import EmbeddedRedis
 from energy_forecast.tasks.queue import TaskQueue
 from energy_forecast.tasks.worker import start_worker, stop_worker
+from energy_forecast.weather.base import WeatherProvider
+from energy_forecast.weather.fallback import FallbackChain
+from energy_forecast.weather.http import JsonFetcher
+from energy_forecast.weather.open_meteo import OpenMeteoProvider
+from energy_forecast.weather.openweathermap import OpenWeatherMapProvider
 
 
 def build_series_store(settings: Settings) -> SeriesStore:
@@ -147,3 +153,45 @@ def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> Re
         train=training_function(settings, concurrent_fits),
     )
     return broker
+
+
+@dataclass
+class WeatherRuntime:
+    """The provider chain and the HTTP client it owns; close() when the entry point stops."""
+
+    chain: FallbackChain
+    client: httpx.Client
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def build_weather(settings: Settings) -> WeatherRuntime:
+    """Providers in ``settings.weather.provider_order`` over one pooled client with timeouts."""
+    weather = settings.weather
+    client = httpx.Client(
+        timeout=httpx.Timeout(weather.timeout_s, connect=min(weather.timeout_s, 5.0)),
+        headers={"User-Agent": "energy-forecast"},
+    )
+    key = weather.api_key.get_secret_value() if weather.api_key else ""
+    providers: list[WeatherProvider] = []
+    for name in weather.provider_order:
+        fetcher = JsonFetcher(
+            name,
+            client,
+            max_retries=weather.max_retries,
+            secrets=[key],
+            auth_hint=(
+                "check the API key (OPENWEATHER_API_KEY or EF_WEATHER__API_KEY) and that your plan "
+                "includes this API"
+                if name == "openweathermap"
+                else "check EF_WEATHER__OPEN_METEO_URL; Open-Meteo needs no key"
+            ),
+        )
+        if name == "openweathermap":
+            providers.append(OpenWeatherMapProvider(fetcher, key, weather.base_url, weather.history_url))
+        else:
+            providers.append(
+                OpenMeteoProvider(fetcher, weather.open_meteo_url, weather.open_meteo_archive_url)
+            )
+    return WeatherRuntime(FallbackChain(providers, cooldown=weather.cooldown), client)

@@ -263,6 +263,11 @@ def backtest(
     typer.echo(f"ratio to best baseline ({best}): {ratio}")
 
 
+from energy_forecast.cli_weather import weather_app  # noqa: E402  (it reuses the helpers above)
+
+app.add_typer(weather_app, name="weather")
+
+
 def main() -> None:
     # OpenMP runtimes (XGBoost's, scikit-learn's) spin-wait between parallel regions by default.
     # With several fits or runtimes sharing two cores that spinning made each fit up to 30x slower

@@ -18,7 +18,10 @@ status code with a message that says what to fix.
     │   └── FlatlineError                INSUFFICIENT_DATA (stuck meter)
     ├── TrainingError                    TRAINING_ERROR
     ├── StorageError                     CONNECTION_ERROR (store unreachable or refused the write)
-    └── QueueUnavailableError            CONNECTION_ERROR (Redis unreachable)
+    ├── QueueUnavailableError            CONNECTION_ERROR (Redis unreachable)
+    └── WeatherProviderError             CONNECTION_ERROR (a weather API failed; names the provider)
+        ├── WeatherAuthError             the provider refused the API key (HTTP 401/403)
+        └── WeatherUnavailableError      timeout, network error, rate limit or 5xx after retries
 """
 
 from __future__ import annotations
@@ -151,3 +154,22 @@ class QueueUnavailableError(EnergyForecastError):
     """Raised when the task broker (Redis) cannot be reached."""
 
     error_type = ErrorType.CONNECTION_ERROR
+
+
+class WeatherProviderError(EnergyForecastError):
+    """Raised when a weather provider cannot answer; ``provider`` names it, the message says what to do."""
+
+    error_type = ErrorType.CONNECTION_ERROR
+
+    def __init__(self, provider: str, problem: str) -> None:
+        super().__init__(f"weather provider {provider}: {problem}")
+        self.provider = provider
+        self.problem = problem
+
+
+class WeatherAuthError(WeatherProviderError):
+    """Raised when a provider answers 401/403: the API key is missing, wrong or not entitled."""
+
+
+class WeatherUnavailableError(WeatherProviderError):
+    """Raised on a timeout, a network error, or 429/5xx still failing after retries."""

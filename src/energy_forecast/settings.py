@@ -77,6 +77,31 @@ class WeatherSettings(BaseModel):
     open_meteo_url: str = "https://api.open-meteo.com/v1"
     open_meteo_archive_url: str = "https://archive-api.open-meteo.com/v1"
     timeout_s: float = Field(default=10.0, gt=0, le=120)
+    history_url: str = "https://history.openweathermap.org/data/2.5"
+    # Provider order; unset = OpenWeatherMap when a key is set, then Open-Meteo. [] = offline.
+    providers: list[Literal["openweathermap", "open-meteo"]] | None = None
+    max_retries: int = Field(default=3, ge=0, le=10)
+    cooldown: timedelta = timedelta(seconds=60)
+
+    @field_validator("base_url", "open_meteo_url", "open_meteo_archive_url", "history_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        checked = _check_http_url(value, "weather URL")
+        if checked is None:
+            raise ValueError("weather URLs must not be empty")
+        return checked
+
+    @model_validator(mode="after")
+    def _key_for_owm(self) -> WeatherSettings:
+        if self.providers and "openweathermap" in self.providers and self.api_key is None:
+            raise ValueError("providers lists openweathermap but no API key is set (OPENWEATHER_API_KEY)")
+        return self
+
+    @property
+    def provider_order(self) -> list[str]:
+        if self.providers is not None:
+            return list(dict.fromkeys(self.providers))
+        return (["openweathermap"] if self.api_key else []) + ["open-meteo"]
 
 
 class Settings(BaseSettings):

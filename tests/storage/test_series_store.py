@@ -8,6 +8,7 @@ import pytest
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.series import make_series, validate_series
+from energy_forecast.domain.sites import Site
 from energy_forecast.errors import InvalidIdentifierError
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
@@ -179,3 +180,21 @@ def test_a_failed_batch_writes_nothing(series_store: SeriesStore) -> None:
     assert set(series_store.readings_stats()) in ({"m1"}, {"m1", "m2"})
     if isinstance(series_store, DuckDBSeriesStore):  # transactional backend: all or nothing
         assert set(series_store.readings_stats()) == {"m1"}
+
+
+def test_sites_upsert_replace_every_field_and_list_sorted(series_store: SeriesStore) -> None:
+    turin = Site("polito_it", 45.0625, 7.6625, "Turin", "Europe/Rome", "IT")
+    series_store.upsert_site(Site("tetouan_ma", 35.5785, -5.3684, "Tetouan", "Africa/Casablanca", "MA"))
+    series_store.upsert_site(turin)
+
+    series_store.upsert_site(Site("tetouan_ma", 35.57, -5.36))
+
+    assert [s.site_id for s in series_store.list_sites()] == ["polito_it", "tetouan_ma"]
+    assert series_store.get_site("polito_it") == turin
+    assert series_store.get_site("tetouan_ma") == Site("tetouan_ma", 35.57, -5.36, None, "UTC", None)
+    assert series_store.get_site("nowhere") is None
+
+
+def test_site_lookups_refuse_unsafe_ids(series_store: SeriesStore) -> None:
+    with pytest.raises(InvalidIdentifierError):
+        series_store.get_site("x' OR '1'='1")

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
-from energy_forecast.api.routes import forecasting, health, meters, models, training
-from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
+from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
+from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
     ConflictError,
@@ -26,6 +26,7 @@ from energy_forecast.errors import (
     NotFoundError,
     QueueUnavailableError,
     StorageError,
+    WeatherProviderError,
 )
 from energy_forecast.logging import get_logger
 from energy_forecast.services.forecasting import ModelCache
@@ -43,6 +44,7 @@ ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
     (ConflictError, 409),
     (QueueUnavailableError, 503),
     (StorageError, 503),
+    (WeatherProviderError, 502),
     (ConfigurationError, 500),
 ]
 
@@ -63,7 +65,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         "error": type(exc).__name__,
         "error_type": exc.error_type.value,
     }
-    for attr in ("source", "row", "meter_id"):
+    for attr in ("source", "row", "meter_id", "provider"):
         value = getattr(exc, attr, None)
         if value is not None:
             body[attr] = value
@@ -90,6 +92,7 @@ def create_app(
         app.state.store = store if store is not None else build_series_store(settings)
         app.state.models = build_model_store(settings)
         app.state.forecast_models = ModelCache()
+        app.state.weather = build_weather(settings)
         runtime = None
         try:
             if start_tasks:
@@ -107,6 +110,7 @@ def create_app(
             app.state.tasks = None
             if runtime is not None:
                 runtime.close()
+            app.state.weather.close()
             if owned:
                 app.state.store.close()
 
@@ -134,4 +138,5 @@ def create_app(
     app.include_router(training.router)
     app.include_router(forecasting.router)
     app.include_router(models.router)
+    app.include_router(weather.router)
     return app

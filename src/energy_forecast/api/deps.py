@@ -11,6 +11,7 @@ from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import ModelStore, SeriesStore
 from energy_forecast.tasks.queue import TaskQueue
+from energy_forecast.weather.fallback import FallbackChain
 
 
 def _settings(request: Request) -> Settings:
@@ -46,3 +47,11 @@ def _model_cache(request: Request) -> ModelCache:
 ModelStoreDep = Annotated[ModelStore, Depends(_model_store)]
 # Parsed model bundles, one cache per app: they outlive a request.
 ModelCacheDep = Annotated[ModelCache, Depends(_model_cache)]
+
+
+def _weather(request: Request) -> FallbackChain:
+    return request.app.state.weather.chain  # type: ignore[no-any-return]
+
+
+# The provider chain built once in the lifespan (its HTTP client and cooldowns outlive a request).
+WeatherDep = Annotated[FallbackChain, Depends(_weather)]

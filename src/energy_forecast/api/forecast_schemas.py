@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, field_serializer, field_validator, model_
 from energy_forecast.domain.meters import MeterId, MeterType
 
 LOCATION_NOTE = (
-    "latitude/longitude/city are echoed but do not change the result yet: temperature comes from the "
-    "site's stored observations and climatology until weather providers are added"
+    "latitude/longitude/city are echoed but do not change the result: future temperature comes from the "
+    "meter's site (stored observations, then weather providers for a site registered with POST /location/, "
+    "then climatology)"
 )
 
 

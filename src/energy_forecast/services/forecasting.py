@@ -2,8 +2,9 @@
 
 The model forecasts from the hour after the last reading (the origin) to the end of the window,
 recursively in day blocks (``ml.forecasting``), up to ``MAX_HORIZON`` ahead. Future temperature
-is the stored observation where one exists and the site climatology otherwise (no weather service
-yet); each forecast point says which. A meter with readings but no usable model (none trained,
+is the stored observation where one exists, then a weather provider's value when a ``weather`` hook
+is given (``services.weather.ProviderTemperature``), then the site climatology; each forecast point
+says which. A meter with readings but no usable model (none trained,
 or data that could not train one) still gets an answer: the mean of the same local hour over the
 last 14 days, flagged ``substituted`` with the reason, because "no forecast" helps nobody.
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -38,6 +41,8 @@ from energy_forecast.services.climatology import climatology_at, climatology_tab
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 
 Frequency = Literal["hourly", "daily"]
+# (site_id, hours) -> (°C, source label) per hour, NaN where no provider answered; None = no provider.
+FutureTemperature = Callable[[str, pd.DatetimeIndex], tuple[np.ndarray, np.ndarray] | None]
 MAX_HORIZON = timedelta(days=31)
 MAX_SPAN = timedelta(days=366)
 FALLBACK_DAYS = 14
@@ -150,17 +155,26 @@ def _unusable_reason(readings: pd.Series, meter_id: str) -> str:
 
 
 def _future_temperature(
-    temperature: pd.Series, index: pd.DatetimeIndex
+    temperature: pd.Series,
+    index: pd.DatetimeIndex,
+    provider: Callable[[pd.DatetimeIndex], tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Observed temperature before and during ``index``, climatology filling the rest."""
+    """Observed temperature before and during ``index``, then provider values, climatology the rest."""
     observed = on_grid(temperature, index)
     missing = np.isnan(observed)
     values = observed.copy()
+    sources = np.where(missing, "climatology", "observed").astype(object)
+    provided = provider(index[missing]) if provider is not None and missing.any() else None
+    if provided is not None:
+        answered = np.isfinite(provided[0])
+        fill = np.flatnonzero(missing)[answered]
+        values[fill], sources[fill] = provided[0][answered], provided[1][answered]
+        missing = np.isnan(values)
     if missing.any() and not temperature.empty:
         values[missing] = climatology_at(climatology_table(temperature), index[missing])
     past = temperature[temperature.index < index[0]]
     series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
-    return series, values, missing
+    return series, values, sources
 
 
 def _hourly_points(frame: pd.DataFrame) -> list[ForecastPoint]:
@@ -216,6 +230,7 @@ def forecast_meter(
     end: pd.Timestamp,
     frequency: Frequency = "hourly",
     cache: ModelCache | None = None,
+    weather: FutureTemperature | None = None,
 ) -> ForecastResult:
     """Readings and forecasts of one meter inside ``[start, end]`` (UTC, both inclusive).
 
@@ -269,7 +284,8 @@ def forecast_meter(
     if horizon_hours:
         index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
         stored = store.read_temperature(site_id) if site_id else empty_series("temperature")
-        temperature, future, missing = _future_temperature(stored, index)
+        provider = partial(weather, site_id) if weather is not None and site_id else None
+        temperature, future, sources = _future_temperature(stored, index, provider)
         result = None
         if loaded is not None:
             try:
@@ -283,7 +299,7 @@ def forecast_meter(
         result = result.rename(columns={"forecast": "value"})
         result["kind"] = "forecast"
         result["temperature"] = future
-        result["source"] = np.where(missing, "climatology", "observed")
+        result["source"] = sources
         inside = result[(result.index >= start) & (result.index <= end)]
         if len(inside):
             frame = pd.concat([frame, inside]) if len(frame) else inside

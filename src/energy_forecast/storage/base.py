@@ -1,6 +1,7 @@
 """The storage ports: the only storage names other layers import.
 
-A ``SeriesStore`` holds the meter registry, hourly meter readings and hourly site temperatures.
+A ``SeriesStore`` holds the meter registry, the sites, hourly meter readings and hourly site
+temperatures.
 Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
 (``tests/storage/test_series_store.py``). Their promises:
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.series import SeriesStats
+from energy_forecast.domain.sites import Site
 
 
 class SeriesStore(Protocol):
@@ -71,6 +73,15 @@ class SeriesStore(Protocol):
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         """Count, first and last temperature per site id."""
+
+    def upsert_site(self, site: Site) -> None:
+        """Create or replace a site (every field, absent optional ones included)."""
+
+    def get_site(self, site_id: str) -> Site | None:
+        """The site, or None when it was never registered."""
+
+    def list_sites(self) -> list[Site]:
+        """Every site, sorted by site id."""
 
     def batch(self) -> AbstractContextManager[None]:
         """Group many writes (an import): one transaction where the backend has them."""

@@ -20,6 +20,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id, validate_site_id
 from energy_forecast.domain.series import SeriesStats, make_series
+from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
 
 _SCHEMA = """
@@ -42,6 +43,14 @@ CREATE TABLE IF NOT EXISTS temperature (
     site_id VARCHAR NOT NULL,
     ts TIMESTAMP NOT NULL,
     temperature DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sites (
+    site_id VARCHAR PRIMARY KEY,
+    latitude DOUBLE NOT NULL,
+    longitude DOUBLE NOT NULL,
+    city VARCHAR,
+    timezone VARCHAR NOT NULL,
+    country VARCHAR
 );
 """
 
@@ -223,6 +232,25 @@ class DuckDBSeriesStore:
         with self._cursor() as cur:
             rows = cur.execute(sql).fetchall()
         return {r[0]: SeriesStats(r[0], int(r[1]), _utc(r[2]), _utc(r[3])) for r in rows}
+
+    # sites --------------------------------------------------------------------------------------
+    def upsert_site(self, site: Site) -> None:
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO sites VALUES (?, ?, ?, ?, ?, ?)",
+                [site.site_id, site.latitude, site.longitude, site.city, site.timezone, site.country],
+            )
+
+    def get_site(self, site_id: str) -> Site | None:
+        validate_site_id(site_id)
+        with self._cursor() as cur:
+            row = cur.execute("SELECT * FROM sites WHERE site_id = ?", [site_id]).fetchone()
+        return Site(*row) if row else None
+
+    def list_sites(self) -> list[Site]:
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT * FROM sites ORDER BY site_id").fetchall()
+        return [Site(*row) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -15,9 +15,11 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter
 from energy_forecast.domain.series import to_utc
+from energy_forecast.domain.sites import Site
 
 # Batches in flight at once: formatting the next batch overlaps the server ingesting this one.
 REGISTRY = "meter_registry"
+SITES = "site_registry"
 WRITE_CONCURRENCY = 2
 OR_CHUNK = 200
 
@@ -102,6 +104,30 @@ def registry_line(meter: Meter) -> str:
     if meter.longitude is not None:
         fields.append(f"longitude={float(meter.longitude)!r}")
     return f"{REGISTRY},meter_id={escape_key(meter.meter_id)} {','.join(fields)} 0"
+
+
+def site_line(site: Site) -> str:
+    """One ``site_registry`` point at time 0. Absent optional fields are written as empty strings,
+    so every field is rewritten and an upsert never leaves an old city or country behind."""
+    fields = [
+        f"latitude={float(site.latitude)!r}",
+        f"longitude={float(site.longitude)!r}",
+        f"city={string_field(site.city or '')}",
+        f"timezone={string_field(site.timezone)}",
+        f"country={string_field(site.country or '')}",
+    ]
+    return f"{SITES},site_id={escape_key(site.site_id)} {','.join(fields)} 0"
+
+
+def site_from_row(row: dict[str, Any]) -> Site:
+    return Site(
+        site_id=row["site_id"],
+        latitude=float(row["latitude"]),
+        longitude=float(row["longitude"]),
+        city=row.get("city") or None,
+        timezone=row.get("timezone") or "UTC",
+        country=row.get("country") or None,
+    )
 
 
 # --- query results -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Layout (the seed's):
 - ``meter_registry``: tag ``meter_id``; string fields ``meter_type``, ``site_id``, ``unit``,
   ``timezone``; float fields ``latitude``, ``longitude``; every entry at time 0, so an upsert
   overwrites it.
+- ``site_registry``: tag ``site_id``; float fields ``latitude``, ``longitude``, string fields
+  ``city``, ``timezone``, ``country`` (empty string = none); at time 0 like the meter registry.
 
 A point is keyed by (measurement, tag set, time), so re-writing a point replaces it: writes are
 idempotent upserts without a read. Timestamps go out with ``precision=s`` and come back with
@@ -47,6 +49,7 @@ from energy_forecast.domain.meters import (
     validate_slug,
 )
 from energy_forecast.domain.series import SeriesStats, empty_series, make_series
+from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
 from energy_forecast.storage import influx_protocol as lp
 
@@ -332,6 +335,25 @@ class InfluxSeriesStore:
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         return self._stats([TEMPERATURE], "temperature", "site_id")
+
+    def upsert_site(self, site: Site) -> None:
+        self._write(iter([(lp.site_line(site), 1)]))
+
+    def get_site(self, site_id: str) -> Site | None:
+        where = lp.id_filter("site_id", [validate_site_id(site_id)])
+        found = self._select_sites(f"SELECT * FROM {lp.ident(lp.SITES)} WHERE {where}")
+        return found[0] if found else None
+
+    def list_sites(self) -> list[Site]:
+        return self._select_sites(f"SELECT * FROM {lp.ident(lp.SITES)}")
+
+    def _select_sites(self, statement: str) -> list[Site]:
+        sites = {
+            row["site_id"]: lp.site_from_row(row)
+            for series in self._query([statement]).get(0, [])
+            for row in series.rows()
+        }
+        return [sites[k] for k in sorted(sites)]
 
     def close(self) -> None:
         self._closed = True

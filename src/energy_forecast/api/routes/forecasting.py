@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep
+from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep, WeatherDep
 from energy_forecast.api.forecast_schemas import (
     AllModelsRequest,
     BacktestPublic,
@@ -21,13 +21,18 @@ from energy_forecast.api.forecast_schemas import (
 )
 from energy_forecast.services.evaluation import backtest_meter, evaluate_fleet, evaluate_meter
 from energy_forecast.services.forecasting import forecast_meter
+from energy_forecast.services.weather import ProviderTemperature
 
 router = APIRouter(tags=["forecasting"])
 
 
 @router.post("/forecast/", response_model=ForecastPublic)
 def forecast(
-    body: ForecastRequest, store: SeriesStoreDep, models: ModelStoreDep, cache: ModelCacheDep
+    body: ForecastRequest,
+    store: SeriesStoreDep,
+    models: ModelStoreDep,
+    cache: ModelCacheDep,
+    chain: WeatherDep,
 ) -> ForecastPublic:
     """Readings and hourly (or daily) forecasts with bounds and temperature inside the window."""
     result = forecast_meter(
@@ -39,6 +44,7 @@ def forecast(
         end=body.end_date,
         frequency=body.frequency,
         cache=cache,
+        weather=ProviderTemperature(store, chain),
     )
     return ForecastPublic(
         forecast_data=[

@@ -1,0 +1,1 @@
+"""Weather adapters: external temperature providers behind one interface, and the fallback chain."""
