@@ -143,7 +143,7 @@ class TaskMonitor:
         for broker_id, score in zip(ids, scores, strict=True):
             info = json.loads(announced[broker_id])
             if score is not None and now_ms - score <= limit_ms:
-                alive.append({**info, "last_heartbeat_ms_ago": int(now_ms - score)})
+                alive.append({**info, "last_heartbeat_ms_ago": max(0, int(now_ms - score))})
             elif score is None or now_ms - score > 10 * limit_ms:
                 gone.append(broker_id)
         if gone:
