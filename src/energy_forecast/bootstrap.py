@@ -84,6 +84,7 @@ class TaskRuntime:
     broker: RedisBroker
     embedded: EmbeddedRedis | None = None
     worker: dramatiq.Worker | None = None
+    redis_url: str | None = None  # the queue's Redis (embedded or external), for the task monitor
 
     def close(self) -> None:
         if self.worker is not None:
@@ -133,7 +134,7 @@ def start_task_runtime(
         if embedded is not None:
             embedded.stop()
         raise
-    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker)
+    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, redis_url)
 
 
 def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> RedisBroker:

@@ -267,6 +267,60 @@ from energy_forecast.cli_weather import weather_app  # noqa: E402  (it reuses th
 
 app.add_typer(weather_app, name="weather")
 
+@app.command("forecast")
+def forecast_command(
+    meter_id: Annotated[list[str] | None, typer.Option("--meter-id", help="meter(s) to forecast")] = None,
+    all_meters: Annotated[bool, typer.Option("--all", help="every registered meter")] = False,
+    days: Annotated[int, typer.Option(min=1, max=31, help="days after each meter's last reading")] = 7,
+    write: Annotated[bool, typer.Option("--write", help="upsert into the store")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Forecast meters from their last reading; with --write, store the forecasts for Grafana."""
+    from energy_forecast.bootstrap import build_model_store
+    from energy_forecast.services.forecast_export import export_forecast
+    from energy_forecast.services.forecasting import ModelCache
+
+    if not all_meters and not meter_id:
+        typer.echo("error: give --all or one or more --meter-id", err=True)
+        raise typer.Exit(2)
+    settings = _settings(file_log=False)
+    store = build_series_store(settings)
+    models, cache = build_model_store(settings), ModelCache()
+    rows, failed = [], 0
+    try:
+        registry = {m.meter_id: m for m in store.list_meters()}
+        unknown = [m for m in meter_id or [] if m not in registry]
+        if unknown:
+            typer.echo(f"error: unknown meter id(s): {', '.join(unknown)}", err=True)
+            raise typer.Exit(2)
+        chosen = (
+            list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_id or [])]
+        )
+        for meter in chosen:
+            try:
+                result = export_forecast(
+                    store, models, meter_id=meter.meter_id, meter_type=meter.meter_type,
+                    days=days, write=write, cache=cache,
+                )
+                rows.append(result.to_dict())
+            except EnergyForecastError as exc:
+                failed += 1
+                rows.append({"meter_id": meter.meter_id, "error": exc.message})
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            if "error" in row:
+                typer.echo(f"{row['meter_id']:<24} error: {row['error']}")
+            else:
+                typer.echo(
+                    f"{row['meter_id']:<24} {row['model_version']:<12} {row['first_hour']} .. "
+                    f"{row['last_hour']}  {row['points_written']} points written"
+                )
+    raise typer.Exit(1 if failed else 0)
+
 
 def main() -> None:
     # OpenMP runtimes (XGBoost's, scikit-learn's) spin-wait between parallel regions by default.

@@ -198,3 +198,56 @@ def test_sites_upsert_replace_every_field_and_list_sorted(series_store: SeriesSt
 def test_site_lookups_refuse_unsafe_ids(series_store: SeriesStore) -> None:
     with pytest.raises(InvalidIdentifierError):
         series_store.get_site("x' OR '1'='1")
+
+def _forecast(start: str, hours: int, base: float, *, bounds: bool = True) -> pd.DataFrame:
+    index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    values = base + np.arange(hours, dtype="float64") * 0.5
+    frame = pd.DataFrame({"value": values}, index=index)
+    if bounds:
+        frame["lower"] = values - 1.25
+        frame["upper"] = values + 1.25
+    return frame
+
+
+def test_forecasts_round_trip_per_model_version_and_rewrites_replace(series_store: SeriesStore) -> None:
+    v1 = _forecast("2024-03-01", 48, 10.0)
+    v2 = _forecast("2024-03-01T12:00", 24, 20.0, bounds=False)
+
+    assert series_store.write_forecast(MeterType.ELECTRICITY, "m1", "v1", v1) == 48
+    series_store.write_forecast(MeterType.ELECTRICITY, "m1", "v1", v1.iloc[:6] + 100)  # replaces 6 hours
+    series_store.write_forecast(MeterType.ELECTRICITY, "m1", "v2", v2)
+    series_store.write_forecast(MeterType.WATER, "m1", "v1", v1)  # another type: kept apart
+    got = series_store.read_forecast(MeterType.ELECTRICITY, "m1")
+
+    assert list(got.columns) == ["model_version", "value", "lower", "upper"]
+    assert str(got.index.tz) == "UTC"
+    first = got[got["model_version"] == "v1"]
+    assert len(first) == 48
+    np.testing.assert_allclose(first["value"].to_numpy()[:6], v1["value"].to_numpy()[:6] + 100)
+    np.testing.assert_allclose(first["upper"].to_numpy()[6:], v1["upper"].to_numpy()[6:])
+    second = got[got["model_version"] == "v2"]
+    assert second.index.equals(v2.index)
+    assert second["lower"].isna().all()
+    assert got.index.is_monotonic_increasing
+
+
+def test_forecast_reads_are_bounded_and_unknown_meters_read_empty(series_store: SeriesStore) -> None:
+    series_store.write_forecast(MeterType.WATER, "w1", "substituted", _forecast("2024-03-01", 24, 5.0))
+
+    window = series_store.read_forecast(
+        MeterType.WATER, "w1", pd.Timestamp("2024-03-01T03:00Z"), pd.Timestamp("2024-03-01T05:00Z")
+    )
+    nothing = series_store.read_forecast(MeterType.WATER, "nobody")
+
+    assert list(window.index.hour) == [3, 4]
+    assert nothing.empty and list(nothing.columns) == ["model_version", "value", "lower", "upper"]
+
+
+def test_forecasts_with_gaps_or_unsafe_versions_are_refused(series_store: SeriesStore) -> None:
+    gappy = _forecast("2024-03-01", 3, 1.0)
+    gappy.iloc[1, 0] = np.nan
+
+    with pytest.raises(ValueError, match="finite"):
+        series_store.write_forecast(MeterType.WATER, "w1", "v1", gappy)
+    with pytest.raises(InvalidIdentifierError):
+        series_store.write_forecast(MeterType.WATER, "w1", "v1 OR 1=1", _forecast("2024-03-01", 3, 1.0))

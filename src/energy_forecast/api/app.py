@@ -14,7 +14,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
+from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
+from energy_forecast.api.routes import metrics as metrics_route
+from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -32,6 +35,7 @@ from energy_forecast.logging import get_logger
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
+from energy_forecast.tasks.monitor import TaskMonitor
 
 log = get_logger(__name__)
 
@@ -98,6 +102,11 @@ def create_app(
             if start_tasks:
                 runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
                 app.state.tasks = runtime.queue
+                app.state.monitor = TaskMonitor(
+                    runtime.queue,
+                    runtime.redis_url or "",
+                    heartbeat_timeout=settings.worker_heartbeat_timeout,
+                )
             log.info(
                 "api_started",
                 storage=settings.storage_backend,
@@ -108,6 +117,9 @@ def create_app(
             yield
         finally:
             app.state.tasks = None
+            monitor, app.state.monitor = getattr(app.state, "monitor", None), None
+            if monitor is not None:
+                monitor.close()
             if runtime is not None:
                 runtime.close()
             app.state.weather.close()
@@ -139,4 +151,7 @@ def create_app(
     app.include_router(forecasting.router)
     app.include_router(models.router)
     app.include_router(weather.router)
+    app.include_router(tasks_route.router)
+    app.include_router(metrics_route.router)
+    install_metrics(app)
     return app

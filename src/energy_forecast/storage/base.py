@@ -83,6 +83,24 @@ class SeriesStore(Protocol):
     def list_sites(self) -> list[Site]:
         """Every site, sorted by site id."""
 
+    def write_forecast(
+        self, meter_type: MeterType, meter_id: str, model_version: str, forecast: pd.DataFrame
+    ) -> int:
+        """Upsert forecast points (``value``, optional ``lower``/``upper``) keyed by (meter, version, hour).
+
+        Layout in ``storage/forecast_layout.py``; returns the number of points written.
+        """
+
+    def read_forecast(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """Written-back forecasts with ``start <= t < end``: UTC index, columns model_version, value,
+        lower, upper, sorted by time then version."""
+
     def batch(self) -> AbstractContextManager[None]:
         """Group many writes (an import): one transaction where the backend has them."""
 

@@ -22,6 +22,7 @@ from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id, v
 from energy_forecast.domain.series import SeriesStats, make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
+from energy_forecast.storage import forecast_layout
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meters (
@@ -51,6 +52,15 @@ CREATE TABLE IF NOT EXISTS sites (
     city VARCHAR,
     timezone VARCHAR NOT NULL,
     country VARCHAR
+);
+CREATE TABLE IF NOT EXISTS forecast (
+    meter_type VARCHAR NOT NULL,
+    meter_id VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    lower DOUBLE,
+    upper DOUBLE,
+    value DOUBLE NOT NULL
 );
 """
 
@@ -251,6 +261,45 @@ class DuckDBSeriesStore:
         with self._cursor() as cur:
             rows = cur.execute("SELECT * FROM sites ORDER BY site_id").fetchall()
         return [Site(*row) for row in rows]
+
+    # forecasts ----------------------------------------------------------------------------------
+    def write_forecast(
+        self, meter_type: MeterType, meter_id: str, model_version: str, forecast: pd.DataFrame
+    ) -> int:
+        validate_meter_id(meter_id)
+        points = forecast_layout.check_forecast(forecast)
+        frame = pd.DataFrame(
+            {
+                "meter_type": MeterType(meter_type).value,
+                "meter_id": meter_id,
+                "model_version": forecast_layout.check_version(model_version),
+                "ts": _naive_utc(pd.DatetimeIndex(points.index)),
+                "lower": points["lower"].to_numpy(),
+                "upper": points["upper"].to_numpy(),
+                "value": points["value"].to_numpy(),
+            }
+        )
+        return self._upsert("forecast", frame, ["meter_type", "meter_id", "model_version"])
+
+    def read_forecast(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        validate_meter_id(meter_id)
+        where, params = _bounds(start, end)
+        sql = (
+            "SELECT ts, model_version, value, lower, upper FROM forecast "
+            f"WHERE meter_type = ? AND meter_id = ?{where} ORDER BY ts, model_version"
+        )
+        with self._cursor() as cur:
+            frame = cur.execute(sql, [MeterType(meter_type).value, meter_id, *params]).df()
+        if frame.empty:
+            return forecast_layout.empty_forecast()
+        index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
+        return frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
 
     def close(self) -> None:
         with self._lock:

@@ -51,6 +51,7 @@ from energy_forecast.domain.meters import (
 from energy_forecast.domain.series import SeriesStats, empty_series, make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
+from energy_forecast.storage import forecast_layout
 from energy_forecast.storage import influx_protocol as lp
 
 REGISTRY = lp.REGISTRY
@@ -354,6 +355,63 @@ class InfluxSeriesStore:
             for row in series.rows()
         }
         return [sites[k] for k in sorted(sites)]
+
+    def write_forecast(
+        self, meter_type: MeterType, meter_id: str, model_version: str, forecast: pd.DataFrame
+    ) -> int:
+        points = forecast_layout.check_forecast(forecast)
+        if points.empty:
+            return 0
+        tags = (
+            f"{forecast_layout.MEASUREMENT},meter_id={lp.escape_key(validate_meter_id(meter_id))},"
+            f"meter_type={MeterType(meter_type).value},"
+            f"model_version={lp.escape_key(forecast_layout.check_version(model_version))}"
+        )
+        seconds = points.index.as_unit("s").asi8.tolist()
+        lines = []
+        for stamp, value, lower, upper in zip(
+            seconds, points["value"].tolist(), points["lower"].tolist(), points["upper"].tolist(), strict=True
+        ):
+            fields = f"value={value!r}"
+            if np.isfinite(lower):
+                fields += f",lower={lower!r}"
+            if np.isfinite(upper):
+                fields += f",upper={upper!r}"
+            lines.append(f"{tags} {fields} {stamp}")
+        self._write(iter([("\n".join(lines), len(lines))]))
+        return len(lines)
+
+    def read_forecast(
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        where = (
+            lp.id_filter("meter_id", [validate_meter_id(meter_id)])
+            + f" AND {lp.ident('meter_type')} = {lp.literal(MeterType(meter_type).value)}"
+            + lp.time_clause(start, end)
+        )
+        statement = (
+            f"SELECT value, lower, upper FROM {lp.ident(forecast_layout.MEASUREMENT)} "
+            f"WHERE {where} GROUP BY {lp.ident('model_version')}"
+        )
+        frames = []
+        for series in self._query([statement], chunked=True).get(0, []):
+            if not series.values:
+                continue
+            table = pd.DataFrame(series.values, columns=series.columns)
+            table["model_version"] = series.tags.get("model_version", "")
+            frames.append(table)
+        if not frames:
+            return forecast_layout.empty_forecast()
+        frame = pd.concat(frames, ignore_index=True)
+        frame["timestamp"] = pd.to_datetime(frame.pop("time").astype("int64"), unit="s", utc=True)
+        frame = frame.sort_values(["timestamp", "model_version"]).set_index("timestamp")
+        return frame[list(forecast_layout.COLUMNS)].astype(
+            {"value": "float64", "lower": "float64", "upper": "float64"}
+        )
 
     def close(self) -> None:
         self._closed = True

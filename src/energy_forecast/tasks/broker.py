@@ -30,6 +30,7 @@ from dramatiq.results.backends.redis import RedisBackend
 
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
+from energy_forecast.tasks.telemetry import TelemetryMiddleware
 
 DEFAULT_RETENTION = timedelta(days=7)
 RESULT_NAMESPACE = "dramatiq-result"
@@ -130,6 +131,10 @@ def build_broker(
         Pipelines(),
         # dramatiq runs after_* hooks in reverse order: listing Progress before Retries and Results
         # lets it see Retries' verdict (message.failed) and write SUCCESS after the result is stored.
+        # Before Retries too, for the same reason: it counts failed vs retried from message.failed.
+        TelemetryMiddleware(
+            client, retention=retention, beat_interval=heartbeat_interval or heartbeat_timeout / 6
+        ),
         ProgressMiddleware(store),
         Retries(max_retries=max_retries, min_backoff=_ms(min_backoff), max_backoff=_ms(max_backoff)),
         Results(

@@ -1,41 +1,171 @@
-"""Liveness and dependency checks."""
+"""Liveness and dependency checks: ``/health/`` (the service) and ``/health/worker`` (the workers).
+
+Every check runs on its own thread under one deadline, so a hung dependency is reported as a
+timeout instead of holding the request: ``/health/`` answers within ``CHECK_DEADLINE`` whatever
+the dependencies do. Redis is probed through the task monitor's client (1 s socket timeouts, no
+retries).
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
-from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
-from energy_forecast.errors import StorageError
+from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
+from energy_forecast.errors import EnergyForecastError
+from energy_forecast.tasks.monitor import TaskMonitor
 
 router = APIRouter(tags=["health"])
 
+CHECK_DEADLINE = timedelta(seconds=1.5)
+# Without these the service cannot answer at all; the others only degrade it.
+CRITICAL = ("redis", "storage")
 
-@router.get("/health/")
-def health(store: SeriesStoreDep, settings: SettingsDep) -> JSONResponse:
-    """Service status with a real check of the time-series store."""
-    checks: dict[str, dict[str, object]] = {}
+
+def _monitor(request: Request) -> TaskMonitor | None:
+    return getattr(request.app.state, "monitor", None)
+
+
+def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        store.ping()
-        checks["storage"] = {"status": "ok", "backend": settings.storage_backend}
-    except StorageError as exc:
-        checks["storage"] = {"status": "error", "backend": settings.storage_backend, "error": exc.message}
-    checks["storage"]["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    healthy = all(c["status"] == "ok" for c in checks.values())
+        result = {"status": "ok", **(check() or {})}
+    except EnergyForecastError as exc:
+        result = {"status": "error", "error": exc.message}
+    except Exception as exc:  # a health check reports every failure; it must not raise
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+def run_checks(
+    checks: dict[str, Callable[[], dict[str, Any] | None]], deadline: timedelta = CHECK_DEADLINE
+) -> dict[str, dict[str, Any]]:
+    """Run checks concurrently; one still running at the deadline is reported as a timeout."""
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="ef-health")
+    try:
+        futures = {name: pool.submit(_timed, fn) for name, fn in checks.items()}
+        wait(futures.values(), timeout=deadline.total_seconds())
+        results: dict[str, dict[str, Any]] = {}
+        for name, future in futures.items():
+            if future.done():
+                results[name] = future.result()
+            else:
+                results[name] = {
+                    "status": "error",
+                    "error": f"no answer within {deadline.total_seconds():g} s",
+                    "latency_ms": deadline.total_seconds() * 1000,
+                }
+        return results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung check ends on its own timeout
+
+
+def overall_status(checks: dict[str, dict[str, Any]]) -> str:
+    """unhealthy when a critical check errs, degraded when any other is not ok, else healthy."""
+    if any(checks[name]["status"] == "error" for name in CRITICAL if name in checks):
+        return "unhealthy"
+    if any(c["status"] not in ("ok", "disabled") for c in checks.values()):
+        return "degraded"
+    return "healthy"
+
+
+@router.get("/health/")
+def health(
+    request: Request, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
+) -> JSONResponse:
+    """Service status with bounded checks of Redis, the time-series store and the model directory."""
+    monitor = _monitor(request)
+    mode = "external" if settings.redis_url else "embedded"
+
+    def redis_check() -> dict[str, Any]:
+        if monitor is None:
+            return {"status": "disabled", "detail": "this process runs without a task queue"}
+        return {"mode": mode, "round_trip_ms": round(monitor.ping(), 2)}
+
+    def workers_check() -> dict[str, Any]:
+        if monitor is None:
+            return {"status": "disabled"}
+        count = len(monitor.workers())
+        if count == 0:
+            return {"status": "warning", "count": 0, "detail": "no live worker: tasks wait in the queue"}
+        return {"count": count}
+
+    checks = run_checks(
+        {
+            "redis": redis_check,
+            "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
+            "model_directory": lambda: (models.ping(), {"path": str(settings.models_dir)})[1],
+            "workers": workers_check,
+        }
+    )
+    status = overall_status(checks)
+    redis_state = checks["redis"]["status"]
     body = {
-        "status": "healthy" if healthy else "unhealthy",
+        "status": status,
         "timestamp": datetime.now(UTC).isoformat(),
         "version": __version__,
         "services": {
             "api": "running",
+            "redis": {"ok": "connected", "disabled": "disabled"}.get(redis_state, "disconnected"),
             "storage": settings.storage_backend,
             "task_system": "dramatiq",
         },
         "checks": checks,
     }
-    return JSONResponse(status_code=200 if healthy else 503, content=body)
+    if status == "unhealthy":
+        body["reason"] = "; ".join(
+            f"{name}: {checks[name]['error']}" for name in CRITICAL if checks[name]["status"] == "error"
+        )
+    return JSONResponse(status_code=503 if status == "unhealthy" else 200, content=body)
+
+
+@router.get("/health/worker")
+def worker_health(request: Request) -> JSONResponse:
+    """Workers seen through their heartbeats, Redis client count and queue lengths."""
+    monitor = _monitor(request)
+    now = datetime.now(UTC).isoformat()
+    if monitor is None:
+        body = {
+            "worker_status": "disabled",
+            "task_system": "dramatiq",
+            "timestamp": now,
+            "detail": "this process runs without a task queue",
+        }
+        return JSONResponse(status_code=503, content=body)
+
+    def live() -> dict[str, Any]:
+        return {
+            "workers": monitor.workers(),
+            "redis_clients": monitor.client_count(),
+            "queues": monitor.queue_depths(),
+        }
+
+    result = run_checks({"live": live})["live"]
+    if result["status"] != "ok":
+        body = {
+            "worker_status": "unknown",
+            "task_system": "dramatiq",
+            "timestamp": now,
+            "error": result["error"],
+        }
+        return JSONResponse(status_code=503, content=body)
+    workers = result["workers"]
+    body = {
+        "worker_status": "running" if workers else "no_workers",
+        "worker_count": len(workers),
+        "worker_threads": sum(int(w.get("threads") or 0) for w in workers),
+        "redis_clients": result["redis_clients"],
+        "task_system": "dramatiq",
+        "timestamp": now,
+        "queues": result["queues"],
+        "workers": workers,
+    }
+    return JSONResponse(status_code=200, content=body)

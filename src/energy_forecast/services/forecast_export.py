@@ -1,0 +1,96 @@
+"""Write forecasts back to the series store, so dashboards (Grafana) read them beside the readings.
+
+Each export forecasts ``days`` ahead from the hour after a meter's last reading through
+``services.forecasting.forecast_meter`` (the same path as ``POST /forecast/``) and upserts the
+hourly points under the model version that made them (``v{n}``, or ``substituted`` for the
+same-hour fallback). Layout: ``storage/forecast_layout.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from energy_forecast.domain.meters import MeterType, validate_meter_id
+from energy_forecast.errors import InputDataError, NotFoundError
+from energy_forecast.services.forecasting import MAX_HORIZON, ModelCache, forecast_meter
+from energy_forecast.storage.base import ModelStore, SeriesStore
+from energy_forecast.storage.forecast_layout import model_version_tag
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedForecast:
+    """What one export wrote."""
+
+    meter_id: str
+    meter_type: str
+    model_version: str
+    points_written: int
+    first_hour: str | None
+    last_hour: str | None
+    substituted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_days(days: int) -> timedelta:
+    """The horizon as a timedelta. Raises InputDataError outside 1 .. MAX_HORIZON days."""
+    if not 1 <= days <= MAX_HORIZON.days:
+        raise InputDataError(f"days must be between 1 and {MAX_HORIZON.days}, got {days}")
+    return timedelta(days=days)
+
+
+def export_forecast(
+    store: SeriesStore,
+    model_store: ModelStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    days: int = 7,
+    write: bool = True,
+    cache: ModelCache | None = None,
+) -> ExportedForecast:
+    """Forecast ``days`` after the last reading and (with ``write``) upsert it into the store.
+
+    Raises:
+        InputDataError: ``days`` outside 1..31.
+        NotFoundError: the meter has no readings of this type.
+    """
+    horizon = check_days(days)
+    meter_type = MeterType(meter_type)
+    stats = store.readings_stats(meter_type).get(validate_meter_id(meter_id))
+    if stats is None or stats.last is None:
+        raise NotFoundError(
+            f"meter {meter_id!r} has no {meter_type.value} readings to forecast from; import them first"
+        )
+    start = stats.last + HOUR
+    end = stats.last + horizon
+    result = forecast_meter(
+        store, model_store, meter_id=meter_id, meter_type=meter_type, start=start, end=end, cache=cache
+    )
+    points = [p for p in result.points if p.kind == "forecast"]
+    frame = pd.DataFrame(
+        {
+            "value": [p.value for p in points],
+            "lower": [p.lower if p.lower is not None else float("nan") for p in points],
+            "upper": [p.upper if p.upper is not None else float("nan") for p in points],
+        },
+        index=pd.DatetimeIndex([pd.Timestamp(p.label) for p in points]).tz_convert("UTC"),
+    )
+    version = model_version_tag(result.model_version)
+    written = store.write_forecast(meter_type, meter_id, version, frame) if write and len(frame) else 0
+    return ExportedForecast(
+        meter_id=meter_id,
+        meter_type=meter_type.value,
+        model_version=version,
+        points_written=written,
+        first_hour=frame.index[0].isoformat() if len(frame) else None,
+        last_hour=frame.index[-1].isoformat() if len(frame) else None,
+        substituted=result.substituted,
+    )

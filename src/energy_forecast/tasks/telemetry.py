@@ -1,0 +1,183 @@
+"""TelemetryMiddleware: task counters, durations, a recent-task index and worker presence in Redis.
+
+Tasks run in worker processes on any number of machines, so per-process counters would each see a
+slice. Everything here is written to the shared Redis instead and read at scrape time
+(``tasks/monitor.py``), which is correct across processes and hosts. Keys:
+
+- ``ef_metrics:tasks``                hash ``{actor}:{event}`` -> count; events in ``EVENTS``
+- ``ef_metrics:duration:{actor}``     hash bucket upper bound -> count, plus ``sum`` and ``count``
+- ``ef_metrics:training_seconds``     the same shape, from successful training results
+- ``task_recent``                     sorted set of task ids scored by enqueue time (ms)
+- ``task_meta:{id}``                  JSON ``{actor, queue, meter_id, meter_type, enqueued_at}``
+- ``ef_workers``                      hash broker id -> JSON worker description, refreshed each beat
+
+Telemetry never fails a task: a Redis error here is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import redis
+import structlog
+from dramatiq.middleware import Middleware
+
+from energy_forecast.domain.tasks import utc_now
+
+log = structlog.get_logger(__name__)
+
+TASK_COUNTERS_KEY = "ef_metrics:tasks"
+TRAINING_SECONDS_KEY = "ef_metrics:training_seconds"
+RECENT_KEY = "task_recent"
+WORKERS_KEY = "ef_workers"
+EVENTS = ("enqueued", "succeeded", "failed", "retried", "skipped")
+DURATION_BUCKETS_S: tuple[float, ...] = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+RECENT_MAX = 10_000
+
+
+def duration_key(actor: str) -> str:
+    return f"ef_metrics:duration:{actor}"
+
+
+def meta_key(task_id: str) -> str:
+    return f"task_meta:{task_id}"
+
+
+def bucket_field(seconds: float, buckets: tuple[float, ...] = DURATION_BUCKETS_S) -> str:
+    """The smallest bucket bound holding ``seconds`` ("+Inf" past the last)."""
+    for bound in buckets:
+        if seconds <= bound:
+            return repr(float(bound))
+    return "+Inf"
+
+
+def _observe(pipe: Any, key: str, seconds: float) -> None:
+    pipe.hincrby(key, bucket_field(seconds), 1)
+    pipe.hincrbyfloat(key, "sum", seconds)
+    pipe.hincrby(key, "count", 1)
+
+
+class TelemetryMiddleware(Middleware):
+    """Counts enqueues and outcomes per actor, times tasks, indexes recent ones, announces workers."""
+
+    def __init__(self, client: redis.Redis, *, retention: timedelta, beat_interval: timedelta) -> None:
+        self.client = client
+        self.retention = retention
+        self.beat_interval = beat_interval
+        self._ttl_ms = int(retention.total_seconds() * 1000)
+        self._started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._worker_info: dict[str, Any] = {}
+
+    # -- enqueue side (API or CLI process, and Retries' delayed re-enqueue in workers) -----------
+
+    def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        if message.options.get("retries"):
+            return  # a retry of a counted task; after_process_message counted it as "retried"
+        task_id = message.message_id
+        now_ms = int(time.time() * 1000)
+        meta = {
+            "actor": message.actor_name,
+            "queue": message.queue_name.removesuffix(".DQ"),
+            "meter_id": message.kwargs.get("meter_id"),
+            "meter_type": message.kwargs.get("meter_type"),
+            "enqueued_at": utc_now().isoformat(),
+        }
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:enqueued", 1)
+                pipe.set(meta_key(task_id), json.dumps(meta), px=self._ttl_ms)
+                pipe.zadd(RECENT_KEY, {task_id: now_ms})
+                pipe.zremrangebyscore(RECENT_KEY, 0, now_ms - self._ttl_ms)
+                pipe.zremrangebyrank(RECENT_KEY, 0, -(RECENT_MAX + 1))
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("telemetry_write_failed", hook="after_enqueue", error=str(exc))
+
+    # -- worker side ------------------------------------------------------------------------------
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        self._started[message.message_id] = time.perf_counter()
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        started = self._started.pop(message.message_id, None)
+        if exception is None:
+            event = "succeeded"
+        elif message.failed:
+            event = "failed"
+        else:
+            event = "retried"
+        actor = message.actor_name
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hincrby(TASK_COUNTERS_KEY, f"{actor}:{event}", 1)
+                if started is not None:
+                    _observe(pipe, duration_key(actor), time.perf_counter() - started)
+                training_s = _training_seconds(result)
+                if training_s is not None:
+                    _observe(pipe, TRAINING_SECONDS_KEY, training_s)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("telemetry_write_failed", hook="after_process_message", error=str(exc))
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        self._started.pop(message.message_id, None)
+        try:
+            self.client.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:skipped", 1)
+        except redis.RedisError as exc:
+            log.warning("telemetry_write_failed", hook="after_skip_message", error=str(exc))
+
+    # -- worker presence --------------------------------------------------------------------------
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        self._worker_info = {
+            "broker_id": broker.broker_id,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "threads": getattr(worker, "worker_threads", None),
+            "queues": sorted(getattr(worker, "queues", None) or broker.get_declared_queues()),
+            "started_at": utc_now().isoformat(),
+        }
+        self._announce(broker.broker_id)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._beat, args=(broker.broker_id,), name="ef-presence", daemon=True
+        )
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self.client.hdel(WORKERS_KEY, broker.broker_id)
+        except redis.RedisError as exc:
+            log.warning("telemetry_write_failed", hook="before_worker_shutdown", error=str(exc))
+
+    def _announce(self, broker_id: str) -> None:
+        # Re-written every beat, so a Redis that restarted empty learns about live workers again.
+        info = {**self._worker_info, "seen_at": utc_now().isoformat()}
+        try:
+            self.client.hset(WORKERS_KEY, broker_id, json.dumps(info))
+        except redis.RedisError as exc:
+            log.debug("worker_presence_failed", error=str(exc))
+
+    def _beat(self, broker_id: str) -> None:
+        while not self._stop.wait(self.beat_interval.total_seconds()):
+            self._announce(broker_id)
+
+
+def _training_seconds(result: Any) -> float | None:
+    if not isinstance(result, dict):
+        return None
+    value = (result.get("details") or {}).get("training_time_seconds")
+    return float(value) if isinstance(value, int | float) else None

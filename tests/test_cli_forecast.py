@@ -1,0 +1,62 @@
+"""``energy-forecast forecast``: forecasts printed, and with --write stored where Grafana reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from energy_forecast.cli import app
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EF_HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meters.csv").write_text("meter_id,meter_type,site_id,unit\nm1,electricity,s1,kWh\n")
+    rows = [f"2024-01-{d:02d}T{h:02d}:00:00Z,m1,{h + 1}" for d in (1, 2) for h in range(24)]
+    (data / "electricity.csv").write_text("timestamp,meter_id,consumption\n" + "\n".join(rows) + "\n")
+    assert runner.invoke(app, ["import", "--data-dir", str(data)]).exit_code == 0
+    return tmp_path / "home"
+
+
+def test_forecast_write_stores_one_day_per_meter(home: Path) -> None:
+    dry = runner.invoke(app, ["forecast", "--meter-id", "m1", "--days", "1", "--json"])
+    written = runner.invoke(app, ["forecast", "--all", "--days", "1", "--write", "--json"])
+
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)[0]["points_written"] == 0
+    assert written.exit_code == 0, written.output
+    row = json.loads(written.stdout)[0]
+    assert row["model_version"] == "substituted"  # never trained: the same-hour fallback
+    assert row["points_written"] == 24
+    assert row["first_hour"] == "2024-01-03T00:00:00+00:00"
+    store = DuckDBSeriesStore(home / "energy.duckdb")
+    try:
+        stored = store.read_forecast(MeterType.ELECTRICITY, "m1")
+    finally:
+        store.close()
+    assert len(stored) == 24
+    assert stored["value"].iloc[5] == pytest.approx(6.0)  # mean of hour 05 over the two days
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["forecast"], "give --all or one or more --meter-id", id="no-meter"),
+        pytest.param(["forecast", "--meter-id", "ghost"], "unknown meter id(s): ghost", id="unknown"),
+        pytest.param(["forecast", "--all", "--days", "40"], "less than or equal to 31", id="too-many-days"),
+    ],
+)
+def test_forecast_refuses_bad_arguments(home: Path, args: list[str], fragment: str) -> None:
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 2
+    assert fragment in result.output
