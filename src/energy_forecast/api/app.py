@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
 from energy_forecast.api.routes import forecasting, health, meters, models, training
+from energy_forecast.api.routes.dashboard import dashboard_router, static_files
 from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -134,4 +135,6 @@ def create_app(
     app.include_router(training.router)
     app.include_router(forecasting.router)
     app.include_router(models.router)
+    app.include_router(dashboard_router)
+    app.mount("/static", static_files(), name="static")
     return app
