@@ -129,6 +129,7 @@ async def meter_page(
         "last_reading": stats.last.isoformat() if stats and stats.last is not None else None,
         "unit": row.summary.meter.unit,
         "timezone": row.summary.meter.timezone,
+        "has_model": row.model is not None,
         "stages": [{"state": s.value, "progress": s.progress} for s in STAGES],
     }
     return _render(

@@ -150,6 +150,14 @@
     return [xs, history, forecast, lower, upper];
   }
 
+  // 24-hour UTC labels: the date at midnight, the hour otherwise (readable across a room).
+  function axisLabel(ts) {
+    const d = new Date(ts * 1000);
+    const pad = (n) => String(n).padStart(2, "0");
+    if (d.getUTCHours() === 0) return `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+    return `${pad(d.getUTCHours())}:00`;
+  }
+
   function drawChart(container, data, unit) {
     container.textContent = "";
     const label = unit ? `consumption (${unit})` : "consumption";
@@ -160,7 +168,12 @@
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: { x: { time: true } },
       axes: [
-        { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, ticks: { stroke: cssVar("--grid") } },
+        {
+          stroke: cssVar("--muted"),
+          grid: { stroke: cssVar("--grid") },
+          ticks: { stroke: cssVar("--grid") },
+          values: (_u, splits) => splits.map(axisLabel),
+        },
         { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, ticks: { stroke: cssVar("--grid") }, label, size: 70 },
       ],
       series: [
@@ -246,6 +259,12 @@
   async function loadModel(page) {
     const tbody = document.querySelector("#versions tbody");
     let history;
+    if (!page.has_model) {
+      // Known from the page itself: no request that could only answer 404.
+      tbody.textContent = "";
+      cell(tbody.insertRow(), "No model trained yet: press “Train model”.").colSpan = 9;
+      return;
+    }
     try {
       history = await api(`/models/${page.meter_type}/${encodeURIComponent(page.meter_id)}`);
     } catch (error) {
@@ -316,6 +335,7 @@
         });
         card.dataset.taskStatus = final.status;
         if (final.status === "SUCCESS") {
+          page.has_model = true;
           await Promise.all([loadModel(page), loadChart(page, state)]);
         }
       } catch (error) {
