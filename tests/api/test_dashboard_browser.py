@@ -199,6 +199,13 @@ def test_training_from_the_meter_page_shows_every_stage_and_then_the_forecast_ch
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.stat().st_size > 20_000
     print(f"screenshot: {screenshot}")
+
+    # Assert: the fleet overview now shows the model and its accuracy.
+    page.get_by_role("link", name="Fleet").first.click()
+    row = page.locator('tr[data-meter-id="bldg1"]')
+    expect(row).to_contain_text("v1")
+    expect(row).to_contain_text("up to date")
+    page.screenshot(path=tmp_path / "fleet.png", full_page=True)
     assert problems == []
 
 

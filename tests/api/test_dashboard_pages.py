@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
+from energy_forecast.api.routes.dashboard import age
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.settings import Settings
@@ -195,8 +198,36 @@ def test_assets_are_served_from_the_package(client: TestClient, path: str, conte
     assert len(response.content) > 1000
 
 
+def test_every_template_and_asset_is_declared_as_package_data() -> None:
+    # An installed wheel serves only what setuptools copied; its globs do not cross directories.
+    root = Path(__file__).parents[2]
+    package = root / "src/energy_forecast"
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    declared = {path for pattern in patterns["energy_forecast"] for path in package.glob(pattern)}
+    shipped = {p for folder in ("api/static", "api/templates") for p in (package / folder).rglob("*")}
+
+    assert {p for p in shipped if p.is_file()} <= declared
+
+
 def test_vendored_library_ships_with_its_licence() -> None:
     vendor = Path(__file__).parents[2] / "src/energy_forecast/api/static/vendor/uplot"
 
     assert "MIT License" in (vendor / "LICENSE").read_text()
     assert "uPlot" in (vendor / "uPlot.iife.min.js").read_text()[:2000]
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        pytest.param(None, "", id="unknown"),
+        pytest.param("2024-03-01T11:59:30+00:00", "just now", id="seconds"),
+        pytest.param("2024-03-01T11:15:00+00:00", "45 min ago", id="minutes"),
+        pytest.param("2024-03-01T02:00:00+00:00", "10 h ago", id="hours"),
+        pytest.param("2024-02-01T12:00:00+00:00", "29 d ago", id="days"),
+        pytest.param("2024-03-02T12:00:00+00:00", "in the future", id="clock-skew"),
+    ],
+)
+def test_ages_read_in_the_largest_whole_unit(moment: str | None, expected: str) -> None:
+    now = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+    assert age(None if moment is None else datetime.fromisoformat(moment), now) == expected
