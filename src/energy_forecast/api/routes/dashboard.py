@@ -38,7 +38,7 @@ _TASK_ID = re.compile(TASK_ID_PATTERN)
 # The stages a training task passes through, in order, with the seed's percentages.
 STAGES = [state for state in TaskState if not state.terminal] + [TaskState.SUCCESS]
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; img-src 'self'; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 SECURITY_HEADERS = {
