@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
 from energy_forecast.api.routes import forecasting, health, meters, models, training
-from energy_forecast.api.routes.dashboard import dashboard_router, static_files
+from energy_forecast.api.routes.dashboard import router as dashboard_router
+from energy_forecast.api.routes.dashboard import static_files
 from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,

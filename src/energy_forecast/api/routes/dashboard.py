@@ -28,7 +28,7 @@ from energy_forecast.domain.tasks import TaskState
 from energy_forecast.errors import MeterNotFoundError
 from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
 
-dashboard_router = router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
     env=Environment(loader=PackageLoader("energy_forecast.api", "templates"), autoescape=True)
 )
@@ -130,7 +130,6 @@ async def meter_page(
         "unit": row.summary.meter.unit,
         "timezone": row.summary.meter.timezone,
         "has_model": row.model is not None,
-        "stages": [{"state": s.value, "progress": s.progress} for s in STAGES],
     }
     return _render(
         request, "meter.html", {"row": row, "page": page, "now": datetime.now(UTC), "stages": STAGES}
@@ -143,5 +142,5 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
     if not _TASK_ID.fullmatch(task_id):
         hint = "Task ids are the hexadecimal ids returned when training is queued."
         return not_found(request, f"task {task_id}", hint)
-    page = {"task_id": task_id, "stages": [{"state": s.value, "progress": s.progress} for s in STAGES]}
+    page = {"task_id": task_id}
     return _render(request, "task.html", {"page": page, "stages": STAGES})
