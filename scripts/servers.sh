@@ -39,6 +39,8 @@ install_missing() {
     command -v redis-cli >/dev/null 2>&1 || packages+=(redis-tools)
     command -v influxd >/dev/null 2>&1 || packages+=(influxdb)
     command -v curl >/dev/null 2>&1 || packages+=(curl)
+    # Headless browser for the dashboard test (tests/api/test_dashboard_browser.py); no service.
+    command -v chromium >/dev/null 2>&1 || packages+=(chromium)
     [ "${#packages[@]}" -eq 0 ] && return 0
 
     log "installing ${packages[*]} (apt-get)"

@@ -18,6 +18,8 @@ from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
 from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
+from energy_forecast.api.routes.dashboard import router as dashboard_router
+from energy_forecast.api.routes.dashboard import static_files
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -153,5 +155,7 @@ def create_app(
     app.include_router(weather.router)
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
+    app.include_router(dashboard_router)
+    app.mount("/static", static_files(), name="static")
     install_metrics(app)
     return app

@@ -1,0 +1,146 @@
+"""The web dashboard: server-rendered pages over the same stores the JSON API reads.
+
+Pages render what the server knows at once (fleet table, meter header); the browser then talks to
+the public JSON API (``/forecast/``, ``/models/...``, ``/trainmodel/...``) for the chart and live
+training, so the dashboard exercises exactly what API clients use. Every asset is served from the
+package (``api/static``, uPlot vendored under ``static/vendor``): nothing comes from a CDN, and
+the Content-Security-Policy says so to the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
+from starlette.concurrency import run_in_threadpool
+
+from energy_forecast import __version__
+from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep
+from energy_forecast.api.schemas import TASK_ID_PATTERN
+from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
+from energy_forecast.domain.tasks import TaskState
+from energy_forecast.errors import MeterNotFoundError
+from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(
+    env=Environment(loader=PackageLoader("energy_forecast.api", "templates"), autoescape=True)
+)
+
+_SLUG = re.compile(SLUG_PATTERN)
+_TASK_ID = re.compile(TASK_ID_PATTERN)
+# The stages a training task passes through, in order, with the seed's percentages.
+STAGES = [state for state in TaskState if not state.terminal] + [TaskState.SUCCESS]
+CSP = (
+    "default-src 'self'; img-src 'self'; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Wall screens reload the overview; bounded so a typo cannot hammer the server.
+MIN_REFRESH_S, MAX_REFRESH_S = 10, 3600
+
+
+def static_files() -> StaticFiles:
+    """The dashboard's CSS, JavaScript and vendored libraries, served from the installed package."""
+    return StaticFiles(packages=[("energy_forecast.api", "static")])
+
+
+def age(moment: datetime | None, now: datetime | None = None) -> str:
+    """``3 h ago``-style age for tables read from across a room; empty when unknown."""
+    if moment is None:
+        return ""
+    delta = (now or datetime.now(UTC)) - moment
+    if delta < timedelta(0):
+        return "in the future"
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A metric for display; an en dash for a missing one."""
+    return "\u2013" if value is None else f"{value:,.{digits}f}"
+
+
+templates.env.filters["age"] = age
+templates.env.filters["number"] = number
+templates.env.globals["version"] = __version__
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def not_found(request: Request, what: str, hint: str) -> HTMLResponse:
+    """A page a person can act on, instead of a JSON 404, for a mistyped or stale link."""
+    return _render(request, "not_found.html", {"what": what, "hint": hint}, status_code=404)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def fleet(
+    request: Request, store: SeriesStoreDep, models: ModelStoreDep, refresh: int | None = None
+) -> HTMLResponse:
+    """Fleet overview: every meter, its last reading, model age and hold-out accuracy."""
+    rows: list[MeterOverview] = await run_in_threadpool(fleet_overview, store, models)
+    context = {
+        "rows": rows,
+        "now": datetime.now(UTC),
+        "trained": sum(1 for row in rows if row.model is not None),
+        "median_cv_rmse": fleet_median(rows, "cv_rmse_percent"),
+        "median_r2": fleet_median(rows, "r2"),
+        "refresh": None if refresh is None else min(max(refresh, MIN_REFRESH_S), MAX_REFRESH_S),
+    }
+    return _render(request, "fleet.html", context)
+
+
+@router.get("/dashboard/meters/{meter_type}/{meter_id}", response_class=HTMLResponse)
+async def meter_page(
+    request: Request, meter_type: str, meter_id: str, store: SeriesStoreDep, models: ModelStoreDep
+) -> HTMLResponse:
+    """One meter: readings, active model, forecast chart with its 80 % interval, and a Train button."""
+    # Path values are checked here rather than by FastAPI so a bad link gets a page, not JSON.
+    if meter_type not in {t.value for t in MeterType} or not _SLUG.fullmatch(meter_id):
+        return not_found(request, f"meter {meter_type}/{meter_id}", "Check the link or pick a meter below.")
+    try:
+        row = await run_in_threadpool(meter_overview, store, models, MeterType(meter_type), meter_id)
+    except MeterNotFoundError:
+        return not_found(
+            request, f"{meter_type} meter {meter_id}", "It is not registered: import its readings first."
+        )
+    stats = row.summary.stats
+    page = {
+        "meter_id": row.meter_id,
+        "meter_type": row.meter_type.value,
+        "first_reading": stats.first.isoformat() if stats and stats.first is not None else None,
+        "last_reading": stats.last.isoformat() if stats and stats.last is not None else None,
+        "unit": row.summary.meter.unit,
+        "timezone": row.summary.meter.timezone,
+        "has_model": row.model is not None,
+    }
+    return _render(
+        request, "meter.html", {"row": row, "page": page, "now": datetime.now(UTC), "stages": STAGES}
+    )
+
+
+@router.get("/dashboard/tasks/{task_id}", response_class=HTMLResponse)
+async def task_page(request: Request, task_id: str) -> HTMLResponse:
+    """Live view of one training task's eight stages, fed by its Server-Sent Events stream."""
+    if not _TASK_ID.fullmatch(task_id):
+        hint = "Task ids are the hexadecimal ids returned when training is queued."
+        return not_found(request, f"task {task_id}", hint)
+    page = {"task_id": task_id}
+    return _render(request, "task.html", {"page": page, "stages": STAGES})

@@ -1,0 +1,407 @@
+// energy-forecast dashboard: talks to the public JSON API only, so it shows what clients get.
+// No framework and no build step; uPlot (vendored) draws the chart.
+"use strict";
+
+(function () {
+  const TERMINAL = new Set(["SUCCESS", "FAILURE", "CANCELLED"]);
+  const HOUR_MS = 3600 * 1000;
+
+  function pageData() {
+    const node = document.getElementById("page-data");
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  // fetch JSON; a non-2xx answer becomes an Error carrying the API's own message and status.
+  async function api(path, options) {
+    const response = await fetch(path, {
+      headers: { "content-type": "application/json", accept: "application/json" },
+      ...options,
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      let detail = body && body.detail;
+      if (Array.isArray(detail)) detail = detail.map((d) => d.msg).join("; ");
+      const error = new Error(detail || `${response.status} ${response.statusText}`);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  function fmt(value, digits) {
+    return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+  }
+
+  function ago(iso) {
+    if (!iso) return "";
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (seconds >= 86400) return `${Math.floor(seconds / 86400)} d ago`;
+    if (seconds >= 3600) return `${Math.floor(seconds / 3600)} h ago`;
+    if (seconds >= 60) return `${Math.floor(seconds / 60)} min ago`;
+    return "just now";
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.appendChild(td);
+    return td;
+  }
+
+  // --- live task progress -------------------------------------------------------------------------
+
+  function renderProgress(root, record) {
+    const bar = root.querySelector(".progress");
+    const percent = Number(record.progress) || 0;
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.dataset.status = record.status;
+    bar.querySelector(".progress-fill").style.width = `${percent}%`;
+    bar.querySelector(".progress-text").textContent = `${percent} %`;
+
+    const items = Array.from(root.querySelectorAll(".stages li"));
+    const states = items.map((li) => li.dataset.state);
+    let current = states.indexOf(record.status);
+    if (current < 0) {
+      // FAILURE / CANCELLED keep the percentage reached: mark the last stage at or below it.
+      const reached = items.map((li) => Number(li.querySelector(".stage-pct").textContent.replace(/\D/g, "")));
+      current = reached.filter((p) => p <= percent).length - 1;
+    }
+    items.forEach((li, i) => {
+      li.classList.toggle("done", i < current || record.status === "SUCCESS");
+      li.classList.toggle("current", i === current && record.status !== "SUCCESS");
+      li.classList.toggle("failed", i === current && (record.status === "FAILURE" || record.status === "CANCELLED"));
+      if (i === current) li.setAttribute("aria-current", "step");
+      else li.removeAttribute("aria-current");
+    });
+
+    const message = root.querySelector(".task-message");
+    let text = `${record.status.replace(/_/g, " ").toLowerCase()}: ${record.message || ""}`;
+    if (record.status === "FAILURE") {
+      const error = record.error || record.details || {};
+      text = `Training failed (${error.error_type || "error"}): ${error.error || record.message}`;
+    }
+    message.textContent = text;
+    message.classList.toggle("error", record.status === "FAILURE");
+  }
+
+  // Follow a task through its Server-Sent Events; if the stream breaks, poll the status instead.
+  function trackTask(taskId, onUpdate) {
+    return new Promise((resolve) => {
+      let finished = false;
+      const finish = (record) => {
+        if (finished) return;
+        finished = true;
+        resolve(record);
+      };
+      const poll = async () => {
+        while (!finished) {
+          try {
+            const record = await api(`/trainmodel/status/${encodeURIComponent(taskId)}`);
+            onUpdate(record);
+            if (TERMINAL.has(record.status)) return finish(record);
+          } catch (error) {
+            if (error.status === 404) return finish({ status: "FAILURE", progress: 0, message: error.message });
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      };
+      if (!window.EventSource) return poll();
+      const source = new EventSource(`/trainmodel/stream/${encodeURIComponent(taskId)}`);
+      source.addEventListener("progress", async (event) => {
+        const record = JSON.parse(event.data);
+        onUpdate(record);
+        if (TERMINAL.has(record.status)) {
+          source.close();
+          // The final status also carries the result or the error record.
+          try {
+            const full = await api(`/trainmodel/status/${encodeURIComponent(taskId)}`);
+            onUpdate(full);
+            finish(full);
+          } catch (_error) {
+            finish(record);
+          }
+        }
+      });
+      source.onerror = () => {
+        if (finished) return;
+        source.close();
+        poll();
+      };
+    });
+  }
+
+  // --- forecast chart -----------------------------------------------------------------------------
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  function chartSeries(points) {
+    const xs = [], history = [], forecast = [], lower = [], upper = [];
+    for (const p of points) {
+      xs.push(Date.parse(p.datetime) / 1000);
+      const isForecast = p.type === "forecast";
+      history.push(isForecast ? null : p.value);
+      forecast.push(isForecast ? p.value : null);
+      lower.push(isForecast && p.lower !== undefined ? p.lower : null);
+      upper.push(isForecast && p.upper !== undefined ? p.upper : null);
+    }
+    return [xs, history, forecast, lower, upper];
+  }
+
+  // 24-hour UTC labels: the date at midnight, the hour otherwise (readable across a room).
+  function axisLabel(ts) {
+    const d = new Date(ts * 1000);
+    const pad = (n) => String(n).padStart(2, "0");
+    if (d.getUTCHours() === 0) return `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+    return `${pad(d.getUTCHours())}:00`;
+  }
+
+  function drawChart(container, data, unit) {
+    container.textContent = "";
+    const label = unit ? `consumption (${unit})` : "consumption";
+    const band = cssVar("--band") || "rgba(255, 170, 60, 0.25)";
+    const opts = {
+      width: Math.max(320, container.clientWidth),
+      height: Math.max(260, Math.min(520, Math.round(container.clientWidth * 0.42))),
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+      scales: { x: { time: true } },
+      axes: [
+        {
+          stroke: cssVar("--muted"),
+          grid: { stroke: cssVar("--grid") },
+          ticks: { stroke: cssVar("--grid") },
+          values: (_u, splits) => splits.map(axisLabel),
+        },
+        { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, ticks: { stroke: cssVar("--grid") }, label, size: 70 },
+      ],
+      series: [
+        { label: "time (UTC)" },
+        { label: "readings", stroke: cssVar("--history"), width: 2 },
+        { label: "forecast", stroke: cssVar("--forecast"), width: 2.5, dash: [8, 4] },
+        { label: "10 % bound", stroke: cssVar("--bound"), width: 1 },
+        { label: "90 % bound", stroke: cssVar("--bound"), width: 1 },
+      ],
+      bands: [{ series: [4, 3], fill: band }],
+      legend: { live: true },
+    };
+    const plot = new uPlot(opts, data, container);
+    const resize = new ResizeObserver(() => {
+      const width = Math.max(320, container.clientWidth);
+      plot.setSize({ width, height: Math.max(260, Math.min(520, Math.round(width * 0.42))) });
+    });
+    resize.observe(container);
+    return { plot, resize };
+  }
+
+  function summarise(result) {
+    const forecast = result.forecast_data.filter((p) => p.type === "forecast");
+    const history = result.forecast_data.filter((p) => p.type === "historical");
+    if (!forecast.length) return `${history.length} hourly readings; no forecast hours in this window.`;
+    const peak = forecast.reduce((a, b) => (b.value > a.value ? b : a));
+    const total = forecast.reduce((sum, p) => sum + p.value, 0);
+    const unit = pageData().unit || "";
+    const model = result.model_version ? `model v${result.model_version}` : "same-hour mean (no model)";
+    return (
+      `${history.length} hourly readings and ${forecast.length} forecast hours from ${model}. ` +
+      `Forecast total ${total.toFixed(0)} ${unit}, peak ${peak.value.toFixed(1)} ${unit} at ` +
+      `${peak.datetime.slice(0, 16).replace("T", " ")} UTC. The shaded band is the 80 % interval.`
+    );
+  }
+
+  async function loadChart(page, state) {
+    const container = document.getElementById("chart");
+    const summary = document.getElementById("chart-summary");
+    const notice = document.getElementById("chart-notice");
+    if (!page.last_reading) {
+      container.dataset.state = "empty";
+      summary.textContent = "This meter has no readings yet.";
+      return;
+    }
+    const historyDays = Number(document.getElementById("history-days").value);
+    const horizonDays = Number(document.getElementById("horizon-days").value);
+    const last = Date.parse(page.last_reading);
+    const body = {
+      meter_id: page.meter_id,
+      meter_type: page.meter_type,
+      start_date: new Date(last - (historyDays * 24 - 1) * HOUR_MS).toISOString(),
+      end_date: new Date(last + horizonDays * 24 * HOUR_MS).toISOString(),
+    };
+    container.dataset.state = "loading";
+    try {
+      const result = await api("/forecast/", { method: "POST", body: JSON.stringify(body) });
+      if (state.chart) {
+        state.chart.resize.disconnect();
+        state.chart.plot.destroy();
+      }
+      const data = chartSeries(result.forecast_data);
+      state.chart = drawChart(container, data, page.unit);
+      container.dataset.state = "ready";
+      container.dataset.modelVersion = result.model_version === null ? "" : String(result.model_version);
+      container.dataset.forecastPoints = String(data[2].filter((v) => v !== null).length);
+      container.dataset.historyPoints = String(data[1].filter((v) => v !== null).length);
+      summary.textContent = summarise(result);
+      const notes = [];
+      if (result.substituted) notes.push(`No usable model: ${result.substitution_reason || "showing the same-hour mean"}.`);
+      notes.push(...(result.notes || []));
+      notice.textContent = notes.join(" ");
+      notice.hidden = notes.length === 0;
+    } catch (error) {
+      container.dataset.state = "error";
+      container.textContent = "";
+      summary.textContent = `The forecast could not be loaded: ${error.message}`;
+    }
+  }
+
+  // --- model card ---------------------------------------------------------------------------------
+
+  async function loadModel(page) {
+    const tbody = document.querySelector("#versions tbody");
+    let history;
+    if (!page.has_model) {
+      // Known from the page itself: no request that could only answer 404.
+      tbody.textContent = "";
+      cell(tbody.insertRow(), "No model trained yet: press “Train model”.").colSpan = 9;
+      return;
+    }
+    try {
+      history = await api(`/models/${page.meter_type}/${encodeURIComponent(page.meter_id)}`);
+    } catch (error) {
+      tbody.textContent = "";
+      const row = tbody.insertRow();
+      const td = cell(row, error.status === 404 ? "No model trained yet: press “Train model”." : error.message);
+      td.colSpan = 9;
+      return;
+    }
+    tbody.textContent = "";
+    for (const v of history.versions.slice().reverse()) {
+      const row = tbody.insertRow();
+      if (v.active) row.className = "active";
+      cell(row, `v${v.version}`);
+      cell(row, v.saved_at ? `${v.saved_at.slice(0, 16).replace("T", " ")} UTC` : "–");
+      const window = v.training_window || {};
+      cell(row, window.start ? `${window.start.slice(0, 10)} → ${(window.end || "").slice(0, 10)}` : "–");
+      cell(row, v.data_points === null ? "–" : v.data_points.toLocaleString("en"), "num");
+      cell(row, fmt(v.metrics.cv_rmse_percent, 1), "num");
+      cell(row, fmt(v.metrics.r2, 2), "num");
+      cell(row, fmt(v.metrics.mape_percent, 1), "num");
+      cell(row, fmt(v.metrics.coverage_percent, 0), "num");
+      cell(row, v.active ? "active" : "");
+    }
+    const active = history.versions.find((v) => v.active);
+    if (active) {
+      document.getElementById("model-version").textContent = `v${active.version}`;
+      document.getElementById("model-age").textContent = active.saved_at ? `saved ${ago(active.saved_at)}` : "";
+      document.getElementById("model-cv-rmse").textContent = `${fmt(active.metrics.cv_rmse_percent, 1)} %`;
+      document.getElementById("model-r2").textContent = fmt(active.metrics.r2, 2);
+    }
+  }
+
+  // --- pages --------------------------------------------------------------------------------------
+
+  function meterPage(page) {
+    const state = { chart: null };
+    const card = document.getElementById("train-card");
+    const form = document.getElementById("train-form");
+    const button = document.getElementById("train-button");
+    const link = document.getElementById("task-link");
+    loadChart(page, state);
+    loadModel(page);
+    document.getElementById("chart-controls").addEventListener("change", () => loadChart(page, state));
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      button.textContent = "Training…";
+      card.dataset.taskStatus = "PENDING";
+      try {
+        const accepted = await api("/trainmodel/v2/", {
+          method: "POST",
+          body: JSON.stringify({
+            meter_id: page.meter_id,
+            meter_type: page.meter_type,
+            start_date: `${form.start_date.value}T00:00:00Z`,
+            end_date: `${form.end_date.value}T23:00:00Z`,
+          }),
+        });
+        card.dataset.taskId = accepted.task_id;
+        link.href = `/dashboard/tasks/${encodeURIComponent(accepted.task_id)}`;
+        link.hidden = false;
+        renderProgress(card, accepted);
+        const final = await trackTask(accepted.task_id, (record) => {
+          card.dataset.taskStatus = record.status;
+          renderProgress(card, record);
+        });
+        card.dataset.taskStatus = final.status;
+        if (final.status === "SUCCESS") {
+          page.has_model = true;
+          await Promise.all([loadModel(page), loadChart(page, state)]);
+        }
+      } catch (error) {
+        card.dataset.taskStatus = "FAILURE";
+        renderProgress(card, { status: "FAILURE", progress: 0, message: error.message });
+      } finally {
+        button.disabled = false;
+        button.textContent = "Train model";
+      }
+    });
+  }
+
+  async function taskPage(page) {
+    const card = document.getElementById("task-card");
+    const meter = document.getElementById("task-meter");
+    const update = (record) => {
+      card.dataset.taskStatus = record.status;
+      renderProgress(card, record);
+      const details = record.details || {};
+      if (details.meter_id && !meter.childElementCount) {
+        const a = document.createElement("a");
+        a.href = `/dashboard/meters/${encodeURIComponent(details.meter_type)}/${encodeURIComponent(details.meter_id)}`;
+        a.textContent = `${details.meter_type} meter ${details.meter_id}`;
+        meter.append("Meter: ", a);
+      }
+    };
+    try {
+      update(await api(`/trainmodel/status/${encodeURIComponent(page.task_id)}`));
+      await trackTask(page.task_id, update);
+    } catch (error) {
+      renderProgress(card, { status: "FAILURE", progress: 0, message: error.message });
+    }
+  }
+
+  // Fleet page: list tasks queued or running, refreshed every few seconds.
+  function activeTasks(section) {
+    const list = section.querySelector("ul");
+    const refresh = async () => {
+      let tasks;
+      try {
+        tasks = await api(section.dataset.endpoint);
+      } catch (_error) {
+        section.hidden = true; // no task queue in this process: nothing to show
+        return;
+      }
+      list.textContent = "";
+      for (const task of tasks) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        const details = task.details || {};
+        a.href = `/dashboard/tasks/${encodeURIComponent(task.task_id)}`;
+        a.textContent = `${details.meter_id || task.task_id}: ${task.status.replace(/_/g, " ").toLowerCase()} (${task.progress} %)`;
+        li.appendChild(a);
+        list.appendChild(li);
+      }
+      section.hidden = tasks.length === 0;
+    };
+    refresh();
+    setInterval(refresh, 5000);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const page = pageData();
+    if (page && page.meter_id) meterPage(page);
+    else if (page && page.task_id) taskPage(page);
+    const tasks = document.getElementById("active-tasks");
+    if (tasks) activeTasks(tasks);
+  });
+})();
