@@ -27,6 +27,7 @@ from energy_forecast.ml.baselines import BASELINES, baseline_frame
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
+from energy_forecast.services.meters import meter_calendar
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
@@ -123,7 +124,8 @@ def evaluate_meter(
     meter, raw, temperature = load_meter(store, meter_id, meter_type)
     readings = clean_readings(raw)
     temp = temperature if not temperature.empty else None
-    spec = default_spec(meter.meter_type, meter.timezone)
+    timezone, country = meter_calendar(store, meter)
+    spec = default_spec(meter.meter_type, timezone, country)
     features, target = training_frame(readings, temp, spec)
     cut = round(len(target) * (1.0 - test_size))
     if cut >= len(target) - 24 or cut < 1:
@@ -138,7 +140,8 @@ def evaluate_meter(
         temp,
         meter_id=meter_id,
         meter_type=meter.meter_type,
-        timezone=meter.timezone,
+        timezone=timezone,
+        country=country,
         spec=spec,
     )
     test = features.iloc[cut:]
@@ -244,12 +247,14 @@ def backtest_meter(
         InsufficientDataError, FlatlineError: too little history before the first origin.
     """
     meter, readings, temperature = load_meter(store, meter_id, meter_type)
+    timezone, country = meter_calendar(store, meter)
     result = rolling_origin_backtest(
         readings,
         temperature if not temperature.empty else None,
         meter_id=meter_id,
         meter_type=meter.meter_type,
-        timezone=meter.timezone,
+        timezone=timezone,
+        country=country,
         horizon_hours=horizon_hours,
         days=days,
     )

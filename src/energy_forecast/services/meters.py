@@ -40,3 +40,16 @@ def meter_summaries(store: SeriesStore, meter_type: MeterType | None = None) -> 
         for meter in store.list_meters()
         if meter_type is None or meter.meter_type == meter_type
     ]
+
+
+def meter_calendar(store: SeriesStore, meter: Meter) -> tuple[str, str | None]:
+    """(IANA time zone, holiday country) for a meter's calendar features.
+
+    The meter's own zone wins when it was set (anything but the UTC default); otherwise its site's.
+    The holiday country always comes from the site (``POST /location/``); no site, no holidays.
+    """
+    site = store.get_site(meter.site_id)
+    timezone = meter.timezone
+    if timezone == "UTC" and site is not None and site.timezone:
+        timezone = site.timezone
+    return timezone, (site.country if site is not None else None)

@@ -20,6 +20,7 @@ from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskSta
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.ml.params import default_params
 from energy_forecast.ml.training import fit_model
+from energy_forecast.services.meters import meter_calendar
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
 
@@ -99,12 +100,14 @@ def train_meter(
     params = default_params(meter_type)
     if fit_threads is not None:
         params = replace(params, n_jobs=max(1, fit_threads))
+    timezone, country = meter_calendar(store, meter)
     result = fit_model(
         readings,
         temperature if not temperature.empty else None,
         meter_id=meter_id,
         meter_type=meter_type,
-        timezone=meter.timezone,
+        timezone=timezone,
+        country=country,
         params=params,
     )
 
@@ -114,7 +117,8 @@ def train_meter(
         "meter_id": meter_id,
         "meter_type": meter_type.value,
         "site_id": meter.site_id,
-        "timezone": meter.timezone,
+        "timezone": timezone,
+        "country": country,
         "data_points": result.data_points,
         "training_window": {"start": pd.Timestamp(first).isoformat(), "end": pd.Timestamp(last).isoformat()},
         "requested_window": {

@@ -1,0 +1,50 @@
+"""A meter's calendar (zone and holiday country) comes from its site when the meter has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.sites import Site
+from energy_forecast.ml.model import ForecastModel
+from energy_forecast.services.meters import meter_calendar
+from energy_forecast.services.training import train_meter
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from energy_forecast.storage.model_store import FileModelStore
+
+
+def test_meter_calendar_prefers_the_meters_zone_and_takes_the_country_from_the_site(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "db.duckdb")
+    try:
+        store.upsert_site(Site("turin", 45.06, 7.66, "Turin", "Europe/Rome", "IT"))
+        assert meter_calendar(store, Meter("m1", MeterType.ELECTRICITY, site_id="turin")) == (
+            "Europe/Rome",
+            "IT",
+        )
+        own_zone = Meter("m2", MeterType.ELECTRICITY, site_id="turin", timezone="Europe/Zurich")
+        assert meter_calendar(store, own_zone) == ("Europe/Zurich", "IT")
+        assert meter_calendar(store, Meter("m3", MeterType.ELECTRICITY, site_id="nowhere")) == ("UTC", None)
+    finally:
+        store.close()
+
+
+def test_trained_model_uses_the_sites_holiday_calendar(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "db.duckdb")
+    try:
+        store.upsert_site(Site("turin", 45.06, 7.66, "Turin", "Europe/Rome", "IT"))
+        store.upsert_meters([Meter("m1", MeterType.ELECTRICITY, site_id="turin")])
+        index = pd.date_range("2024-01-01", periods=24 * 40, freq="h", tz="UTC")
+        values = 100 + 20 * np.sin(index.hour.to_numpy() / 24 * 2 * np.pi)
+        store.write_readings(MeterType.ELECTRICITY, "m1", pd.Series(values, index=index))
+        models = FileModelStore(tmp_path / "models")
+        train_meter(store, models, meter_id="m1", meter_type=MeterType.ELECTRICITY)
+        info, artifacts = models.load(MeterType.ELECTRICITY, "m1")
+        assert info.metadata["country"] == "IT"
+        assert info.metadata["timezone"] == "Europe/Rome"
+        model = ForecastModel.from_artifacts(artifacts)
+        assert (model.spec.country, model.spec.timezone) == ("IT", "Europe/Rome")
+    finally:
+        store.close()
