@@ -100,7 +100,13 @@ class Settings(BaseSettings):
     task_time_limit: timedelta = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
     worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
-    max_import_rows: int = Field(default=2_000_000, ge=1)
+    max_import_rows: int = Field(default=500_000, ge=1)
+    # Security and limits (README "Security"): keys enforced off loopback, when asked, or once one exists.
+    auth_required: bool = False
+    rate_limit_per_s: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    request_timeout: timedelta = timedelta(seconds=120)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
 
@@ -120,7 +126,7 @@ class Settings(BaseSettings):
             raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
         return value
 
-    @field_validator("task_time_limit", "worker_heartbeat_timeout")
+    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
@@ -154,6 +160,10 @@ class Settings(BaseSettings):
     @property
     def embedded_redis_dir(self) -> Path:
         return self.home / "redis"
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.home / "config" / "api_keys.json"
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
 from energy_forecast.api.routes import forecasting, health, meters, models, training
+from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
 from energy_forecast.bootstrap import build_model_store, build_series_store, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -95,6 +96,8 @@ def create_app(
             if start_tasks:
                 runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
                 app.state.tasks = runtime.queue
+                redis_url = runtime.embedded.url if runtime.embedded else settings.redis_url
+                use_redis_rate_limiter(app, settings, redis_url)
             log.info(
                 "api_started",
                 storage=settings.storage_backend,
@@ -104,6 +107,7 @@ def create_app(
             )
             yield
         finally:
+            await close_rate_limiter(app)
             app.state.tasks = None
             if runtime is not None:
                 runtime.close()
@@ -118,6 +122,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
+    install_security(app, settings)
 
     @app.middleware("http")
     async def bind_request_id(
