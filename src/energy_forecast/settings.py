@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from energy_forecast.errors import ConfigurationError
+from energy_forecast.logging import redact_text
 
 # The seed's plain environment variables and where they land in the nested model.
 SEED_ENV: dict[str, tuple[str, ...]] = {
@@ -41,7 +42,9 @@ def _check_http_url(value: str | None, setting: str) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{setting} must be an http(s) URL like http://localhost:8086, got {value!r}")
+        raise ValueError(
+            f"{setting} must be an http(s) URL like http://localhost:8086, got {redact_text(value)!r}"
+        )
     return value.rstrip("/")
 
 
@@ -116,7 +119,9 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {value!r}")
+            raise ValueError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_text(value)!r}"
+            )
         return value
 
     @field_validator("task_retention")
