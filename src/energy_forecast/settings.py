@@ -48,6 +48,11 @@ def _check_http_url(value: str | None, setting: str) -> str | None:
     return value.rstrip("/")
 
 
+def _redacted_repr_args(args: Any) -> list[tuple[str | None, Any]]:
+    """repr() of settings without URL passwords (SecretStr fields hide themselves)."""
+    return [(name, redact_text(v) if isinstance(v, str) else v) for name, v in args]
+
+
 class InfluxSettings(BaseModel):
     """InfluxDB v1 HTTP API (native on 1.x, compatibility endpoints on 2.x/3.x)."""
 
@@ -58,6 +63,9 @@ class InfluxSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    def __repr_args__(self) -> Any:
+        return _redacted_repr_args(super().__repr_args__())
 
     @field_validator("url")
     @classmethod
@@ -112,6 +120,9 @@ class Settings(BaseSettings):
     request_timeout: timedelta = timedelta(seconds=120)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
+
+    def __repr_args__(self) -> Any:
+        return _redacted_repr_args(super().__repr_args__())
 
     @field_validator("redis_url")
     @classmethod
