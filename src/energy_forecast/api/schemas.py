@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from energy_forecast.domain.meters import MeterId, MeterType
 
@@ -17,8 +17,21 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
-# A timestamp in a request body: an ISO-8601 string, as the OpenAPI schema says.
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+# Years the stores and pandas (nanosecond timestamps: 1677..2262) can hold, with room for offsets.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(
+            f"timestamp {value.isoformat()} is outside {FIRST_YEAR}-01-01 .. {LAST_YEAR}-12-31; "
+            "check the year"
+        )
+    return value
+
+
+# A timestamp in a request body: an ISO-8601 string, as the OpenAPI schema says, in a plausible year.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
 
 
 class ReadingIn(BaseModel):
