@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,14 @@ COMPONENT_LEVELS: dict[str, int] = {
     "uvicorn.access": logging.WARNING,
 }
 LOG_RETENTION = timedelta(days=7)
-_SECRET_KEYS = {"token", "password", "api_key", "secret", "authorization", "influx_token"}
+_SECRET_KEYS = {"token", "password", "api_key", "secret", "authorization", "influx_token", "x-api-key"}
+# The password of a URL (redis://user:PASSWORD@host, rediss://:PASSWORD@host) in any logged text.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL password replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
 
 def _redact_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
@@ -37,6 +45,8 @@ def _redact_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, o
     for key in list(event):
         if key.lower() in _SECRET_KEYS:
             event[key] = "***"
+        elif isinstance(event[key], str):
+            event[key] = redact_text(event[key])  # type: ignore[arg-type]
     return event
 
 
@@ -108,6 +118,7 @@ def configure_logging(
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    _redact_secrets,  # again: tracebacks are rendered only now
                     structlog.processors.JSONRenderer(),
                 ],
             )

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from energy_forecast.errors import ConfigurationError
+from energy_forecast.logging import redact_text
 
 # The seed's plain environment variables and where they land in the nested model.
 SEED_ENV: dict[str, tuple[str, ...]] = {
@@ -41,8 +42,15 @@ def _check_http_url(value: str | None, setting: str) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{setting} must be an http(s) URL like http://localhost:8086, got {value!r}")
+        raise ValueError(
+            f"{setting} must be an http(s) URL like http://localhost:8086, got {redact_text(value)!r}"
+        )
     return value.rstrip("/")
+
+
+def _redacted_repr_args(args: Any) -> list[tuple[str | None, Any]]:
+    """repr() of settings without URL passwords (SecretStr fields hide themselves)."""
+    return [(name, redact_text(v) if isinstance(v, str) else v) for name, v in args]
 
 
 class InfluxSettings(BaseModel):
@@ -55,6 +63,9 @@ class InfluxSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    def __repr_args__(self) -> Any:
+        return _redacted_repr_args(super().__repr_args__())
 
     @field_validator("url")
     @classmethod
@@ -125,9 +136,18 @@ class Settings(BaseSettings):
     task_time_limit: timedelta = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
     worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
-    max_import_rows: int = Field(default=2_000_000, ge=1)
+    max_import_rows: int = Field(default=500_000, ge=1)
+    # Security and limits (README "Security"): keys enforced off loopback, when asked, or once one exists.
+    auth_required: bool = False
+    rate_limit_per_s: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    request_timeout: timedelta = timedelta(seconds=120)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
+
+    def __repr_args__(self) -> Any:
+        return _redacted_repr_args(super().__repr_args__())
 
     @field_validator("redis_url")
     @classmethod
@@ -135,7 +155,9 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {value!r}")
+            raise ValueError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_text(value)!r}"
+            )
         return value
 
     @field_validator("task_retention")
@@ -145,7 +167,7 @@ class Settings(BaseSettings):
             raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
         return value
 
-    @field_validator("task_time_limit", "worker_heartbeat_timeout")
+    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
@@ -179,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def embedded_redis_dir(self) -> Path:
         return self.home / "redis"
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.home / "config" / "api_keys.json"
 
     @classmethod
     def settings_customise_sources(

@@ -20,6 +20,7 @@ from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import router as dashboard_router
 from energy_forecast.api.routes.dashboard import static_files
+from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -109,6 +110,8 @@ def create_app(
                     runtime.redis_url or "",
                     heartbeat_timeout=settings.worker_heartbeat_timeout,
                 )
+                redis_url = runtime.embedded.url if runtime.embedded else settings.redis_url
+                use_redis_rate_limiter(app, settings, redis_url)
             log.info(
                 "api_started",
                 storage=settings.storage_backend,
@@ -118,6 +121,7 @@ def create_app(
             )
             yield
         finally:
+            await close_rate_limiter(app)
             app.state.tasks = None
             monitor, app.state.monitor = getattr(app.state, "monitor", None), None
             if monitor is not None:
@@ -136,6 +140,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
+    install_security(app, settings)
 
     @app.middleware("http")
     async def bind_request_id(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
+from energy_forecast.api.schemas import IsoDateTime
 from energy_forecast.domain.meters import MeterId, MeterType
 
 LOCATION_NOTE = (
@@ -45,8 +46,8 @@ class ForecastRequest(LocationFields):
 
     meter_id: MeterId
     meter_type: MeterType
-    start_date: datetime
-    end_date: datetime
+    start_date: IsoDateTime
+    end_date: IsoDateTime
     frequency: Literal["hourly", "daily"] = "hourly"
 
     @field_validator("end_date", mode="before")

@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from energy_forecast.domain.meters import MeterId, MeterType
+
+
+def _iso_text(value: Any) -> Any:
+    """Refuse bare numbers: pydantic would read them as epoch seconds, which the schema does not promise."""
+    if isinstance(value, int | float):
+        raise ValueError("give an ISO-8601 timestamp string such as 2024-01-01T00:00:00Z, not a number")
+    return value
+
+
+# Years the stores and pandas (nanosecond timestamps: 1677..2262) can hold, with room for offsets.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(
+            f"timestamp {value.isoformat()} is outside {FIRST_YEAR}-01-01 .. {LAST_YEAR}-12-31; "
+            "check the year"
+        )
+    return value
+
+
+# A timestamp in a request body: an ISO-8601 string, as the OpenAPI schema says, in a plausible year.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
 
 
 class ReadingIn(BaseModel):
     """One hourly reading; ``consumption`` null marks a gap and is skipped."""
 
-    timestamp: datetime = Field(description="ISO-8601, start of the hour; naive stamps are UTC")
-    consumption: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    timestamp: IsoDateTime = Field(description="ISO-8601, start of the hour; naive stamps are UTC")
+    consumption: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 
 
 class MeterPublic(BaseModel):
@@ -62,8 +86,8 @@ class TrainRequest(BaseModel):
 class TrainWindowRequest(TrainRequest):
     """The v1 document's ``POST /trainmodel/v2/`` body: train on ``[start_date, end_date]`` only."""
 
-    start_date: datetime
-    end_date: datetime
+    start_date: IsoDateTime
+    end_date: IsoDateTime
 
     @model_validator(mode="after")
     def _ordered(self) -> TrainWindowRequest:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from energy_forecast.errors import InvalidIdentifierError
 
@@ -61,8 +61,10 @@ def validate_timezone(value: str) -> str:
     return value
 
 
-MeterId = Annotated[str, AfterValidator(validate_meter_id)]
-SiteId = Annotated[str, AfterValidator(validate_site_id)]
+# The schema states the slug rule, so clients (and schemathesis) know it before a 422 tells them.
+_SLUG_SCHEMA = WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN, "minLength": 1, "maxLength": 64})
+MeterId = Annotated[str, AfterValidator(validate_meter_id), _SLUG_SCHEMA]
+SiteId = Annotated[str, AfterValidator(validate_site_id), _SLUG_SCHEMA]
 TimeZoneName = Annotated[str, AfterValidator(validate_timezone)]
 
 DEFAULT_SITE = "default"

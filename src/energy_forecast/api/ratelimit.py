@@ -1,0 +1,125 @@
+"""Per-client token buckets: in Redis (shared by every API process) or in memory (one process).
+
+Each identity (an API key id, or the client address when anonymous) owns a bucket of ``burst``
+tokens refilled at ``rate_per_s``; a request takes one token or is refused with the seconds until
+one is back. The Redis bucket is one Lua script, so read-refill-take-write is atomic across
+processes, and it reads the clock from Redis ``TIME`` so API hosts with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from energy_forecast.logging import get_logger
+
+log = get_logger(__name__)
+
+# KEYS[1] bucket; ARGV rate per second, burst. Returns {allowed, tokens left, seconds until a token}.
+# Floats go back as strings: Redis truncates Lua numbers to integers.
+TOKEN_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(tokens), tostring(wait)}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: int
+    retry_after_s: float
+
+    @property
+    def retry_after_header(self) -> str:
+        """Whole seconds, at least 1, as ``Retry-After`` requires."""
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+
+class RateLimiter(Protocol):
+    """Take one token from ``identity``'s bucket."""
+
+    async def acquire(self, identity: str) -> Decision: ...
+
+
+class MemoryTokenBucket:
+    """The same bucket in this process only: for an app served without Redis (``start_tasks=False``)."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def acquire(self, identity: str) -> Decision:
+        now = time.monotonic()
+        tokens, ts = self._buckets.get(identity, (float(self.burst), now))
+        tokens = min(self.burst, tokens + max(0.0, now - ts) * self.rate_per_s)
+        if tokens >= 1:
+            self._buckets[identity] = (tokens - 1, now)
+            return Decision(True, int(tokens - 1), 0.0)
+        self._buckets[identity] = (tokens, now)
+        return Decision(False, 0, (1 - tokens) / self.rate_per_s)
+
+
+class RedisTokenBucket:
+    """The bucket in Redis, keyed ``ratelimit:{identity}``; fails open (and says so) when Redis is down.
+
+    Failing open is deliberate: Redis down already answers 503 on every task route, and refusing
+    forecasts too would turn a queue outage into a full outage.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, rate_per_s: float, burst: int, prefix: str = "ratelimit:"
+    ) -> None:
+        self.client = client
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.prefix = prefix
+        self._script = client.register_script(TOKEN_BUCKET_LUA)
+        self._last_warning = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, rate_per_s: float, burst: int) -> RedisTokenBucket:
+        client = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        return cls(client, rate_per_s, burst)
+
+    async def acquire(self, identity: str) -> Decision:
+        try:
+            allowed, tokens, wait = await self._script(
+                keys=[self.prefix + identity], args=[self.rate_per_s, self.burst]
+            )
+        except (RedisError, OSError) as exc:
+            now = time.monotonic()
+            if now - self._last_warning > 10:
+                self._last_warning = now
+                log.warning("rate_limit_unavailable", error=type(exc).__name__, note="requests not limited")
+            return Decision(True, self.burst, 0.0)
+        return Decision(bool(int(allowed)), int(float(tokens)), float(wait))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,271 @@
+"""API-key authentication, scopes and per-client rate limits for every route of the app.
+
+One ASGI middleware, applied at app level so routes added later are covered without opting in:
+
+1. open paths (``/health/``, the docs and the schema) pass untouched;
+2. the key comes from ``X-API-Key`` or ``Authorization: Bearer``; a presented key must be valid;
+3. the caller's token bucket (per key, or per client address when anonymous) is charged, so key
+   guessing is rate limited too; an empty bucket answers 429 with ``Retry-After``;
+4. when keys are enforced, no key answers 401 and a key without the scope answers 403.
+
+Keys are enforced when the service binds anything but loopback, when ``EF_AUTH_REQUIRED`` is set,
+or as soon as any key exists; a non-loopback bind without any key refuses to start. The scope is
+read for GET/HEAD/OPTIONS and write otherwise, except POSTs that only compute (``READ_ONLY_POSTS``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from energy_forecast.api.limits import BodySizeLimitMiddleware, RequestTimeoutMiddleware
+from energy_forecast.api.ratelimit import MemoryTokenBucket, RateLimiter, RedisTokenBucket
+from energy_forecast.errors import ConfigurationError
+from energy_forecast.logging import get_logger
+from energy_forecast.services.apikeys import ApiKey, ApiKeyStore
+from energy_forecast.settings import Settings
+
+log = get_logger(__name__)
+
+OPEN_PATHS = frozenset({"/health/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that compute an answer from stored data and change nothing.
+READ_ONLY_POSTS = frozenset(
+    {"/forecast/", "/test_model/", "/test_model/all_models/", "/backtest/", "/temperature/series/"}
+)
+HOW_TO_CREATE = (
+    "create one with `energy-forecast apikey create --name NAME --scope read` "
+    "(add --scope write to change data)"
+)
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def required_scope(method: str, path: str) -> str:
+    if method.upper() in READ_METHODS or path in READ_ONLY_POSTS:
+        return "read"
+    return "write"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; 0.0.0.0, :: and every other name are not."""
+    host = host.strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def keys_enforced(settings: Settings, keys: ApiKeyStore) -> bool:
+    return settings.auth_required or not is_loopback(settings.host) or keys.has_active_keys()
+
+
+def check_bind_is_protected(settings: Settings, keys: ApiKeyStore) -> None:
+    """Refuse to serve off loopback (or with ``EF_AUTH_REQUIRED``) while no key could ever match.
+
+    Raises:
+        ConfigurationError: says how to create a key.
+    """
+    if keys.has_active_keys():
+        return
+    if not is_loopback(settings.host):
+        raise ConfigurationError(
+            "EF_HOST",
+            f"binding {settings.host} (not loopback) requires API keys and none exists; {HOW_TO_CREATE} "
+            f"(keys live in {settings.api_keys_path}), or bind 127.0.0.1",
+        )
+    if settings.auth_required:
+        raise ConfigurationError(
+            "EF_AUTH_REQUIRED", f"API keys are required and none exists; {HOW_TO_CREATE}"
+        )
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The key from ``X-API-Key`` or ``Authorization: Bearer``; None when neither is sent."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+        if name == b"authorization":
+            kind, _, credential = value.decode("latin-1").partition(" ")
+            if kind.lower() == "bearer":
+                return credential.strip()
+    return None
+
+
+class AccessMiddleware:
+    """Authenticate, rate limit and authorise each HTTP request (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, keys: ApiKeyStore) -> None:
+        self.app = app
+        self.settings = settings
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            enforced = keys_enforced(self.settings, self.keys)
+            key_text = presented_key(scope)
+            key = self.keys.verify(key_text) if key_text else None
+        except ConfigurationError as exc:
+            log.error("api_keys_unreadable", message=exc.message)
+            await _deny(scope, receive, send, 500, "the API key file is unreadable; see the server log")
+            return
+        client = scope.get("client")
+        identity = f"key:{key.key_id}" if key else f"ip:{client[0] if client else 'unknown'}"
+        if self.settings.rate_limit_per_s > 0:
+            limiter: RateLimiter = scope["app"].state.rate_limiter
+            decision = await limiter.acquire(identity)
+            if not decision.allowed:
+                await _deny(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    f"rate limit of {self.settings.rate_limit_per_s:g} requests/s (burst "
+                    f"{self.settings.rate_limit_burst}) exceeded for this client; retry after "
+                    f"{decision.retry_after_header} s",
+                    {"Retry-After": decision.retry_after_header},
+                )
+                return
+        if key_text and key is None:
+            await _unauthorised(scope, receive, send, f"invalid or revoked API key; {HOW_TO_CREATE}")
+            return
+        if key is None and enforced:
+            await _unauthorised(
+                scope,
+                receive,
+                send,
+                "missing API key: send it in the X-API-Key header or as 'Authorization: Bearer <key>'; "
+                + HOW_TO_CREATE,
+            )
+            return
+        needed = required_scope(scope["method"], scope["path"])
+        if key is not None and not key.allows(needed):
+            await _deny(scope, receive, send, 403, _forbidden_message(key, needed, scope))
+            return
+        scope.setdefault("state", {})["api_key_id"] = key.key_id if key else None
+        with structlog.contextvars.bound_contextvars(api_key_id=key.key_id if key else None):
+            await self.app(scope, receive, send)
+
+
+def _forbidden_message(key: ApiKey, needed: str, scope: Scope) -> str:
+    return (
+        f"API key {key.key_id} ({key.name}) has scope(s) {', '.join(key.scopes)} but "
+        f"{scope['method']} {scope['path']} needs '{needed}'; use a key created with --scope {needed}"
+    )
+
+
+async def _unauthorised(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+    await _deny(scope, receive, send, 401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+async def _deny(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    log.info("request_denied", status=status, path=scope["path"], method=scope["method"])
+    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the access, body-size and timeout middleware and document their answers in OpenAPI.
+
+    Raises:
+        ConfigurationError: a non-loopback bind (or ``EF_AUTH_REQUIRED``) with no key to check against.
+    """
+    keys = ApiKeyStore(settings.api_keys_path)
+    check_bind_is_protected(settings, keys)
+    app.state.api_keys = keys
+    # In-process buckets until the lifespan connects Redis (``use_redis_rate_limiter``).
+    app.state.rate_limiter = MemoryTokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+    # Added innermost first: access control runs before any body byte is read or any work starts.
+    app.add_middleware(RequestTimeoutMiddleware, timeout=settings.request_timeout)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessMiddleware, settings=settings, keys=keys)
+    _document_errors(app)
+
+
+def use_redis_rate_limiter(app: FastAPI, settings: Settings, redis_url: str | None) -> None:
+    """Share the buckets through Redis, so the limit holds across API processes."""
+    if redis_url and settings.rate_limit_per_s > 0:
+        app.state.rate_limiter = RedisTokenBucket.from_url(
+            redis_url, settings.rate_limit_per_s, settings.rate_limit_burst
+        )
+
+
+async def close_rate_limiter(app: FastAPI) -> None:
+    limiter = getattr(app.state, "rate_limiter", None)
+    if isinstance(limiter, RedisTokenBucket):
+        await limiter.aclose()
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ErrorPublic",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "what went wrong and what to change"},
+        "error": {"type": "string"},
+        "error_type": {"type": "string"},
+    },
+}
+ERROR_STATUSES: dict[str, str] = {
+    "400": "Malformed request",
+    "401": "Missing, invalid or revoked API key",
+    "403": "The API key lacks the scope this operation needs",
+    "404": "Unknown meter, model, task or version",
+    "409": "The request contradicts stored state",
+    "413": "Request body larger than EF_MAX_BODY_BYTES",
+    "422": "Invalid input; the message names the field or row",
+    "429": "Rate limit exceeded; see the Retry-After header",
+    "503": "Storage or task queue unreachable",
+    "504": "No response within EF_REQUEST_TIMEOUT",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Declare the error answers (and the key schemes) on every operation, including later routes."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["ErrorPublic"] = ERROR_SCHEMA
+        components["securitySchemes"] = {
+            "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "BearerKey": {"type": "http", "scheme": "bearer"},
+        }
+        error_ref = {"$ref": "#/components/schemas/ErrorPublic"}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                for status, description in ERROR_STATUSES.items():
+                    if path in OPEN_PATHS and status in {"401", "403", "429"}:
+                        continue
+                    content = {"application/json": {"schema": error_ref}}
+                    if status == "422" and "422" in responses:
+                        # FastAPI's validation list, or our domain errors' single message.
+                        existing = responses["422"]["content"]["application/json"]["schema"]
+                        content = {"application/json": {"schema": {"anyOf": [existing, error_ref]}}}
+                    responses[status] = {"description": description, "content": content}
+                if path not in OPEN_PATHS:
+                    operation["security"] = [{"APIKeyHeader": []}, {"BearerKey": []}, {}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
