@@ -235,6 +235,10 @@ ERROR_STATUSES: dict[str, str] = {
 }
 
 
+# Operations that may call a weather provider, whose failure answers 502.
+WEATHER_PATHS = ("/temperature/", "/forecast/")
+
+
 def _document_errors(app: FastAPI) -> None:
     """Declare the error answers (and the key schemes) on every operation, including later routes."""
     build = app.openapi
@@ -264,6 +268,11 @@ def _document_errors(app: FastAPI) -> None:
                         existing = responses["422"]["content"]["application/json"]["schema"]
                         content = {"application/json": {"schema": {"anyOf": [existing, error_ref]}}}
                     responses[status] = {"description": description, "content": content}
+                if path.startswith(WEATHER_PATHS):
+                    responses["502"] = {
+                        "description": "The weather provider refused or failed; the message names it",
+                        "content": {"application/json": {"schema": error_ref}},
+                    }
                 if path not in OPEN_PATHS:
                     operation["security"] = [{"APIKeyHeader": []}, {"BearerKey": []}, {}]
         return schema

@@ -17,8 +17,12 @@ class LocationCreate(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, description="degrees north, -90..90")
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, description="degrees east, -180..180")
+    latitude: float = Field(
+        ge=-90, le=90, allow_inf_nan=False, strict=True, description="degrees north, -90..90"
+    )
+    longitude: float = Field(
+        ge=-180, le=180, allow_inf_nan=False, strict=True, description="degrees east, -180..180"
+    )
     city: str = Field(min_length=1, max_length=100, pattern=r"^[^\n\r]+$")
     site_id: SiteId | None = Field(default=None, description="defaults to a slug of the city")
     timezone: TimeZoneName | None = Field(default=None, description="IANA name, e.g. Europe/Rome")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Query
 
 from energy_forecast.api.deps import SeriesStoreDep, WeatherDep
+from energy_forecast.api.schemas import IsoDateTime
 from energy_forecast.api.weather_schemas import (
     LocationCreate,
     LocationPublic,
@@ -145,7 +146,9 @@ def validate(
     site_id: Annotated[
         SiteId | None, Query(description="one site; all sites with temperature if omitted")
     ] = None,
-    end_date: Annotated[datetime | None, Query(description="end the window here instead (exclusive)")] = None,
+    end_date: Annotated[
+        IsoDateTime | None, Query(description="end the window here instead (exclusive)")
+    ] = None,
 ) -> TemperatureValidationPublic:
     """Coverage, gaps, out-of-bounds values, flat lines and the difference to a provider."""
     end = None
