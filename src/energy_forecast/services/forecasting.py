@@ -8,10 +8,15 @@ or data that could not train one) still gets an answer: the mean of the same loc
 last 14 days, flagged ``substituted`` with the reason, because "no forecast" helps nobody.
 
 Loaded bundles are kept in a ``ModelCache`` keyed by version, so repeated calls skip parsing.
+It also remembers recent forecasts under a key made of the model version, origin, horizon and a
+digest of the exact readings and temperatures they were computed from: a repeated request (a
+dashboard polling) skips the ~70 ms of feature building and prediction, and any change of the
+inputs changes the key, so a memoised forecast is never stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -80,10 +85,41 @@ class ForecastResult:
 class ModelCache:
     """Parsed bundles per (meter, version, save time), least recently used evicted first."""
 
-    def __init__(self, max_entries: int = 256) -> None:
+    def __init__(self, max_entries: int = 256, max_forecasts: int = 1024) -> None:
         self._entries: OrderedDict[tuple[str, ...], ForecastModel] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        self._forecasts: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._max_forecasts = max_forecasts
+
+    def forecast(
+        self,
+        info: ModelVersion,
+        model: ForecastModel,
+        readings: pd.Series,
+        temperature: pd.Series,
+        origin: pd.Timestamp,
+        horizon_hours: int,
+    ) -> pd.DataFrame:
+        """``ml.forecasting.forecast``, memoised by its exact inputs (content digests)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for series in (readings, temperature):
+            digest.update(series.index.asi8.tobytes())
+            digest.update(series.to_numpy(dtype="float64").tobytes())
+            digest.update(b"|")
+        version = (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
+        key = (*version, origin, horizon_hours, digest.hexdigest())
+        with self._lock:
+            cached = self._forecasts.get(key)
+            if cached is not None:
+                self._forecasts.move_to_end(key)
+                return cached.copy()
+        result = forecast(model, readings, temperature, origin, horizon_hours)
+        with self._lock:
+            self._forecasts[key] = result.copy()
+            while len(self._forecasts) > self._max_forecasts:
+                self._forecasts.popitem(last=False)
+        return result
 
     def get(
         self, model_store: ModelStore, meter_type: MeterType, meter_id: str
@@ -273,7 +309,8 @@ def forecast_meter(
         result = None
         if loaded is not None:
             try:
-                result = forecast(loaded[1], readings, temperature, origin, horizon_hours)
+                memo = cache or ModelCache()
+                result = memo.forecast(*loaded, readings, temperature, origin, horizon_hours)
             except NoDataFoundError as exc:
                 reason = f"the model cannot forecast from these readings ({exc.message})"
         else:
