@@ -102,13 +102,8 @@ class ModelCache:
         horizon_hours: int,
     ) -> pd.DataFrame:
         """``ml.forecasting.forecast``, memoised by its exact inputs (content digests)."""
-        digest = hashlib.blake2b(digest_size=16)
-        for series in (readings, temperature):
-            digest.update(series.index.asi8.tobytes())
-            digest.update(series.to_numpy(dtype="float64").tobytes())
-            digest.update(b"|")
         version = (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
-        key = (*version, origin, horizon_hours, digest.hexdigest())
+        key = (*version, origin, horizon_hours, _digest(readings, temperature))
         with self._lock:
             cached = self._forecasts.get(key)
             if cached is not None:
@@ -185,6 +180,36 @@ def _unusable_reason(readings: pd.Series, meter_id: str) -> str:
     return f"meter {meter_id!r} has no trained model; train it with POST /trainmodel/"
 
 
+_CLIMATOLOGIES: OrderedDict[str, np.ndarray] = OrderedDict()
+_CLIMATOLOGY_LOCK = threading.Lock()
+
+
+def _digest(*series: pd.Series) -> str:
+    """A content digest of series (index and values): equal digests, equal inputs."""
+    digest = hashlib.blake2b(digest_size=16)
+    for one in series:
+        digest.update(one.index.asi8.tobytes())
+        digest.update(one.to_numpy(dtype="float64").tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def _climatology(temperature: pd.Series, max_sites: int = 64) -> np.ndarray:
+    """``climatology_table`` memoised by the content of the history it is built from."""
+    key = _digest(temperature)
+    with _CLIMATOLOGY_LOCK:
+        table = _CLIMATOLOGIES.get(key)
+        if table is not None:
+            _CLIMATOLOGIES.move_to_end(key)
+            return table
+    table = climatology_table(temperature)
+    with _CLIMATOLOGY_LOCK:
+        _CLIMATOLOGIES[key] = table
+        while len(_CLIMATOLOGIES) > max_sites:
+            _CLIMATOLOGIES.popitem(last=False)
+    return table
+
+
 def _future_temperature(
     temperature: pd.Series, index: pd.DatetimeIndex
 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
@@ -193,7 +218,7 @@ def _future_temperature(
     missing = np.isnan(observed)
     values = observed.copy()
     if missing.any() and not temperature.empty:
-        values[missing] = climatology_at(climatology_table(temperature), index[missing])
+        values[missing] = climatology_at(_climatology(temperature), index[missing])
     past = temperature[temperature.index < index[0]]
     series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
     return series, values, missing
