@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def build_model_store(settings: Settings) -> FileModelStore:
     return FileModelStore(settings.models_dir)
 
 
+# How long workers keep retrying Redis commands through an outage (a restart, a failover) before
+# giving up on a progress record, result or retry; see tasks/broker.py.
+WORKER_REDIS_OUTAGE_TOLERANCE = timedelta(minutes=5)
+
+
 def broker_options(settings: Settings) -> dict[str, Any]:
     """Our explicit Dramatiq limits (its defaults: 10 min kill, 20 retries, 10 min results)."""
     return {
@@ -85,10 +91,13 @@ class TaskRuntime:
     embedded: EmbeddedRedis | None = None
     worker: dramatiq.Worker | None = None
     redis_url: str | None = None  # the queue's Redis (embedded or external), for the task monitor
+    worker_broker: RedisBroker | None = None
 
     def close(self) -> None:
         if self.worker is not None:
             stop_worker(self.worker)
+        if self.worker_broker is not None:
+            self.worker_broker.close()
         self.broker.close()
         reset_context()
         if self.embedded is not None:
@@ -121,7 +130,7 @@ def start_task_runtime(
         )
         if run_workers is None:
             run_workers = embedded is not None or settings.storage_backend == "duckdb"
-        worker = None
+        worker = worker_broker = None
         if run_workers:
             store = series_store if series_store is not None else build_series_store(settings)
             configure_context(
@@ -129,12 +138,26 @@ def start_task_runtime(
                 lambda: build_model_store(settings),
                 train=training_function(settings, settings.worker_threads),
             )
-            worker = start_worker(broker, threads=settings.worker_threads)
+            # The workers' own broker rides out a Redis outage; the API's answers 503 meanwhile.
+            worker_broker = build_broker(
+                redis_url,
+                **broker_options(settings),
+                outage_tolerance=WORKER_REDIS_OUTAGE_TOLERANCE,
+                set_global=False,
+            )
+            declare_actors(
+                worker_broker,
+                training_time_limit=settings.task_time_limit,
+                training_max_retries=settings.task_max_retries,
+            )
+            worker = start_worker(worker_broker, threads=settings.worker_threads)
     except BaseException:
         if embedded is not None:
             embedded.stop()
         raise
     return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, redis_url)
+
+    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, worker_broker)
 
 
 def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> RedisBroker:
@@ -144,7 +167,9 @@ def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> Re
     configure_logging(level=settings.log_level, logs_dir=settings.logs_dir, json_console=settings.log_json)
     if settings.redis_url is None:
         raise ConfigurationError("REDIS_URL", "separate workers need a shared Redis; set REDIS_URL")
-    broker = build_broker(settings.redis_url, **broker_options(settings))
+    broker = build_broker(
+        settings.redis_url, **broker_options(settings), outage_tolerance=WORKER_REDIS_OUTAGE_TOLERANCE
+    )
     declare_actors(
         broker, training_time_limit=settings.task_time_limit, training_max_retries=settings.task_max_retries
     )

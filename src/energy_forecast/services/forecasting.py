@@ -9,10 +9,15 @@ or data that could not train one) still gets an answer: the mean of the same loc
 last 14 days, flagged ``substituted`` with the reason, because "no forecast" helps nobody.
 
 Loaded bundles are kept in a ``ModelCache`` keyed by version, so repeated calls skip parsing.
+It also remembers recent forecasts under a key made of the model version, origin, horizon and a
+digest of the exact readings and temperatures they were computed from: a repeated request (a
+dashboard polling) skips the ~70 ms of feature building and prediction, and any change of the
+inputs changes the key, so a memoised forecast is never stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -85,10 +90,36 @@ class ForecastResult:
 class ModelCache:
     """Parsed bundles per (meter, version, save time), least recently used evicted first."""
 
-    def __init__(self, max_entries: int = 256) -> None:
+    def __init__(self, max_entries: int = 256, max_forecasts: int = 1024) -> None:
         self._entries: OrderedDict[tuple[str, ...], ForecastModel] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        self._forecasts: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._max_forecasts = max_forecasts
+
+    def forecast(
+        self,
+        info: ModelVersion,
+        model: ForecastModel,
+        readings: pd.Series,
+        temperature: pd.Series,
+        origin: pd.Timestamp,
+        horizon_hours: int,
+    ) -> pd.DataFrame:
+        """``ml.forecasting.forecast``, memoised by its exact inputs (content digests)."""
+        version = (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
+        key = (*version, origin, horizon_hours, _digest(readings, temperature))
+        with self._lock:
+            cached = self._forecasts.get(key)
+            if cached is not None:
+                self._forecasts.move_to_end(key)
+                return cached.copy()
+        result = forecast(model, readings, temperature, origin, horizon_hours)
+        with self._lock:
+            self._forecasts[key] = result.copy()
+            while len(self._forecasts) > self._max_forecasts:
+                self._forecasts.popitem(last=False)
+        return result
 
     def get(
         self, model_store: ModelStore, meter_type: MeterType, meter_id: str
@@ -154,6 +185,36 @@ def _unusable_reason(readings: pd.Series, meter_id: str) -> str:
     return f"meter {meter_id!r} has no trained model; train it with POST /trainmodel/"
 
 
+_CLIMATOLOGIES: OrderedDict[str, np.ndarray] = OrderedDict()
+_CLIMATOLOGY_LOCK = threading.Lock()
+
+
+def _digest(*series: pd.Series) -> str:
+    """A content digest of series (index and values): equal digests, equal inputs."""
+    digest = hashlib.blake2b(digest_size=16)
+    for one in series:
+        digest.update(one.index.asi8.tobytes())
+        digest.update(one.to_numpy(dtype="float64").tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def _climatology(temperature: pd.Series, max_sites: int = 64) -> np.ndarray:
+    """``climatology_table`` memoised by the content of the history it is built from."""
+    key = _digest(temperature)
+    with _CLIMATOLOGY_LOCK:
+        table = _CLIMATOLOGIES.get(key)
+        if table is not None:
+            _CLIMATOLOGIES.move_to_end(key)
+            return table
+    table = climatology_table(temperature)
+    with _CLIMATOLOGY_LOCK:
+        _CLIMATOLOGIES[key] = table
+        while len(_CLIMATOLOGIES) > max_sites:
+            _CLIMATOLOGIES.popitem(last=False)
+    return table
+
+
 def _future_temperature(
     temperature: pd.Series,
     index: pd.DatetimeIndex,
@@ -171,7 +232,7 @@ def _future_temperature(
         values[fill], sources[fill] = provided[0][answered], provided[1][answered]
         missing = np.isnan(values)
     if missing.any() and not temperature.empty:
-        values[missing] = climatology_at(climatology_table(temperature), index[missing])
+        values[missing] = climatology_at(_climatology(temperature), index[missing])
     past = temperature[temperature.index < index[0]]
     series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
     return series, values, sources
@@ -289,7 +350,8 @@ def forecast_meter(
         result = None
         if loaded is not None:
             try:
-                result = forecast(loaded[1], readings, temperature, origin, horizon_hours)
+                memo = cache or ModelCache()
+                result = memo.forecast(*loaded, readings, temperature, origin, horizon_hours)
             except NoDataFoundError as exc:
                 reason = f"the model cannot forecast from these readings ({exc.message})"
         else:

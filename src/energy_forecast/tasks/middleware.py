@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import traceback
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -97,6 +98,8 @@ class ProgressMiddleware(Middleware):
             if exception is None:
                 self._succeeded(reporter, result)
             elif message.failed:
+                if _past_time_limit(broker, message, reporter.started_at):
+                    exception = _timed_out(exception)
                 self._failed(reporter, exception, message.options.get("traceback"))
             else:
                 self._retrying(reporter, exception, message.options.get("retries", 0))
@@ -176,6 +179,30 @@ class ProgressMiddleware(Middleware):
     def _reset(self) -> None:
         _current.set(None)
         structlog.contextvars.unbind_contextvars("task_id", "meter_id")
+
+
+def _past_time_limit(broker: Any, message: Any, started_at: str | None) -> bool:
+    """Whether the task ran past its time limit, whatever exception it ended with.
+
+    TimeLimit interrupts the thread with an asynchronous exception; when it lands inside a C
+    extension's callback (XGBoost's ``DataIter`` while it builds the training matrix) the library
+    swallows it and fails with its own error, which would be filed as TRAINING_ERROR.
+    """
+    actor_limit_ms = broker.get_actor(message.actor_name).options.get("time_limit")
+    limit_ms = message.options.get("time_limit", actor_limit_ms)
+    if not limit_ms or started_at is None:
+        return False
+    elapsed = utc_now() - datetime.fromisoformat(started_at)
+    return elapsed >= timedelta(milliseconds=limit_ms)
+
+
+def _timed_out(exc: BaseException) -> BaseException:
+    if isinstance(exc, TimeLimitExceeded):
+        return exc
+    timeout = TimeLimitExceeded()
+    timeout.__cause__ = exc
+    timeout.__traceback__ = exc.__traceback__
+    return timeout
 
 
 def _format(exc: BaseException) -> str:

@@ -1,0 +1,43 @@
+"""The forecast memo: a repeated request is served from memory, changed inputs recompute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.services.forecasting import ModelCache, forecast_meter
+from energy_forecast.services.training import train_meter
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from energy_forecast.storage.model_store import FileModelStore
+from tests.conftest import hourly_series
+
+
+def test_repeated_forecast_is_memoised_and_changed_readings_recompute(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    models = FileModelStore(tmp_path / "models")
+    store.upsert_meters([Meter("b1", MeterType.ELECTRICITY)])
+    readings = hourly_series(hours=24 * 28)
+    store.write_readings(MeterType.ELECTRICITY, "b1", readings)
+    train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY, fit_threads=1)
+    cache = ModelCache()
+    start = readings.index[-1] + pd.Timedelta(hours=1)
+    window = {
+        "meter_id": "b1",
+        "meter_type": MeterType.ELECTRICITY,
+        "start": start,
+        "end": start + pd.Timedelta(hours=47),
+    }
+
+    first = forecast_meter(store, models, cache=cache, **window)
+    again = forecast_meter(store, models, cache=cache, **window)
+    store.write_readings(MeterType.ELECTRICITY, "b1", readings.iloc[-24:] * 2)  # same hours, new values
+    changed = forecast_meter(store, models, cache=cache, **window)
+    uncached = forecast_meter(store, models, cache=ModelCache(), **window)
+    store.close()
+
+    assert again == first
+    assert len(cache._forecasts) == 2  # one entry per distinct input, the repeat was a hit
+    assert changed != first
+    assert changed == uncached
