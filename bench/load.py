@@ -179,6 +179,8 @@ def main() -> None:
             "EF_HOME": str(home),
             "EF_CONFIG_DIR": str(home / "config"),
             "EF_PORT": str(port),
+            # Every load client shares 127.0.0.1, so the per-client rate limit would measure 429s.
+            "EF_RATE_LIMIT_PER_S": "0",
         }
         env.pop("REDIS_URL", None)
         env.pop("INFLUX_URL", None)
