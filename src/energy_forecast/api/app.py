@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
 
 from energy_forecast import __version__
 from energy_forecast.api.metrics import install_metrics
@@ -151,16 +150,6 @@ def create_app(
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await call_next(request)
         response.headers["x-request-id"] = request_id
-        if response.status_code == 405:
-            # Starlette names only the first route's methods; a path served by several routes
-            # (GET and POST /location/) must list them all.
-            allowed: set[str] = set()
-            for route in app.router.routes:
-                match, _ = route.matches(request.scope)
-                if match is not Match.NONE:
-                    allowed |= set(getattr(route, "methods", None) or ())
-            if allowed:
-                response.headers["allow"] = ", ".join(sorted(allowed))
         return response
 
     app.include_router(health.router)
