@@ -22,9 +22,8 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
-from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest
+from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
-from energy_forecast.ml.metrics import evaluate
 
 SITES = {
     "tetouan_ma": ("MA", "Africa/Casablanca"),
@@ -58,17 +57,12 @@ def load(data_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, 
 def by_lead_day(result: BacktestResult) -> dict[int, tuple[float | None, float | None]]:
     """(skill ratio, coverage) per lead day (1 = the first 24 h after the origin)."""
     table = result.forecasts
-    scored = np.isfinite(table["actual"].to_numpy())
-    for name in BASELINES:
-        scored &= np.isfinite(table[name].to_numpy())
-    table = table[scored]
     lead_day = ((table["timestamp"] - table["origin"]) // pd.Timedelta(days=1)).to_numpy() + 1
     out: dict[int, tuple[float | None, float | None]] = {}
     for day in np.unique(lead_day):
-        chosen = table[lead_day == day]
-        ours = evaluate(chosen["actual"], chosen["forecast"], chosen["lower"], chosen["upper"])
-        base = [evaluate(chosen["actual"], chosen[name])["cv_rmse_percent"] for name in BASELINES]
-        valid = [b for b in base if b]
+        metrics = score_forecasts(table[lead_day == day])
+        ours = metrics["model"]
+        valid = [metrics[name]["cv_rmse_percent"] for name in BASELINES if metrics[name]["cv_rmse_percent"]]
         ratio = ours["cv_rmse_percent"] / min(valid) if valid and ours["cv_rmse_percent"] else None
         out[int(day)] = (ratio, ours["coverage_percent"])
     return out

@@ -98,7 +98,11 @@ def rolling_origin_backtest(
         frame.insert(0, "origin", origin)
         records.append(frame)
     table = pd.concat(records).reset_index()
+    return BacktestResult(forecasts=table, metrics=score_forecasts(table), training=training)
 
+
+def score_forecasts(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """Metrics keyed ``model`` and by baseline, on the rows where the actual and every baseline exist."""
     scored = np.isfinite(table["actual"].to_numpy())
     for name in BASELINES:
         scored &= np.isfinite(table[name].to_numpy())
@@ -106,4 +110,4 @@ def rolling_origin_backtest(
     metrics = {"model": evaluate(used["actual"], used["forecast"], used["lower"], used["upper"])}
     for name in BASELINES:
         metrics[name] = evaluate(used["actual"], used[name])
-    return BacktestResult(forecasts=table, metrics=metrics, training=training)
+    return metrics

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.features.spec import FeatureSpec
-from energy_forecast.ml.backtest import rolling_origin_backtest
+from energy_forecast.ml.backtest import rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
-from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import ModelParams
 from energy_forecast.ml.training import clean_readings
 
@@ -86,15 +84,11 @@ def cross_validate(
         )
         tables.append(result.forecasts)
     table = pd.concat(tables, ignore_index=True)
-    scored = np.isfinite(table["actual"].to_numpy())
-    for name in BASELINES:
-        scored &= np.isfinite(table[name].to_numpy())
-    used = table[scored]
-    ours = evaluate(used["actual"], used["forecast"])["cv_rmse_percent"]
-    baseline_scores = [evaluate(used["actual"], used[name])["cv_rmse_percent"] for name in BASELINES]
+    metrics = score_forecasts(table)
+    baseline_scores = [metrics[name]["cv_rmse_percent"] for name in BASELINES]
     valid = [s for s in baseline_scores if s is not None]
     return CvScore(
-        cv_rmse_percent=ours,
+        cv_rmse_percent=metrics["model"]["cv_rmse_percent"],
         best_baseline_cv_rmse_percent=min(valid) if valid else None,
-        hours=int(scored.sum()),
+        hours=int(metrics["model"]["hours"] or 0),
     )
