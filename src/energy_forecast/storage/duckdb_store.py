@@ -5,14 +5,17 @@ the session time zone); they are localised to UTC on the way out. Upserts go thr
 frame: delete the same (meter, hour) rows, then append, inside one transaction, so a failed write
 leaves nothing behind and a repeated write changes nothing. DuckDB allows one writing process
 per file: the embedded mode runs API and workers in one process; several processes need InfluxDB.
+That single writer is also why reads are served from memory (``storage.read_cache``): each write
+invalidates exactly the series or registry it changed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -23,6 +26,7 @@ from energy_forecast.domain.series import SeriesStats, make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
 from energy_forecast.storage import forecast_layout
+from energy_forecast.storage.read_cache import cache_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meters (
@@ -65,6 +69,11 @@ CREATE TABLE IF NOT EXISTS forecast (
 """
 
 
+_METERS = ("registry", "meters")
+_SITES = ("registry", "sites")
+_Row = TypeVar("_Row", Meter, Site)
+
+
 def _naive_utc(values: pd.DatetimeIndex) -> np.ndarray:
     return values.tz_convert("UTC").tz_localize(None).as_unit("us").to_numpy()
 
@@ -93,6 +102,8 @@ class DuckDBSeriesStore:
             raise StorageError(f"cannot open DuckDB file {self._path}: {exc}") from exc
         self._lock = threading.RLock()
         self._in_batch = False
+        self._touched: set[Hashable] = set()
+        self._cache = cache_for(self._path)
         self._con.execute(_SCHEMA)
 
     @contextmanager
@@ -113,6 +124,31 @@ class DuckDBSeriesStore:
                 self._con.execute("COMMIT")
             finally:
                 self._in_batch = False
+                # Other connections on this file saw the old rows until now; the transaction's
+                # own reads may have seen rows that a rollback just removed.
+                for key in self._touched:
+                    self._cache.invalidate(key)
+                self._touched.clear()
+
+    @contextmanager
+    def _writing(self, key: Hashable) -> Iterator[None]:
+        """Invalidate ``key``'s cached reads around a write (and again when its batch ends)."""
+        self._cache.invalidate(key)
+        try:
+            yield
+        finally:
+            self._cache.invalidate(key)
+            if self._in_batch:
+                self._touched.add(key)
+
+    def _cached(self, key: Hashable, read: Callable[[], tuple[object, int]]) -> object:
+        """``key``'s value from memory, else ``read()`` (value, size) from the database, kept."""
+        value = self._cache.get(key)
+        if value is None:
+            token = self._cache.generation(key)
+            value, size = read()
+            self._cache.put(key, value, token, size)
+        return value
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -143,7 +179,7 @@ class DuckDBSeriesStore:
                 "longitude": pd.array([m.longitude for m in meters], dtype="Float64"),
             }
         )
-        with self._cursor() as cur:
+        with self._writing(_METERS), self._cursor() as cur:
             cur.register("staging_meters", frame)
             try:
                 cur.execute("INSERT OR REPLACE INTO meters SELECT * FROM staging_meters")
@@ -152,14 +188,10 @@ class DuckDBSeriesStore:
 
     def get_meter(self, meter_id: str) -> Meter | None:
         validate_meter_id(meter_id)
-        with self._cursor() as cur:
-            row = cur.execute("SELECT * FROM meters WHERE meter_id = ?", [meter_id]).fetchone()
-        return Meter(*row) if row else None
+        return self._registry(_METERS, "meters", Meter).get(meter_id)
 
     def list_meters(self) -> list[Meter]:
-        with self._cursor() as cur:
-            rows = cur.execute("SELECT * FROM meters ORDER BY meter_id").fetchall()
-        return [Meter(*row) for row in rows]
+        return list(self._registry(_METERS, "meters", Meter).values())
 
     # readings -----------------------------------------------------------------------------------
     def write_readings(self, meter_type: MeterType, meter_id: str, readings: pd.Series) -> int:
@@ -172,7 +204,8 @@ class DuckDBSeriesStore:
                 "consumption": readings.to_numpy(dtype="float64"),
             }
         )
-        return self._upsert("readings", frame, ["meter_type", "meter_id"])
+        with self._writing(_readings_key(meter_type, meter_id)):
+            return self._upsert("readings", frame, ["meter_type", "meter_id"])
 
     def read_readings(
         self,
@@ -182,18 +215,17 @@ class DuckDBSeriesStore:
         end: pd.Timestamp | None = None,
     ) -> pd.Series:
         validate_meter_id(meter_id)
-        where, params = _bounds(start, end)
-        sql = f"SELECT ts, consumption FROM readings WHERE meter_type = ? AND meter_id = ?{where} ORDER BY ts"
-        with self._cursor() as cur:
-            ts, values = self._fetch_columns(cur, sql, [MeterType(meter_type).value, meter_id, *params])
-        return make_series(ts, values, "consumption")
+        sql = "SELECT ts, consumption FROM readings WHERE meter_type = ? AND meter_id = ? ORDER BY ts"
+        params = [MeterType(meter_type).value, meter_id]
+        series = self._whole_series(_readings_key(meter_type, meter_id), sql, params, "consumption")
+        return _between(series, start, end)
 
     def delete_readings(
         self, meter_type: MeterType, meter_id: str, start: pd.Timestamp, end: pd.Timestamp
     ) -> None:
         validate_meter_id(meter_id)
         where, params = _bounds(start, end)
-        with self._cursor() as cur:
+        with self._writing(_readings_key(meter_type, meter_id)), self._cursor() as cur:
             cur.execute(
                 f"DELETE FROM readings WHERE meter_type = ? AND meter_id = ?{where}",
                 [MeterType(meter_type).value, meter_id, *params],
@@ -219,22 +251,21 @@ class DuckDBSeriesStore:
                 "temperature": temperature.to_numpy(dtype="float64"),
             }
         )
-        return self._upsert("temperature", frame, ["site_id"])
+        with self._writing(("temperature", site_id)):
+            return self._upsert("temperature", frame, ["site_id"])
 
     def read_temperature(
         self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.Series:
         validate_site_id(site_id)
-        where, params = _bounds(start, end)
-        sql = f"SELECT ts, temperature FROM temperature WHERE site_id = ?{where} ORDER BY ts"
-        with self._cursor() as cur:
-            ts, values = self._fetch_columns(cur, sql, [site_id, *params])
-        return make_series(ts, values, "temperature")
+        sql = "SELECT ts, temperature FROM temperature WHERE site_id = ? ORDER BY ts"
+        series = self._whole_series(("temperature", site_id), sql, [site_id], "temperature")
+        return _between(series, start, end)
 
     def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
         validate_site_id(site_id)
         where, params = _bounds(start, end)
-        with self._cursor() as cur:
+        with self._writing(("temperature", site_id)), self._cursor() as cur:
             cur.execute(f"DELETE FROM temperature WHERE site_id = ?{where}", [site_id, *params])
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
@@ -245,7 +276,7 @@ class DuckDBSeriesStore:
 
     # sites --------------------------------------------------------------------------------------
     def upsert_site(self, site: Site) -> None:
-        with self._cursor() as cur:
+        with self._writing(_SITES), self._cursor() as cur:
             cur.execute(
                 "INSERT OR REPLACE INTO sites VALUES (?, ?, ?, ?, ?, ?)",
                 [site.site_id, site.latitude, site.longitude, site.city, site.timezone, site.country],
@@ -253,14 +284,10 @@ class DuckDBSeriesStore:
 
     def get_site(self, site_id: str) -> Site | None:
         validate_site_id(site_id)
-        with self._cursor() as cur:
-            row = cur.execute("SELECT * FROM sites WHERE site_id = ?", [site_id]).fetchone()
-        return Site(*row) if row else None
+        return self._registry(_SITES, "sites", Site).get(site_id)
 
     def list_sites(self) -> list[Site]:
-        with self._cursor() as cur:
-            rows = cur.execute("SELECT * FROM sites ORDER BY site_id").fetchall()
-        return [Site(*row) for row in rows]
+        return list(self._registry(_SITES, "sites", Site).values())
 
     # forecasts ----------------------------------------------------------------------------------
     def write_forecast(
@@ -333,6 +360,27 @@ class DuckDBSeriesStore:
                 cur.unregister("staging")
         return len(frame)
 
+    def _whole_series(self, key: Hashable, sql: str, params: list[object], name: str) -> pd.Series:
+        def read() -> tuple[pd.Series, int]:
+            with self._cursor() as cur:
+                ts, values = self._fetch_columns(cur, sql, params)
+            series = make_series(ts, values, name)
+            return series, len(series)
+
+        series = self._cached(key, read)
+        assert isinstance(series, pd.Series)
+        return series
+
+    def _registry(self, key: Hashable, table: str, row_type: Callable[..., _Row]) -> dict[str, _Row]:
+        """Every row of a registry table by id, sorted (the first column is the id)."""
+
+        def read() -> tuple[dict[str, _Row], int]:
+            with self._cursor() as cur:
+                rows = cur.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            return {row[0]: row_type(*row) for row in rows}, len(rows)
+
+        return self._cached(key, read)  # type: ignore[return-value]
+
     @staticmethod
     def _fetch_columns(
         cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]
@@ -341,6 +389,18 @@ class DuckDBSeriesStore:
         ts = np.asarray(result["ts"], dtype="datetime64[us]")
         values = np.asarray(result[list(result)[1]], dtype="float64")
         return ts, values
+
+
+def _readings_key(meter_type: MeterType, meter_id: str) -> tuple[str, str, str]:
+    return ("readings", MeterType(meter_type).value, meter_id)
+
+
+def _between(series: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.Series:
+    """A copy of ``start <= t < end`` of a cached whole series (the cached one stays untouched)."""
+    index = series.index
+    lo = 0 if start is None else int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), "left"))
+    hi = len(index) if end is None else int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), "left"))
+    return series.iloc[lo:hi].copy()
 
 
 def _utc(value: object) -> pd.Timestamp | None:
