@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
+from energy_forecast.api.forecast_schemas import ForecastPublic
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
@@ -44,6 +45,10 @@ def test_forecast_for_a_seven_day_future_window_returns_168_hours_with_bounds(cl
     )
     assert body["model_version"] == 1 and body["substituted"] is False
     assert body["temperature_source"] == "climatology" and body["generated_at"]
+    # Serialised by hand for speed: it must still be exactly the documented model.
+    assert ForecastPublic.model_validate(body).model_dump(mode="json", exclude_none=True) == {
+        k: v for k, v in body.items() if v is not None
+    }
 
 
 def test_forecast_lists_readings_inside_the_window_as_historical(client: TestClient) -> None:

@@ -124,3 +124,22 @@ def test_health_reports_the_store(client: TestClient) -> None:
     assert response.json()["status"] == "healthy"
     assert response.json()["checks"]["storage"]["status"] == "ok"
     assert response.headers["x-request-id"]
+
+
+def test_liveness_answers_without_checking_dependencies(client: TestClient) -> None:
+    response = client.get("/health/live")
+
+    assert response.status_code == 200 and response.json()["status"] == "alive"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("proxy-7f3a.b_2", True), ("x" * 65, False), ("a b", False), ('id" level=error', False)],
+)
+def test_a_callers_request_id_is_echoed_only_when_it_is_a_short_token(
+    client: TestClient, given: str, kept: bool
+) -> None:
+    echoed = client.get("/health/live", headers={"x-request-id": given}).headers["x-request-id"]
+
+    assert (echoed == given) is kept
+    assert len(echoed) <= 64

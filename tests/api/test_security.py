@@ -86,9 +86,10 @@ def test_health_docs_and_schema_stay_open(settings_factory: Callable[..., Settin
     keys_of(settings).create("reader", ["read"])
 
     with client_for(settings) as client:
-        statuses = [client.get(path).status_code for path in ("/health/", "/docs", "/openapi.json")]
+        paths = ("/health/", "/health/live", "/docs", "/openapi.json")
+        statuses = [client.get(path).status_code for path in paths]
 
-    assert statuses == [200, 200, 200]
+    assert statuses == [200, 200, 200, 200]
 
 
 def test_a_revoked_key_is_refused_without_restart(settings_factory: Callable[..., Settings]) -> None:

@@ -41,3 +41,23 @@ def test_repeated_forecast_is_memoised_and_changed_readings_recompute(tmp_path: 
     assert len(cache._forecasts) == 2  # one entry per distinct input, the repeat was a hit
     assert changed != first
     assert changed == uncached
+
+
+def test_readings_older_than_the_look_back_do_not_change_the_memo_key(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    models = FileModelStore(tmp_path / "models")
+    store.upsert_meters([Meter("b1", MeterType.ELECTRICITY)])
+    readings = hourly_series(hours=24 * 56)
+    store.write_readings(MeterType.ELECTRICITY, "b1", readings)
+    train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY, fit_threads=1)
+    cache = ModelCache()
+    start = readings.index[-1] + pd.Timedelta(hours=1)
+    window = {"meter_id": "b1", "meter_type": MeterType.ELECTRICITY, "start": start, "end": start}
+
+    first = forecast_meter(store, models, cache=cache, **window)
+    store.write_readings(MeterType.ELECTRICITY, "b1", readings.iloc[:24] * 3)  # weeks before the origin
+    again = forecast_meter(store, models, cache=cache, **window)
+    store.close()
+
+    assert again == first
+    assert len(cache._forecasts) == 1

@@ -5,13 +5,16 @@ Domain errors are mapped to HTTP here and only here, each with a message that sa
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
 from energy_forecast.api.metrics import install_metrics
@@ -41,6 +44,7 @@ from energy_forecast.storage.base import SeriesStore
 from energy_forecast.tasks.monitor import TaskMonitor
 
 log = get_logger(__name__)
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # Most specific first: the first matching class decides the status.
 ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
@@ -77,6 +81,33 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         if value is not None:
             body[attr] = value
     return JSONResponse(status_code=status, content=body)
+
+
+class RequestIdMiddleware:
+    """Bind a request id to every log line of a request and echo it in ``X-Request-ID``.
+
+    A caller's id is kept when it is a short token (so a proxy's id links the logs), otherwise a new
+    one is made: a header value must not be able to forge log fields or grow log lines. Plain ASGI:
+    Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
 
 
 def create_app(
@@ -142,15 +173,7 @@ def create_app(
     app.add_exception_handler(EnergyForecastError, _domain_error)
     install_security(app, settings)
 
-    @app.middleware("http")
-    async def bind_request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await call_next(request)
-        response.headers["x-request-id"] = request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)
     app.include_router(meters.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from energy_forecast.api.schemas import IsoDateTime
 from energy_forecast.domain.meters import MeterId, MeterType
@@ -78,6 +78,10 @@ class ForecastPointPublic(BaseModel):
 
 
 class ForecastPublic(BaseModel):
+    """``POST /forecast/``: points leave out fields they have no value for (no bounds on
+    historical points), as the seed's compact shape; meta fields such as a null model_version stay,
+    because their absence would be ambiguous."""
+
     forecast_data: list[ForecastPointPublic]
     meter_id: str
     meter_type: MeterType
@@ -91,12 +95,6 @@ class ForecastPublic(BaseModel):
     generated_at: datetime
     notes: list[str] = Field(default_factory=list)
     location: dict[str, Any] | None = None
-
-    @field_serializer("forecast_data")
-    def _compact(self, points: list[ForecastPointPublic]) -> list[dict[str, Any]]:
-        # Points keep the seed's compact shape (no null bounds on historical points); meta fields
-        # such as a null model_version stay, because their absence would be ambiguous.
-        return [point.model_dump(exclude_none=True) for point in points]
 
 
 class ModelTestRequest(LocationFields):

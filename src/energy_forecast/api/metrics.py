@@ -10,10 +10,10 @@ source is left out of that scrape and reported through ``ef_scrape_source_up``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -22,6 +22,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.logging import get_logger
@@ -141,6 +142,39 @@ def _model_families(versions: list[ModelVersion]) -> Iterator[Metric]:
     yield age
 
 
+class RequestMetricsMiddleware:
+    """Count requests and time them to the response headers, by route template.
+
+    Plain ASGI: Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per request.
+    """
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            # The router stores the matched route in the scope it was given, which is this one.
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.requests.labels(scope["method"], template, str(status)).inc()
+            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+
+
 def install_metrics(app: FastAPI) -> CollectorRegistry:
     """Give ``app`` its own registry, request middleware and the scrape-time collector."""
     registry = CollectorRegistry(auto_describe=True)
@@ -159,19 +193,6 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
     )
     registry.register(OpsCollector(app))
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            requests.labels(request.method, template, str(status)).inc()
-            latency.labels(request.method, template).observe(time.perf_counter() - started)
-
+    app.add_middleware(RequestMetricsMiddleware, requests=requests, latency=latency)
     app.state.metrics_registry = registry
     return registry

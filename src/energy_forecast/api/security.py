@@ -2,7 +2,7 @@
 
 One ASGI middleware, applied at app level so routes added later are covered without opting in:
 
-1. open paths (``/health/``, the docs and the schema) pass untouched;
+1. open paths (``/health/``, ``/health/live``, the docs and the schema) pass untouched;
 2. the key comes from ``X-API-Key`` or ``Authorization: Bearer``; a presented key must be valid;
 3. the caller's token bucket (per key, or per client address when anonymous) is charged, so key
    guessing is rate limited too; an empty bucket answers 429 with ``Retry-After``;
@@ -32,7 +32,9 @@ from energy_forecast.settings import Settings
 
 log = get_logger(__name__)
 
-OPEN_PATHS = frozenset({"/health/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/health/", "/health", "/health/live", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that compute an answer from stored data and change nothing.
 READ_ONLY_POSTS = frozenset(

@@ -46,6 +46,27 @@ def blocks(spec: FeatureSpec, origin: pd.Timestamp, horizon_hours: int) -> list[
     return bounds
 
 
+def forecast_inputs(
+    spec: FeatureSpec,
+    history: pd.Series,
+    temperature: pd.Series | None,
+    origin: pd.Timestamp,
+    horizon_hours: int,
+) -> tuple[pd.Series, pd.Series | None]:
+    """The only readings and temperatures a forecast from ``origin`` reads.
+
+    Equal inputs here give a bit-identical forecast, so callers may memoise on them alone.
+    """
+    reach = spec.lookback_hours + horizon_hours
+    past = history[(history.index < origin) & (history.index >= origin - reach * HOUR)].dropna()
+    if temperature is not None:
+        window = origin - (spec.lookback_hours + 1) * HOUR
+        temperature = temperature[
+            (temperature.index >= window) & (temperature.index < origin + horizon_hours * HOUR)
+        ]
+    return past.astype("float64"), temperature
+
+
 def forecast(
     model: ForecastModel,
     history: pd.Series,
@@ -68,19 +89,12 @@ def forecast(
     if horizon_hours < 1:
         raise ValueError(f"horizon_hours must be >= 1, got {horizon_hours}")
     spec = model.spec
-    reach = spec.lookback_hours + horizon_hours
-    past = history[(history.index < origin) & (history.index >= origin - reach * HOUR)].dropna()
+    past, temperature = forecast_inputs(spec, history, temperature, origin, horizon_hours)
     if past.empty:
         raise NoDataFoundError(
             f"no readings in the {spec.lookback_hours} h before {origin}; cannot forecast",
             meter_id=model.metadata.get("meter_id"),
         )
-    past = past.astype("float64")
-    if temperature is not None:
-        window = origin - (spec.lookback_hours + 1) * HOUR
-        temperature = temperature[
-            (temperature.index >= window) & (temperature.index < origin + horizon_hours * HOUR)
-        ]
     target_index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
 
     known = past

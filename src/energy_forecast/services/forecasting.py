@@ -39,7 +39,7 @@ from energy_forecast.errors import (
     NotFoundError,
 )
 from energy_forecast.features.grid import HOUR, hourly_index, on_grid
-from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.forecasting import forecast, forecast_inputs
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.quality import check_training_data
 from energy_forecast.services.climatology import climatology_at, climatology_table
@@ -106,8 +106,9 @@ class ModelCache:
         origin: pd.Timestamp,
         horizon_hours: int,
     ) -> pd.DataFrame:
-        """``ml.forecasting.forecast``, memoised by its exact inputs (content digests)."""
+        """``ml.forecasting.forecast``, memoised by the content of the inputs it reads."""
         version = (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
+        readings, temperature = forecast_inputs(model.spec, readings, temperature, origin, horizon_hours)
         key = (*version, origin, horizon_hours, _digest(readings, temperature))
         with self._lock:
             cached = self._forecasts.get(key)
@@ -189,12 +190,16 @@ _CLIMATOLOGIES: OrderedDict[str, np.ndarray] = OrderedDict()
 _CLIMATOLOGY_LOCK = threading.Lock()
 
 
-def _digest(*series: pd.Series) -> str:
-    """A content digest of series (index and values): equal digests, equal inputs."""
-    digest = hashlib.blake2b(digest_size=16)
+def _digest(*series: pd.Series | None) -> str:
+    """A content digest of series (index and values): equal digests, equal inputs.
+
+    SHA-256 over the arrays' memory, no copies: ~0.3 ms for three years of hours.
+    """
+    digest = hashlib.sha256()
     for one in series:
-        digest.update(one.index.asi8.tobytes())
-        digest.update(one.to_numpy(dtype="float64").tobytes())
+        if one is not None:
+            digest.update(memoryview(np.ascontiguousarray(one.index.asi8)))
+            digest.update(memoryview(np.ascontiguousarray(one.to_numpy(dtype="float64"))))
         digest.update(b"|")
     return digest.hexdigest()
 
@@ -239,18 +244,29 @@ def _future_temperature(
 
 
 def _hourly_points(frame: pd.DataFrame) -> list[ForecastPoint]:
-    labels = frame.index.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Column-wise to plain Python values: per-row pandas access cost more than the forecast itself.
+    labels = frame.index.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
+    is_forecast = (frame["kind"] == "forecast").to_numpy()
+
+    def column(name: str) -> list[float | None]:
+        """Values of forecast points, None for NaN and on historical points (no bounds there)."""
+        values = frame[name].to_numpy(dtype="float64")
+        keep = is_forecast & ~np.isnan(values)
+        return [v if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
+
+    rows = zip(
+        labels,
+        frame["value"].to_numpy(dtype="float64").tolist(),
+        is_forecast.tolist(),
+        column("temperature"),
+        column("lower"),
+        column("upper"),
+        frame["source"].tolist(),
+        strict=True,
+    )
     return [
-        ForecastPoint(
-            label,
-            float(row.value),
-            row.kind,
-            None if row.kind == "historical" or np.isnan(row.temperature) else float(row.temperature),
-            None if row.kind == "historical" else float(row.lower),
-            None if row.kind == "historical" else float(row.upper),
-            None if row.kind == "historical" else row.source,
-        )
-        for label, row in zip(labels, frame.itertuples(index=False), strict=True)
+        ForecastPoint(label, value, "forecast" if fc else "historical", temp, low, up, src if fc else None)
+        for label, value, fc, temp, low, up, src in rows
     ]
 
 

@@ -1,4 +1,5 @@
-"""Liveness and dependency checks: ``/health/`` (the service) and ``/health/worker`` (the workers).
+"""Liveness and dependency checks: ``/health/live`` (the process answers), ``/health/`` (the service
+and its dependencies) and ``/health/worker`` (the workers).
 
 Every check runs on its own thread under one deadline, so a hung dependency is reported as a
 timeout instead of holding the request: ``/health/`` answers within ``CHECK_DEADLINE`` whatever
@@ -75,6 +76,13 @@ def overall_status(checks: dict[str, dict[str, Any]]) -> str:
     if any(c["status"] not in ("ok", "disabled") for c in checks.values()):
         return "degraded"
     return "healthy"
+
+
+@router.get("/health/live")
+def live() -> dict[str, str]:
+    """Liveness: the process answers HTTP. No dependency is checked (that is ``/health/``), so an
+    orchestrator restarts the API only when the API itself is stuck, not when Redis is."""
+    return {"status": "alive", "version": __version__}
 
 
 @router.get("/health/")
