@@ -300,8 +300,13 @@ def forecast_command(
         for meter in chosen:
             try:
                 result = export_forecast(
-                    store, models, meter_id=meter.meter_id, meter_type=meter.meter_type,
-                    days=days, write=write, cache=cache,
+                    store,
+                    models,
+                    meter_id=meter.meter_id,
+                    meter_type=meter.meter_type,
+                    days=days,
+                    write=write,
+                    cache=cache,
                 )
                 rows.append(result.to_dict())
             except EnergyForecastError as exc:
@@ -321,6 +326,7 @@ def forecast_command(
                     f"{row['last_hour']}  {row['points_written']} points written"
                 )
     raise typer.Exit(1 if failed else 0)
+
 
 apikey_app = typer.Typer(help="Create, list and revoke API keys (stored hashed under EF_HOME/config).")
 app.add_typer(apikey_app, name="apikey")
