@@ -5,13 +5,17 @@ Domain errors are mapped to HTTP here and only here, each with a message that sa
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from energy_forecast import __version__
 from energy_forecast.api.metrics import install_metrics
@@ -79,6 +83,42 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
+# The keys of an OpenAPI path item that are operations (others: summary, parameters, servers).
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """The methods the OpenAPI schema declares for every path template that matches ``path``.
+
+    Starlette's 405 names only the first matching route's methods, and FastAPI's included routers
+    keep their routes out of ``app.router.routes``; the schema is the one public list of them all.
+    """
+    patterns: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_patterns", None)
+    if patterns is None:
+        patterns = [
+            (compile_path(template)[0], {key.upper() for key in operations if key in HTTP_METHODS})
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_patterns = patterns
+    allowed: set[str] = set()
+    for pattern, methods in patterns:
+        if pattern.match(path):
+            allowed |= methods
+    return allowed
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer, with a 405's ``Allow`` naming every method of the path (GET and POST /location/)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        root = request.scope.get("root_path", "")
+        path = request.scope["path"]
+        allowed = allowed_methods(request.app, path[len(root) :] if root and path.startswith(root) else path)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return await http_exception_handler(request, exc)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -140,6 +180,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     install_security(app, settings)
 
     @app.middleware("http")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -9,11 +10,21 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_va
 
 from energy_forecast.domain.meters import MeterId, MeterType
 
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 
 def _iso_text(value: Any) -> Any:
-    """Refuse bare numbers: pydantic would read them as epoch seconds, which the schema does not promise."""
+    """Refuse numbers, also as text: pydantic reads them as epoch seconds, which the schema does not say.
+
+    Query parameters always arrive as text, so ``?end_date=0.5`` needs the string check too.
+    """
     if isinstance(value, int | float):
         raise ValueError("give an ISO-8601 timestamp string such as 2024-01-01T00:00:00Z, not a number")
+    if isinstance(value, str) and not _ISO_DATE_START.match(value):
+        raise ValueError(
+            f"{value[:40]!r} is not an ISO-8601 timestamp; give one such as 2024-01-01T00:00:00Z "
+            "(or a date, 2024-01-01)"
+        )
     return value
 
 
@@ -30,7 +41,8 @@ def _plausible_year(value: datetime) -> datetime:
     return value
 
 
-# A timestamp in a request body: an ISO-8601 string, as the OpenAPI schema says, in a plausible year.
+# A timestamp in a request body or query: an ISO-8601 string, as the OpenAPI schema says, in a
+# plausible year.
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
 
 
