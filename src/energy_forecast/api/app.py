@@ -33,6 +33,7 @@ from energy_forecast.errors import (
     EnergyForecastError,
     InputDataError,
     InvalidIdentifierError,
+    NoDataFoundError,
     NotFoundError,
     QueueUnavailableError,
     StorageError,
@@ -46,9 +47,12 @@ from energy_forecast.tasks.monitor import TaskMonitor
 
 log = get_logger(__name__)
 
-# Most specific first: the first matching class decides the status.
+# Most specific first: the first matching class decides the status. NoDataFoundError stays a
+# DataQualityError (a task files it as NO_DATA_FOUND) but answers 404: the meter or its readings
+# are not there, which is not something the request body can fix.
 ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
     (InvalidIdentifierError, 422),
+    (NoDataFoundError, 404),
     (InputDataError, 422),
     (DataQualityError, 422),
     (NotFoundError, 404),

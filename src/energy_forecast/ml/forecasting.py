@@ -72,7 +72,8 @@ def forecast(
     past = history[(history.index < origin) & (history.index >= origin - reach * HOUR)].dropna()
     if past.empty:
         raise NoDataFoundError(
-            f"no readings in the {spec.lookback_hours} h before {origin}; cannot forecast",
+            f"no readings in the {spec.lookback_hours} h before {origin}; cannot forecast "
+            "(import recent readings)",
             meter_id=model.metadata.get("meter_id"),
         )
     past = past.astype("float64")
