@@ -230,7 +230,7 @@ def test_validate_rejects_a_bad_days_value(app_client: Callable[..., Any]) -> No
 
 
 @pytest.mark.parametrize(
-    "end_date", ["0.5", "1700000000", "-3", "yesterday"], ids=["fraction", "epoch", "negative", "word"]
+    "end_date", ["0.5", "1700000000", "-3", "1e9"], ids=["fraction", "epoch", "negative", "exponent"]
 )
 def test_validate_refuses_an_end_date_that_is_not_iso_8601(
     app_client: Callable[..., Any], end_date: str

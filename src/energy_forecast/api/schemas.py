@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from energy_forecast.domain.meters import MeterId, MeterType
-
-_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _iso_text(value: Any) -> Any:
@@ -20,12 +17,20 @@ def _iso_text(value: Any) -> Any:
     """
     if isinstance(value, int | float):
         raise ValueError("give an ISO-8601 timestamp string such as 2024-01-01T00:00:00Z, not a number")
-    if isinstance(value, str) and not _ISO_DATE_START.match(value):
+    if isinstance(value, str) and _is_number(value):
         raise ValueError(
-            f"{value[:40]!r} is not an ISO-8601 timestamp; give one such as 2024-01-01T00:00:00Z "
-            "(or a date, 2024-01-01)"
+            f"{value[:40]!r} is a number, not an ISO-8601 timestamp; give one such as "
+            "2024-01-01T00:00:00Z (or a date, 2024-01-01)"
         )
     return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Years the stores and pandas (nanosecond timestamps: 1677..2262) can hold, with room for offsets.
