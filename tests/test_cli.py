@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from energy_forecast.cli import app
 
@@ -80,3 +83,53 @@ def test_invalid_settings_stop_with_one_line(home: Path, monkeypatch: pytest.Mon
         "configuration error: setting redis_url: REDIS_URL must start with redis://, rediss:// or unix://, "
         "got 'http://wrong'"
     ]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
+    """The configs ``serve`` hands uvicorn; the server "starts" without binding or running the app."""
+    configs: list[uvicorn.Config] = []
+
+    def run(self: uvicorn.Server, *args: Any, **kwargs: Any) -> None:
+        self.config.load()  # wraps the app as uvicorn would, ProxyHeadersMiddleware included
+        configs.append(self.config)
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    return configs
+
+
+def test_serve_keeps_uvicorns_proxy_header_defaults(
+    home: Path, served: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+
+    result = runner.invoke(app, ["serve", "--port", "18999"])
+
+    assert result.exit_code == 0, result.output
+    (config,) = served
+    assert config.proxy_headers is True and config.forwarded_allow_ips == "127.0.0.1,::1"
+    assert isinstance(config.loaded_app, ProxyHeadersMiddleware)
+    assert (config.host, config.port) == ("127.0.0.1", 18999)
+
+
+def test_serve_passes_the_trusted_proxies_to_uvicorn(home: Path, served: list[uvicorn.Config]) -> None:
+    result = runner.invoke(app, ["serve", "--forwarded-allow-ips", "10.0.0.5,192.168.1.0/24"])
+
+    assert result.exit_code == 0, result.output
+    (config,) = served
+    assert config.proxy_headers is True and config.forwarded_allow_ips == "10.0.0.5,192.168.1.0/24"
+    assert isinstance(config.loaded_app, ProxyHeadersMiddleware)
+    trusted = config.loaded_app.trusted_hosts
+    assert "10.0.0.5" in trusted and "192.168.1.77" in trusted and "10.0.0.6" not in trusted
+
+
+def test_serve_without_proxy_headers_leaves_the_client_address_alone(
+    home: Path, served: list[uvicorn.Config]
+) -> None:
+    result = runner.invoke(app, ["serve", "--no-proxy-headers"])
+
+    assert result.exit_code == 0, result.output
+    (config,) = served
+    assert config.proxy_headers is False
+    assert not isinstance(config.loaded_app, ProxyHeadersMiddleware)

@@ -117,8 +117,26 @@ def meters(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default EF_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default EF_PORT)")] = None,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="take the client address and scheme from X-Forwarded-For/-Proto sent by a trusted "
+            "proxy (uvicorn's default: on)"
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated proxy addresses or networks trusted for those headers, '*' for any "
+            "(default: uvicorn's, $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)"
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (and, without REDIS_URL, an embedded Redis and in-process workers)."""
+    """Run the HTTP API (and, without REDIS_URL, an embedded Redis and in-process workers).
+
+    Behind a reverse proxy the rate limit keys anonymous clients by address, so the proxy's
+    forwarded address must be believed: trust the proxy with ``--forwarded-allow-ips``.
+    """
     import uvicorn
 
     from energy_forecast.api.app import create_app
@@ -127,8 +145,22 @@ def serve(
     if host is not None or port is not None:
         settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     settings.home.mkdir(parents=True, exist_ok=True)
-    log.info("serve", host=settings.host, port=settings.port, storage=settings.storage_backend)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    log.info(
+        "serve",
+        host=settings.host,
+        port=settings.port,
+        storage=settings.storage_backend,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 @app.command("worker")
@@ -300,8 +332,13 @@ def forecast_command(
         for meter in chosen:
             try:
                 result = export_forecast(
-                    store, models, meter_id=meter.meter_id, meter_type=meter.meter_type,
-                    days=days, write=write, cache=cache,
+                    store,
+                    models,
+                    meter_id=meter.meter_id,
+                    meter_type=meter.meter_type,
+                    days=days,
+                    write=write,
+                    cache=cache,
                 )
                 rows.append(result.to_dict())
             except EnergyForecastError as exc:
@@ -321,6 +358,7 @@ def forecast_command(
                     f"{row['last_hour']}  {row['points_written']} points written"
                 )
     raise typer.Exit(1 if failed else 0)
+
 
 apikey_app = typer.Typer(help="Create, list and revoke API keys (stored hashed under EF_HOME/config).")
 app.add_typer(apikey_app, name="apikey")

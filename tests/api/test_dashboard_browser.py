@@ -123,6 +123,7 @@ def watch_for_problems(page: Page, origin: str) -> list[str]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("response", on_response)
+
     def on_request(request: Request) -> None:
         if not request.url.startswith(origin):
             problems.append(f"request to another origin: {request.url}")

@@ -123,6 +123,25 @@ def test_test_model_returns_the_seed_shape_with_baseline_and_extra_metrics(clien
     assert results["performance_summary"]["r2_category"] in {"excellent", "good", "fair", "poor"}
 
 
+@pytest.mark.parametrize("path", ["/test_model/", "/backtest/"])
+@pytest.mark.parametrize(
+    ("meter_id", "meter_type"),
+    [("ghost", "electricity"), ("b1", "water")],
+    ids=["unknown-meter", "other-type"],
+)
+def test_a_meter_without_readings_is_404_saying_what_to_do(
+    client: TestClient, path: str, meter_id: str, meter_type: str
+) -> None:
+    response = client.post(path, json={"meter_id": meter_id, "meter_type": meter_type})
+
+    assert response.status_code == 404
+    body = response.json()
+    assert body["error"] == "NoDataFoundError" and body["error_type"] == "NO_DATA_FOUND"
+    assert body["meter_id"] == meter_id
+    assert f"no {meter_type} meter {meter_id!r}" in body["detail"]
+    assert "check the meter id" in body["detail"] and "import its readings" in body["detail"]
+
+
 @pytest.mark.parametrize("test_size", [0, 1, 1.5, -0.1])
 def test_test_size_outside_zero_one_is_422(client: TestClient, test_size: float) -> None:
     response = client.post(

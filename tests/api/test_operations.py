@@ -170,9 +170,10 @@ def test_task_and_model_metrics_move_when_a_model_trains(client: TestClient) -> 
     assert after[("ef_tasks_failed_total", actor)] == 0
     assert after[("ef_task_duration_seconds_count", actor)] == 1
     assert after[("ef_task_duration_seconds_sum", actor)] > 0
-    assert after[("ef_training_duration_seconds_count", ())] == before[
-        ("ef_training_duration_seconds_count", ())
-    ] + 1
+    assert (
+        after[("ef_training_duration_seconds_count", ())]
+        == before[("ef_training_duration_seconds_count", ())] + 1
+    )
     meter = (("meter_id", "bldg1"), ("meter_type", "electricity"))
     assert 0 < after[("ef_model_cv_rmse_percent", meter)] < 100
     assert after[("ef_model_version", meter)] == 1
@@ -214,8 +215,9 @@ def test_a_dead_lettered_task_is_requeued_and_succeeds_once_its_data_exists(
     retried = response.json()
     assert retried["retry_of"] == failed["task_id"] and retried["task_id"] != failed["task_id"]
     status = poll(
-        lambda: (s := client.get(f"/trainmodel/status/{retried['task_id']}").json())["status"] == "SUCCESS"
-        and s
+        lambda: (
+            (s := client.get(f"/trainmodel/status/{retried['task_id']}").json())["status"] == "SUCCESS" and s
+        )
     )
     assert status["result"]["details"]["meter_id"] == "later"
     assert client.get("/health/worker").json()["queues"]["default.XQ"] == 0

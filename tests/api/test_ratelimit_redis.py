@@ -25,9 +25,7 @@ def test_two_processes_share_one_bucket_and_never_overspend(redis_url: str) -> N
         first = RedisTokenBucket.from_url(redis_url, rate_per_s=0.001, burst=25)
         second = RedisTokenBucket.from_url(redis_url, rate_per_s=0.001, burst=25)
         try:
-            decisions = await asyncio.gather(
-                *(bucket.acquire(identity) for bucket in [first, second] * 30)
-            )
+            decisions = await asyncio.gather(*(bucket.acquire(identity) for bucket in [first, second] * 30))
             await first.client.delete(first.prefix + identity)
         finally:
             await first.aclose()

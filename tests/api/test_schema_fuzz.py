@@ -34,12 +34,7 @@ HOME = Path(tempfile.mkdtemp(prefix="ef-fz-"))
 CONFIG = load_settings(home=HOME, rate_limit_per_s=0, weather={"providers": []})
 _, WRITE_KEY = ApiKeyStore(CONFIG.api_keys_path).create("fuzz", ["write"])
 APP = create_app(CONFIG, run_workers=False)
-# Known failures left out until fixed (issue 7 note): OPTIONS /location/ names only POST in
-# Allow; /temperature/series/ answers 500 for years past pandas' range (2262+); the validate
-# query accepts a bare number as end_date.
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(
-    path_regex=r"^/(location|temperature/series|temperature/validate)/$"
-)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -229,6 +229,50 @@ def test_validate_rejects_a_bad_days_value(app_client: Callable[..., Any]) -> No
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "days"]
 
 
+@pytest.mark.parametrize(
+    "end_date", ["0.5", "1700000000", "-3", "1e9"], ids=["fraction", "epoch", "negative", "exponent"]
+)
+def test_validate_refuses_an_end_date_that_is_not_iso_8601(
+    app_client: Callable[..., Any], end_date: str
+) -> None:
+    # Query values arrive as text, so a number-only string must be refused as text, not read as epoch.
+    with app_client() as client:
+        response = client.get("/temperature/validate/", params={"end_date": end_date})
+
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["query", "end_date"] and "ISO-8601" in error["msg"]
+
+
+def test_validate_accepts_an_iso_end_date(app_client: Callable[..., Any], store: DuckDBSeriesStore) -> None:
+    store.upsert_site(S1)
+    with app_client() as client:
+        response = client.get("/temperature/validate/", params={"end_date": "2024-02-01", "days": 7})
+
+    assert response.status_code == 200
+    assert response.json()["reports"][0]["window_end"] == "2024-02-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"start_date": "2262-05-01", "end_date": "2262-05-02"},
+        {"start_date": "2024-03-01", "end_date": "9999-12-31"},
+        {"start_date": "2024-03-01T00:00:00Z", "end_date": "2300-01-01T00:00:00Z"},
+    ],
+    ids=["past-pandas-range", "date-only-end", "timestamp-end"],
+)
+def test_series_refuses_years_the_store_cannot_hold(
+    app_client: Callable[..., Any], store: DuckDBSeriesStore, dates: dict[str, str]
+) -> None:
+    store.upsert_site(S1)
+    with app_client() as client:
+        response = client.post("/temperature/series/", json={**dates, "site_id": "s1"})
+
+    assert response.status_code == 422
+    assert "check the year" in response.json()["detail"][0]["msg"]
+
+
 @pytest.fixture
 def trained(store: DuckDBSeriesStore, settings_factory: Callable[..., Settings]) -> None:
     store.upsert_site(S1)

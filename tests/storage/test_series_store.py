@@ -199,6 +199,7 @@ def test_site_lookups_refuse_unsafe_ids(series_store: SeriesStore) -> None:
     with pytest.raises(InvalidIdentifierError):
         series_store.get_site("x' OR '1'='1")
 
+
 def _forecast(start: str, hours: int, base: float, *, bounds: bool = True) -> pd.DataFrame:
     index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
     values = base + np.arange(hours, dtype="float64") * 0.5

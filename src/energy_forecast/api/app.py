@@ -11,9 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
@@ -32,6 +35,7 @@ from energy_forecast.errors import (
     EnergyForecastError,
     InputDataError,
     InvalidIdentifierError,
+    NoDataFoundError,
     NotFoundError,
     QueueUnavailableError,
     StorageError,
@@ -46,9 +50,12 @@ from energy_forecast.tasks.monitor import TaskMonitor
 log = get_logger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-# Most specific first: the first matching class decides the status.
+# Most specific first: the first matching class decides the status. NoDataFoundError stays a
+# DataQualityError (a task files it as NO_DATA_FOUND) but answers 404: the meter or its readings
+# are not there, which is not something the request body can fix.
 ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
     (InvalidIdentifierError, 422),
+    (NoDataFoundError, 404),
     (InputDataError, 422),
     (DataQualityError, 422),
     (NotFoundError, 404),
@@ -108,6 +115,42 @@ class RequestIdMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             await self.app(scope, receive, send_with_id)
+
+
+# The keys of an OpenAPI path item that are operations (others: summary, parameters, servers).
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """The methods the OpenAPI schema declares for every path template that matches ``path``.
+
+    Starlette's 405 names only the first matching route's methods, and FastAPI's included routers
+    keep their routes out of ``app.router.routes``; the schema is the one public list of them all.
+    """
+    patterns: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_patterns", None)
+    if patterns is None:
+        patterns = [
+            (compile_path(template)[0], {key.upper() for key in operations if key in HTTP_METHODS})
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_patterns = patterns
+    allowed: set[str] = set()
+    for pattern, methods in patterns:
+        if pattern.match(path):
+            allowed |= methods
+    return allowed
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer, with a 405's ``Allow`` naming every method of the path (GET and POST /location/)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        root = request.scope.get("root_path", "")
+        path = request.scope["path"]
+        allowed = allowed_methods(request.app, path[len(root) :] if root and path.startswith(root) else path)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return await http_exception_handler(request, exc)
 
 
 def create_app(
@@ -171,6 +214,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     install_security(app, settings)
 
     app.add_middleware(RequestIdMiddleware)

@@ -11,10 +11,26 @@ from energy_forecast.domain.meters import MeterId, MeterType
 
 
 def _iso_text(value: Any) -> Any:
-    """Refuse bare numbers: pydantic would read them as epoch seconds, which the schema does not promise."""
+    """Refuse numbers, also as text: pydantic reads them as epoch seconds, which the schema does not say.
+
+    Query parameters always arrive as text, so ``?end_date=0.5`` needs the string check too.
+    """
     if isinstance(value, int | float):
         raise ValueError("give an ISO-8601 timestamp string such as 2024-01-01T00:00:00Z, not a number")
+    if isinstance(value, str) and _is_number(value):
+        raise ValueError(
+            f"{value[:40]!r} is a number, not an ISO-8601 timestamp; give one such as "
+            "2024-01-01T00:00:00Z (or a date, 2024-01-01)"
+        )
     return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Years the stores and pandas (nanosecond timestamps: 1677..2262) can hold, with room for offsets.
@@ -30,7 +46,8 @@ def _plausible_year(value: datetime) -> datetime:
     return value
 
 
-# A timestamp in a request body: an ISO-8601 string, as the OpenAPI schema says, in a plausible year.
+# A timestamp in a request body or query: an ISO-8601 string, as the OpenAPI schema says, in a
+# plausible year.
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
 
 

@@ -227,7 +227,7 @@ ERROR_STATUSES: dict[str, str] = {
     "400": "Malformed request",
     "401": "Missing, invalid or revoked API key",
     "403": "The API key lacks the scope this operation needs",
-    "404": "Unknown meter, model, task or version",
+    "404": "Unknown meter, model, task or version, or no readings to work from",
     "409": "The request contradicts stored state",
     "413": "Request body larger than EF_MAX_BODY_BYTES",
     "422": "Invalid input; the message names the field or row",

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from energy_forecast.api.schemas import IsoDateTime
 from energy_forecast.domain.meters import SiteId, TimeZoneName
 from energy_forecast.domain.sites import CountryCode
 
@@ -58,8 +59,9 @@ class TemperatureSeriesRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    start_date: datetime
-    end_date: datetime
+    # IsoDateTime bounds the years: pandas cannot hold timestamps past 2262 (a 500 before).
+    start_date: IsoDateTime
+    end_date: IsoDateTime
     site_id: SiteId | None = Field(default=None, description="needed when several sites are registered")
 
     @field_validator("end_date", mode="before")

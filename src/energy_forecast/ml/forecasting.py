@@ -92,7 +92,8 @@ def forecast(
     past, temperature = forecast_inputs(spec, history, temperature, origin, horizon_hours)
     if past.empty:
         raise NoDataFoundError(
-            f"no readings in the {spec.lookback_hours} h before {origin}; cannot forecast",
+            f"no readings in the {spec.lookback_hours} h before {origin}; cannot forecast "
+            "(import recent readings)",
             meter_id=model.metadata.get("meter_id"),
         )
     target_index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)

@@ -46,7 +46,9 @@ def check_training_data(
     """
     values = consumption.dropna().sort_index()
     if values.empty:
-        raise NoDataFoundError(f"meter {meter_id!r}: no readings to train on", meter_id=meter_id)
+        raise NoDataFoundError(
+            f"meter {meter_id!r}: no readings to train on; import its readings first", meter_id=meter_id
+        )
     array = values.to_numpy(dtype="float64")
     bad = ~np.isfinite(array)
     if bad.any():

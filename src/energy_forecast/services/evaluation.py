@@ -101,12 +101,13 @@ def load_meter(
     meter = store.get_meter(meter_id)
     if meter is None or meter.meter_type != MeterType(meter_type):
         raise NoDataFoundError(
-            f"no {MeterType(meter_type).value} meter {meter_id!r}; import its readings first",
+            f"no {MeterType(meter_type).value} meter {meter_id!r}; check the meter id and type, "
+            "or import its readings first",
             meter_id=meter_id,
         )
     readings, temperature = load_training_data(store, meter)
     if readings.empty:
-        raise NoDataFoundError(f"meter {meter_id!r} has no readings", meter_id=meter_id)
+        raise NoDataFoundError(f"meter {meter_id!r} has no readings; import them first", meter_id=meter_id)
     return meter, readings, temperature
 
 

@@ -337,7 +337,8 @@ def forecast_meter(
                 "import its readings, then train it"
             )
         raise NoDataFoundError(
-            f"meter {meter_id!r} has a model but no readings to forecast from", meter_id=meter_id
+            f"meter {meter_id!r} has a model but no readings to forecast from; import its readings",
+            meter_id=meter_id,
         )
     bundle = loaded[0].metadata if loaded else {}
     site_id = meter.site_id if meter else str(bundle.get("site_id", DEFAULT_SITE))

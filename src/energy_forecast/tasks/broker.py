@@ -20,10 +20,16 @@ Dramatiq's defaults do not suit hour-long, CPU-bound training, so every limit is
   a progress record, result or retry enqueue that failed while Redis restarted was lost, and the
   message then acked: the task stayed STARTED for ever. Workers ride out the outage instead; the
   API's broker keeps failing fast so it can answer 503.
+- connect timeout: the seed's 10 s for workers; 2 s for the API's broker, which redis-py tries
+  twice (one retry), so an unreachable Redis answers 503 within about 4 s instead of 20 s. The TLS
+  handshake counts as connecting (``HandshakeTimeoutSSLConnection``): redis-py runs it under the
+  10 s command timeout, and a ``rediss://`` URL pointed at a Redis without TLS never completes it
+  (the server waits for a command line the handshake never sends).
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import timedelta
 from typing import Any
@@ -38,16 +44,37 @@ from dramatiq.results.backends.redis import RedisBackend
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from energy_forecast.logging import redact_text
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
 from energy_forecast.tasks.telemetry import TelemetryMiddleware
 
 DEFAULT_RETENTION = timedelta(days=7)
 RESULT_NAMESPACE = "dramatiq-result"
+# Seconds to open a connection (TCP, and TLS for rediss://): workers (the seed's value) and the API.
+WORKER_CONNECT_TIMEOUT_S = 10.0
+API_CONNECT_TIMEOUT_S = 2.0
 
 
 def _ms(value: timedelta) -> int:
     return int(value.total_seconds() * 1000)
+
+
+class HandshakeTimeoutSSLConnection(redis.SSLConnection):
+    """A TLS connection whose handshake is bounded by ``socket_connect_timeout``, as connecting is.
+
+    redis-py sets the command timeout (``socket_timeout``) on the socket before the handshake.
+    """
+
+    def _connect(self) -> socket.socket:
+        command_timeout = self.socket_timeout
+        self.socket_timeout = self.socket_connect_timeout
+        try:
+            sock: socket.socket = super()._connect()
+        finally:
+            self.socket_timeout = command_timeout
+        sock.settimeout(command_timeout)
+        return sock
 
 
 def connection_pool(
@@ -55,12 +82,15 @@ def connection_pool(
 ) -> redis.ConnectionPool:
     """The seed's pool options; TCP keep-alive only where the URL is TCP (unix sockets refuse it).
 
-    With ``outage_tolerance`` every command retries a lost connection for about that long.
+    With ``outage_tolerance`` (workers) every command retries a lost connection for about that long;
+    without it (the API) a connection attempt gives up after ``API_CONNECT_TIMEOUT_S``.
     """
     options: dict[str, Any] = {
         "max_connections": max_connections,
         "retry_on_timeout": True,
-        "socket_connect_timeout": 10,
+        "socket_connect_timeout": API_CONNECT_TIMEOUT_S
+        if outage_tolerance is None
+        else WORKER_CONNECT_TIMEOUT_S,
         "socket_timeout": 10,
     }
     if outage_tolerance is not None:
@@ -70,7 +100,26 @@ def connection_pool(
         options["retry_on_error"] = [redis.ConnectionError, redis.TimeoutError]
     if urlsplit(redis_url).scheme in {"redis", "rediss"}:
         options["socket_keepalive"] = True
-    return redis.ConnectionPool.from_url(redis_url, **options)
+    pool = redis.ConnectionPool.from_url(redis_url, **options)
+    if pool.connection_class is redis.SSLConnection:  # rediss://; the URL decides the class
+        pool.connection_class = HandshakeTimeoutSSLConnection
+    return pool
+
+
+def uses_tls(client: redis.Redis) -> bool:
+    """Whether the client speaks TLS (a ``rediss://`` URL)."""
+    return issubclass(client.connection_pool.connection_class, redis.SSLConnection)
+
+
+def describe_redis_error(exc: BaseException, *, tls: bool) -> str:
+    """What went wrong, without secrets, and the likely cause when TLS meets a plain Redis."""
+    text = redact_text(str(exc)) or type(exc).__name__
+    if tls and (isinstance(exc, redis.TimeoutError | TimeoutError) or "ssl" in text.lower()):
+        text += (
+            "; REDIS_URL is rediss:// (TLS), and a Redis without TLS never completes the handshake: "
+            "use redis:// for a plain Redis, or enable TLS on the server"
+        )
+    return text
 
 
 class TaskResultBackend(RedisBackend):

@@ -26,6 +26,7 @@ from redis.retry import Retry
 
 from energy_forecast.domain.tasks import TaskProgress, TaskState, utc_now
 from energy_forecast.errors import ConflictError, NotFoundError, QueueUnavailableError
+from energy_forecast.tasks.broker import describe_redis_error, uses_tls
 from energy_forecast.tasks.progress import ACTIVE_KEY, Guard, error_key, progress_key
 from energy_forecast.tasks.queue import TaskQueue
 from energy_forecast.tasks.telemetry import (
@@ -66,11 +67,13 @@ def probe_client(redis_url: str, timeout: timedelta = PROBE_TIMEOUT) -> redis.Re
 
 
 @contextmanager
-def _unreachable(action: str) -> Iterator[None]:
+def _unreachable(action: str, *, tls: bool = False) -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise QueueUnavailableError(f"cannot {action}: Redis is unreachable ({exc})") from exc
+        raise QueueUnavailableError(
+            f"cannot {action}: Redis is unreachable ({describe_redis_error(exc, tls=tls)})"
+        ) from exc
 
 
 def _text(value: bytes | str) -> str:
@@ -96,6 +99,7 @@ class TaskMonitor:
         self.namespace: str = queue.broker.namespace
         self.heartbeat_timeout = heartbeat_timeout
         self.client = probe_client(redis_url)
+        self.tls = uses_tls(self.client)
 
     def close(self) -> None:
         self.client.close()
@@ -105,7 +109,7 @@ class TaskMonitor:
     def ping(self) -> float:
         """Round-trip time in ms. Raises QueueUnavailableError within ~1 s when Redis is down."""
         started = time.perf_counter()
-        with _unreachable("reach the task queue"):
+        with _unreachable("reach the task queue", tls=self.tls):
             self.client.ping()
         return (time.perf_counter() - started) * 1000
 
@@ -115,7 +119,10 @@ class TaskMonitor:
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting (``q``), delayed for retry (``q.DQ``) and dead-lettered (``q.XQ``)."""
         names = [n for q in self.queue_names() for n in (q, f"{q}.DQ", f"{q}.XQ")]
-        with _unreachable("read queue lengths"), self.client.pipeline(transaction=False) as pipe:
+        with (
+            _unreachable("read queue lengths", tls=self.tls),
+            self.client.pipeline(transaction=False) as pipe,
+        ):
             for name in names:
                 key = f"{self.namespace}:{name}"
                 if name.endswith(".XQ"):
@@ -133,7 +140,7 @@ class TaskMonitor:
         command (and our heartbeat thread) refreshes.
         """
         now_ms = int(time.time() * 1000)
-        with _unreachable("list workers"):
+        with _unreachable("list workers", tls=self.tls):
             announced = {_text(k): _text(v) for k, v in self.client.hgetall(WORKERS_KEY).items()}
             ids = list(announced)
             scores = self.client.zmscore(f"{self.namespace}:__heartbeats__", ids) if ids else []
@@ -147,20 +154,20 @@ class TaskMonitor:
             elif score is None or now_ms - score > 10 * limit_ms:
                 gone.append(broker_id)
         if gone:
-            with _unreachable("prune workers"):
+            with _unreachable("prune workers", tls=self.tls):
                 self.client.hdel(WORKERS_KEY, *gone)
         return sorted(alive, key=lambda w: (str(w.get("hostname")), int(w.get("pid") or 0)))
 
     def client_count(self) -> int:
         """Connected Redis clients (INFO clients), the seed's ``redis_clients``."""
-        with _unreachable("read Redis client count"):
+        with _unreachable("read Redis client count", tls=self.tls):
             return int(self.client.info("clients")["connected_clients"])
 
     # -- metrics ----------------------------------------------------------------------------------
 
     def task_counters(self) -> dict[tuple[str, str], int]:
         """``(actor, event) -> count`` for every actor seen, every event present (zero filled)."""
-        with _unreachable("read task counters"):
+        with _unreachable("read task counters", tls=self.tls):
             raw = self.client.hgetall(TASK_COUNTERS_KEY)
         counts: dict[tuple[str, str], int] = {}
         for field, value in raw.items():
@@ -180,7 +187,7 @@ class TaskMonitor:
         return self._histogram(TRAINING_SECONDS_KEY)
 
     def _histogram(self, key: str) -> HistogramSnapshot:
-        with _unreachable("read a histogram"):
+        with _unreachable("read a histogram", tls=self.tls):
             raw = {_text(k): _text(v) for k, v in self.client.hgetall(key).items()}
         total, buckets = 0, []
         for bound in (*(repr(float(b)) for b in DURATION_BUCKETS_S), "+Inf"):
@@ -192,7 +199,7 @@ class TaskMonitor:
 
     def list_tasks(self, state: TaskState | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Newest first: running tasks and those enqueued within the retention period."""
-        with _unreachable("list tasks"):
+        with _unreachable("list tasks", tls=self.tls):
             recent = [_text(t) for t in self.client.zrevrange(RECENT_KEY, 0, SCAN_LIMIT - 1)]
             active = [_text(t) for t in self.client.zrevrange(ACTIVE_KEY, 0, SCAN_LIMIT - 1)]
             task_ids = list(dict.fromkeys([*active, *recent]))
@@ -243,7 +250,7 @@ class TaskMonitor:
     def _dead_letter_ids(self) -> dict[str, tuple[str, str]]:
         """Dead-lettered task id -> (queue, redis message id); dramatiq keys them by the latter."""
         found: dict[str, tuple[str, str]] = {}
-        with _unreachable("read the dead-letter queues"):
+        with _unreachable("read the dead-letter queues", tls=self.tls):
             for queue in self.queue_names():
                 for redis_id, raw in self.client.hgetall(f"{self.namespace}:{queue}.XQ.msgs").items():
                     message = Message.decode(raw)
@@ -263,7 +270,7 @@ class TaskMonitor:
         task_id = str(uuid.UUID(task_id))
         dead = self._dead_letter_ids()
         if task_id not in dead:
-            with _unreachable("read the task"):
+            with _unreachable("read the task", tls=self.tls):
                 known = self.client.exists(progress_key(task_id))
             if not known:
                 raise NotFoundError(f"no task {task_id}: it never existed or its records expired")
@@ -271,7 +278,7 @@ class TaskMonitor:
                 f"task {task_id} is not dead-lettered; only tasks that failed for good can be retried"
             )
         queue_name, redis_id = dead[task_id]
-        with _unreachable("read the dead letter"):
+        with _unreachable("read the dead letter", tls=self.tls):
             raw = self.client.hget(f"{self.namespace}:{queue_name}.XQ.msgs", redis_id)
         if raw is None:  # removed between the two reads (another retry won)
             raise ConflictError(f"task {task_id} was just re-queued by another request")
@@ -282,7 +289,7 @@ class TaskMonitor:
         details["retry_of"] = task_id
         pending = TaskProgress(message.message_id, TaskState.PENDING, 0, f"retry of {task_id}", details)
         xq = f"{self.namespace}:{queue_name}.XQ"
-        with _unreachable("re-queue the task"):
+        with _unreachable("re-queue the task", tls=self.tls):
             # Claim the dead letter first, so two concurrent retries cannot both enqueue it.
             if not self.client.hdel(f"{xq}.msgs", redis_id):
                 raise ConflictError(f"task {task_id} was just re-queued by another request")
@@ -292,6 +299,6 @@ class TaskMonitor:
         return {"task_id": message.message_id, "retry_of": task_id, "status": "PENDING", "progress": 0}
 
     def read_error(self, task_id: str) -> dict[str, Any] | None:
-        with _unreachable("read the task error"):
+        with _unreachable("read the task error", tls=self.tls):
             raw = self.client.get(error_key(task_id))
         return None if raw is None else dict(json.loads(raw))

@@ -22,19 +22,19 @@ from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.domain.tasks import TaskProgress, TaskState
 from energy_forecast.errors import QueueUnavailableError
 from energy_forecast.tasks.actors import Actors
-from energy_forecast.tasks.broker import RESULT_NAMESPACE, progress_store
+from energy_forecast.tasks.broker import RESULT_NAMESPACE, describe_redis_error, progress_store, uses_tls
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
 
 TimeBound = str | datetime | None
 
 
 @contextmanager
-def _redis_errors(action: str) -> Iterator[None]:
+def _redis_errors(action: str, *, tls: bool = False) -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise QueueUnavailableError(
-            f"cannot {action}: the task queue (Redis) is unreachable ({exc}); "
+            f"cannot {action}: the task queue (Redis) is unreachable ({describe_redis_error(exc, tls=tls)}); "
             "check REDIS_URL or start Redis, or unset REDIS_URL to use the embedded one"
         ) from exc
 
@@ -53,9 +53,10 @@ class TaskQueue:
         self.actors = actors
         self.store = progress_store(broker)
         self.client: redis.Redis = broker.client
+        self.tls = uses_tls(self.client)
 
     def ping(self) -> None:
-        with _redis_errors("reach the task queue"):
+        with _redis_errors("reach the task queue", tls=self.tls):
             self.client.ping()
 
     def enqueue_training(
@@ -77,14 +78,14 @@ class TaskQueue:
         task_id = message.message_id
         details = {"meter_id": meter_id, "meter_type": kwargs["meter_type"]}
         pending = TaskProgress(task_id, TaskState.PENDING, 0, "Task submitted", details)
-        with _redis_errors("enqueue training"):
+        with _redis_errors("enqueue training", tls=self.tls):
             self.store.write(pending, Guard.CREATE)
             self.broker.enqueue(message)
         return task_id
 
     def read_status(self, task_id: str) -> dict[str, Any] | None:
         """The seed's status shape, or None for an unknown (or expired) task."""
-        with _redis_errors("read task status"), self.client.pipeline(transaction=False) as pipe:
+        with _redis_errors("read task status", tls=self.tls), self.client.pipeline(transaction=False) as pipe:
             pipe.get(progress_key(task_id))
             pipe.lindex(f"{RESULT_NAMESPACE}:{task_id}", 0)
             pipe.get(error_key(task_id))
@@ -108,7 +109,7 @@ class TaskQueue:
         return status
 
     def list_active(self) -> list[dict[str, Any]]:
-        with _redis_errors("list tasks"):
+        with _redis_errors("list tasks", tls=self.tls):
             return [_public(r) for r in self.store.list_active()]
 
     def cancel(self, task_id: str) -> TaskState | None:
@@ -116,7 +117,7 @@ class TaskQueue:
 
         A queued task never starts; a running one stops at its next stage boundary.
         """
-        with _redis_errors("cancel the task"):
+        with _redis_errors("cancel the task", tls=self.tls):
             return self.store.request_cancel(task_id)
 
     def enqueue_batch(
@@ -131,13 +132,13 @@ class TaskQueue:
             MeterType(meter_type)
         batch_id = str(uuid.uuid4())
         task_ids = [self.enqueue_training(m, t, start, end) for m, t in meters]
-        with _redis_errors("record the batch"):
+        with _redis_errors("record the batch", tls=self.tls):
             self.store.write_batch(batch_id, task_ids)
         return batch_id, task_ids
 
     def read_batch(self, batch_id: str) -> dict[str, Any] | None:
         """Counts per state, mean progress and each task's status; None for an unknown batch."""
-        with _redis_errors("read the batch"):
+        with _redis_errors("read the batch", tls=self.tls):
             task_ids = self.store.read_batch(batch_id)
             if task_ids is None:
                 return None
@@ -161,7 +162,7 @@ class TaskQueue:
         self, task_id: str, after: str = "0", block: timedelta | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
-        with _redis_errors("read task events"):
+        with _redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
 
 
