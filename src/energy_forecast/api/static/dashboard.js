@@ -109,6 +109,8 @@
             else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
           }
           if (data.length && onEvent(name, data.join("\n"))) return true;
+          // One task per event, as EventSource dispatches them: each stage is rendered on its own.
+          await new Promise((resolve) => setTimeout(resolve, 0));
         }
       }
     } finally {
