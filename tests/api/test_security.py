@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
-from energy_forecast.api.security import is_loopback, is_open, is_page, required_scope
+from energy_forecast.api.security import install_security, is_loopback, is_open, is_page, required_scope
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.services.apikeys import ApiKeyStore
 from energy_forecast.settings import Settings
@@ -89,6 +90,20 @@ def test_health_docs_and_schema_stay_open(settings_factory: Callable[..., Settin
         statuses = [client.get(path).status_code for path in ("/health/", "/docs", "/openapi.json")]
 
     assert statuses == [200, 200, 200]
+
+
+def test_without_a_locked_page_a_page_answers_json_401(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(auth_required=True)
+    keys_of(settings).create("reader", ["read"])
+    app = FastAPI()
+    install_security(app, settings)  # no dashboard: nothing to render for a browser
+    app.add_api_route("/", lambda: {"ok": True}, methods=["GET"])
+
+    with TestClient(app) as client:
+        response = client.get("/")
+
+    assert response.status_code == 401
+    assert "missing API key" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
