@@ -11,12 +11,15 @@ fixtures in ``tests/conftest.py``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
+from energy_forecast.services.apikeys import ApiKeyStore
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from tests.conftest import hourly_series
@@ -56,11 +60,15 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture
-def live_server(settings_factory: Callable[..., Settings]) -> Iterator[str]:
+@dataclass(frozen=True)
+class Keys:
+    read: str
+    write: str
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
     """The app under uvicorn on an ephemeral port, with one meter of five weeks of hourly data."""
-    home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
-    settings = settings_factory(home=home, worker_threads=1)
     store = DuckDBSeriesStore(settings.duckdb_path)
     store.upsert_meters([Meter("bldg1", MeterType.ELECTRICITY, "s1", unit="kWh")])
     hours = 24 * 35
@@ -88,7 +96,31 @@ def live_server(settings_factory: Callable[..., Settings]) -> Iterator[str]:
         thread.join(timeout=30)
         sock.close()
         store.close()
-        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def live_server(settings_factory: Callable[..., Settings], home: Path) -> Iterator[str]:
+    """The app on loopback with no key: anonymous, as ``serve`` starts by default."""
+    with serve(settings_factory(home=home, worker_threads=1)) as origin:
+        yield origin
+
+
+@pytest.fixture
+def locked_server(settings_factory: Callable[..., Settings], home: Path) -> Iterator[tuple[str, Keys]]:
+    """The app with keys enforced (``EF_AUTH_REQUIRED``), and a read and a write key for it."""
+    settings = settings_factory(home=home, worker_threads=1, auth_required=True)
+    keys = ApiKeyStore(settings.api_keys_path)
+    _, read = keys.create("wall screen", ["read"])
+    _, write = keys.create("operator", ["write"])
+    with serve(settings) as origin:
+        yield origin, Keys(read=read, write=write)
 
 
 @pytest.fixture
@@ -222,3 +254,102 @@ def test_task_view_follows_a_finished_task_to_success(page: Page, live_server: s
     task_progress = page.get_by_role("progressbar", name="Training progress")
     expect(task_progress).to_have_attribute("aria-valuenow", "100")
     expect(page.locator("#task-meter a")).to_have_text("electricity meter bldg1")
+
+
+def expected_under_keys(problem: str, origin: str) -> bool:
+    """The refusals the key flow itself causes: locked pages (401) and Train with a read key (403)."""
+    pages = (f"401 GET {origin}/", f"401 GET {origin}/dashboard/meters/electricity/bldg1")
+    return (
+        problem in pages
+        or problem == f"403 POST {origin}/trainmodel/v2/"
+        or (
+            problem.startswith("console error: Failed to load resource")
+            and ("401" in problem or "403" in problem)
+        )
+    )
+
+
+def test_with_keys_enforced_the_dashboard_asks_for_a_key_and_a_write_key_to_train(
+    browser: Browser, locked_server: tuple[str, Keys]
+) -> None:
+    origin, keys = locked_server
+    context = browser.new_context(base_url=origin, viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    problems = watch_for_problems(page, origin)
+    sent: list[tuple[str, str, str | None]] = []
+    page.on("request", lambda r: sent.append((r.resource_type, r.url, r.headers.get("x-api-key"))))
+    panel = page.locator("#key-panel")
+    key_input = page.get_by_label("API key", exact=True)
+    use_key = page.get_by_role("button", name="Use this key")
+
+    # Arrange: the overview opened without a key shows the key form and no data.
+    page.goto("/")
+    expect(panel).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard locked")).to_be_visible()
+    expect(page.locator('tr[data-meter-id="bldg1"]')).to_have_count(0)
+    expect(page.get_by_role("button", name="Forget key")).to_be_hidden()
+
+    # Act: enter the read key.
+    key_input.fill(keys.read)
+    use_key.click()
+
+    # Assert: the overview's data, kept for this tab only.
+    expect(page.locator('tr[data-meter-id="bldg1"]')).to_contain_text("no model")
+    expect(panel).to_be_hidden()
+    expect(page.get_by_role("button", name="Forget key")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('energy-forecast.api-key')") == keys.read
+    assert page.evaluate("localStorage.length") == 0
+    assert context.cookies() == []
+
+    # Act: follow the meter link (a navigation sends no header: the page unlocks itself).
+    page.get_by_role("link", name="bldg1").click()
+
+    # Assert: the chart and the versions come from the API with the key.
+    expect(page).to_have_url(f"{origin}/dashboard/meters/electricity/bldg1")
+    chart = page.locator("#chart")
+    expect(chart).to_have_attribute("data-state", "ready")
+    expect(page.locator("#chart-notice")).to_contain_text("No usable model")
+    expect(page.locator("#versions tbody")).to_contain_text("No model trained yet")
+    expect(panel).to_be_hidden()
+
+    # Act: Train with the read key.
+    page.get_by_role("button", name="Train model").click()
+
+    # Assert: a clear message that a write key is needed, and the key form to enter one.
+    expect(page.locator("#task-message")).to_contain_text("needs an API key with write scope")
+    expect(page.locator("#task-message")).to_have_class(re.compile(r"\berror\b"))
+    expect(panel).to_be_visible()
+    expect(page.locator("#key-reason")).to_contain_text("write scope")
+    expect(page.get_by_role("button", name="Train model")).to_be_enabled()
+
+    # Act: enter the write key and train again.
+    key_input.fill(keys.write)
+    use_key.click()
+    expect(chart).to_have_attribute("data-state", "ready")
+    page.get_by_role("button", name="Train model").click()
+
+    # Assert: training runs through to a model, followed over the key-carrying stream.
+    progress = page.get_by_role("progressbar", name="Training progress")
+    expect(progress).to_have_attribute("aria-valuenow", "100", timeout=TRAINING_TIMEOUT_MS)
+    expect(page.locator("#train-card")).to_have_attribute("data-task-status", "SUCCESS")
+    expect(chart).to_have_attribute("data-model-version", "1")
+    expect(page.locator("#model-version")).to_have_text("v1")
+
+    # Act: forget the key.
+    page.get_by_role("button", name="Forget key").click()
+
+    # Assert: back to the key form, nothing of the meter left on the page.
+    expect(panel).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard locked")).to_be_visible()
+    expect(page.locator("#chart")).to_have_count(0)
+    assert page.evaluate("sessionStorage.length") == 0
+
+    # Assert: every data request carried the key in its header, and no URL ever held a key.
+    data_requests = [(url, key) for kind, url, key in sent if kind in {"fetch", "xhr", "eventsource"}]
+    assert any("/trainmodel/stream/" in url for url, _ in data_requests)
+    assert all(key in {keys.read, keys.write} for _, key in data_requests), data_requests
+    assert not any(keys.read in url or keys.write in url for _, url, _ in sent)
+    unexpected = [problem for problem in problems if not expected_under_keys(problem, origin)]
+    assert unexpected == []
+    assert problems.count(f"403 POST {origin}/trainmodel/v2/") == 1
+    context.close()

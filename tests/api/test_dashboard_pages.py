@@ -1,4 +1,5 @@
-"""Dashboard pages rendered by the app (no browser): content, friendly 404s, escaping, assets."""
+"""Dashboard pages rendered by the app (no browser): content, friendly 404s, escaping, assets, and
+the locked page a browser gets without a key while keys are enforced."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from energy_forecast.api.app import create_app
 from energy_forecast.api.routes.dashboard import age
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
+from energy_forecast.services.apikeys import ApiKeyStore
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore
@@ -34,9 +36,8 @@ STAGES = [
 HOSTILE_UNIT = "</script><script>alert('unit')</script>"
 
 
-@pytest.fixture
-def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
-    settings = settings_factory()
+def seeded_store(settings: Settings) -> DuckDBSeriesStore:
+    """Three meters (one trained, one with a hostile unit, one without readings)."""
     store = DuckDBSeriesStore(settings.duckdb_path)
     store.upsert_meters(
         [
@@ -58,8 +59,26 @@ def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
             "training_window": {"start": "2024-01-01T00:00:00+00:00", "end": "2024-01-21T23:00:00+00:00"},
         },
     )
+    return store
+
+
+@pytest.fixture
+def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
+    settings = settings_factory()
+    store = seeded_store(settings)
     with TestClient(create_app(settings, store=store, start_tasks=False)) as test_client:
         yield test_client
+    store.close()
+
+
+@pytest.fixture
+def locked(settings_factory: Callable[..., Settings]) -> Iterator[tuple[TestClient, str]]:
+    """The seeded app with keys enforced (``EF_AUTH_REQUIRED``), and a read key for it."""
+    settings = settings_factory(auth_required=True)
+    _, read_key = ApiKeyStore(settings.api_keys_path).create("wall screen", ["read"])
+    store = seeded_store(settings)
+    with TestClient(create_app(settings, store=store, start_tasks=False)) as test_client:
+        yield test_client, read_key
     store.close()
 
 
@@ -219,6 +238,179 @@ def test_vendored_library_ships_with_its_licence() -> None:
 
     assert "MIT License" in (vendor / "LICENSE").read_text()
     assert "uPlot" in (vendor / "uPlot.iife.min.js").read_text()[:2000]
+
+
+PAGES = [
+    pytest.param("/", id="fleet"),
+    pytest.param("/dashboard/meters/electricity/bldg1", id="meter"),
+    pytest.param("/dashboard/meters/electricity/nosuch", id="unknown-meter"),
+    pytest.param("/dashboard/tasks/0f4e2a7c-1b2d-4c3e-9f00-123456789abc", id="task"),
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_opened_without_a_key_is_the_key_form_and_no_data(
+    locked: tuple[TestClient, str], path: str
+) -> None:
+    client, _ = locked
+
+    response = client.get(path)
+
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["cache-control"] == "no-store"
+    html = response.text
+    assert 'id="locked-page"' in html and 'id="key-form"' in html
+    assert 'type="password" id="key-input"' in html
+    assert "bldg1" not in html and "pump-7" not in html and "page-data" not in html
+    assert "/static/dashboard.js" in html and "/static/vendor/uplot/uPlot.iife.min.js" in html
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_the_locked_page_keeps_the_policy_and_has_no_inline_script(
+    locked: tuple[TestClient, str], path: str
+) -> None:
+    client, _ = locked
+
+    response = client.get(path)
+
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "form-action 'self'" in policy
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", response.text, re.S)
+    assert scripts and all('src="/static/' in attrs and body == "" for attrs, body in scripts)
+    assert not re.search(r"\son\w+=", response.text)  # no inline event handlers either
+
+
+def test_the_key_input_has_no_name_so_a_native_submit_cannot_carry_it(locked: tuple[TestClient, str]) -> None:
+    client, _ = locked
+
+    form = re.search(r'<form id="key-form"(.*?)</form>', client.get("/").text, re.S)
+
+    assert form is not None
+    assert 'method="post"' in form.group(1)
+    assert "name=" not in form.group(1)
+
+
+def test_a_page_fetched_with_a_read_key_has_its_data(locked: tuple[TestClient, str]) -> None:
+    client, read_key = locked
+
+    fleet = client.get("/", headers={"X-API-Key": read_key})
+    meter = client.get("/dashboard/meters/electricity/bldg1", headers={"X-API-Key": read_key})
+
+    assert fleet.status_code == 200 and "v1" in fleet_row(fleet.text, "bldg1")
+    assert fleet.headers["cache-control"] == "no-store"
+    assert 'id="locked-page"' not in fleet.text
+    assert meter.status_code == 200 and page_data(meter.text)["meter_id"] == "bldg1"
+
+
+def test_a_wall_screen_keeps_reloading_while_locked(locked: tuple[TestClient, str]) -> None:
+    client, _ = locked
+
+    html = client.get("/?refresh=60").text
+
+    assert '<meta http-equiv="refresh" content="60">' in html
+
+
+def test_a_page_with_a_wrong_key_is_refused_like_the_api(locked: tuple[TestClient, str]) -> None:
+    client, _ = locked
+
+    response = client.get("/", headers={"X-API-Key": "ef_00000000_guess"})
+
+    assert response.status_code == 401
+    assert "invalid or revoked" in response.json()["detail"]
+
+
+def test_keys_never_reach_the_log(locked: tuple[TestClient, str], capsys: pytest.CaptureFixture[str]) -> None:
+    client, read_key = locked
+    wrong = "ef_00000000_" + "x" * 43
+
+    client.get("/", headers={"X-API-Key": read_key})
+    client.get("/dashboard/meters/electricity/bldg1", headers={"Authorization": f"Bearer {read_key}"})
+    client.post("/trainmodel/v2/", json={"meter_id": "bldg1"}, headers={"X-API-Key": read_key})  # 403
+    client.get("/", headers={"X-API-Key": wrong})  # 401
+    client.get("/")  # locked page
+    logged = capsys.readouterr()
+
+    assert "request_denied" in logged.out and "page_locked" in logged.out  # the log was captured
+    assert read_key not in logged.out + logged.err
+    assert wrong not in logged.out + logged.err
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("GET", "/meters/", id="api-read"),
+        pytest.param("GET", "/models/electricity/bldg1", id="api-model"),
+        pytest.param("POST", "/", id="post-to-a-page"),
+        pytest.param("POST", "/dashboard/meters/electricity/bldg1", id="post-to-a-meter-page"),
+    ],
+)
+def test_only_page_navigations_get_the_locked_page_everything_else_json(
+    locked: tuple[TestClient, str], method: str, path: str
+) -> None:
+    client, _ = locked
+
+    response = client.request(method, path)
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/json"
+    assert "missing API key" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/dashboard.js",
+        "/static/dashboard.css",
+        "/static/favicon.svg",
+        "/static/vendor/uplot/uPlot.iife.min.js",
+    ],
+)
+def test_static_assets_need_no_key(locked: tuple[TestClient, str], path: str) -> None:
+    client, _ = locked
+
+    assert client.get(path).status_code == 200
+
+
+async def raw_get(app: Any, path: str) -> tuple[int, bytes]:
+    """GET ``path`` byte for byte, as uvicorn hands it over (httpx would collapse ``..``)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body
+
+
+@pytest.mark.parametrize("path", ["/static/../meters/", "/static/../dashboard/meters/electricity/bldg1"])
+def test_a_dot_dot_under_static_reaches_no_route(locked: tuple[TestClient, str], path: str) -> None:
+    client, _ = locked
+    assert client.portal is not None
+
+    status, body = client.portal.call(raw_get, client.app, path)
+
+    assert status == 404
+    assert b"bldg1" not in body
 
 
 @pytest.mark.parametrize(

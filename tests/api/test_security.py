@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
-from energy_forecast.api.security import is_loopback, required_scope
+from energy_forecast.api.security import install_security, is_loopback, is_open, is_page, required_scope
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.services.apikeys import ApiKeyStore
 from energy_forecast.settings import Settings
@@ -92,6 +93,52 @@ def test_health_docs_and_schema_stay_open(settings_factory: Callable[..., Settin
     assert statuses == [200, 200, 200, 200]
 
 
+def test_without_a_locked_page_a_page_answers_json_401(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(auth_required=True)
+    keys_of(settings).create("reader", ["read"])
+    app = FastAPI()
+    install_security(app, settings)  # no dashboard: nothing to render for a browser
+    app.add_api_route("/", lambda: {"ok": True}, methods=["GET"])
+
+    with TestClient(app) as client:
+        response = client.get("/")
+
+    assert response.status_code == 401
+    assert "missing API key" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "page"),
+    [
+        ("GET", "/", True),
+        ("HEAD", "/dashboard/meters/electricity/m1", True),
+        ("GET", "/dashboard/tasks/abc", True),
+        ("POST", "/", False),
+        ("GET", "/meters/", False),
+        ("GET", "/dashboardx", False),
+        ("GET", "/static/dashboard.js", False),
+    ],
+)
+def test_only_gets_of_dashboard_paths_are_pages(method: str, path: str, page: bool) -> None:
+    assert is_page(method, path) is page
+
+
+@pytest.mark.parametrize(
+    ("path", "open_"),
+    [
+        ("/static/dashboard.js", True),
+        ("/static/vendor/uplot/uPlot.min.css", True),
+        ("/health/", True),
+        ("/staticx", False),
+        ("/static", False),
+        ("/", False),
+        ("/meters/", False),
+    ],
+)
+def test_static_assets_are_open_like_health_and_docs(path: str, open_: bool) -> None:
+    assert is_open(path) is open_
+
+
 def test_a_revoked_key_is_refused_without_restart(settings_factory: Callable[..., Settings]) -> None:
     settings = settings_factory()
     store = keys_of(settings)
@@ -112,9 +159,14 @@ def test_routes_added_after_the_app_is_built_are_protected(settings_factory: Cal
     keys_of(settings).create("reader", ["read"])
     app = create_app(settings, start_tasks=False)
     app.add_api_route("/dashboard/", lambda: {"ok": True}, methods=["GET"])
+    app.add_api_route("/later/", lambda: {"ok": True}, methods=["GET"])
 
     with TestClient(app) as client:
-        assert client.get("/dashboard/").status_code == 401
+        page = client.get("/dashboard/")  # a page path: the locked page, and the route never runs
+        api = client.get("/later/")
+
+    assert page.status_code == 401 and "ok" not in page.text
+    assert api.status_code == 401 and "missing API key" in api.json()["detail"]
 
 
 def test_a_non_loopback_bind_without_keys_refuses_to_start(settings_factory: Callable[..., Settings]) -> None:

@@ -24,8 +24,8 @@ from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
 from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
+from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
-from energy_forecast.api.routes.dashboard import static_files
 from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
@@ -215,7 +215,7 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    install_security(app, settings)
+    install_security(app, settings, locked_page=locked_page)
 
     app.add_middleware(RequestIdMiddleware)
 

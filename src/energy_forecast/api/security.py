@@ -2,11 +2,16 @@
 
 One ASGI middleware, applied at app level so routes added later are covered without opting in:
 
-1. open paths (``/health/``, ``/health/live``, the docs and the schema) pass untouched;
+1. open paths (``/health/``, ``/health/live``, the docs, the schema and the dashboard's
+   ``/static/`` assets, which hold no data) pass untouched;
 2. the key comes from ``X-API-Key`` or ``Authorization: Bearer``; a presented key must be valid;
 3. the caller's token bucket (per key, or per client address when anonymous) is charged, so key
    guessing is rate limited too; an empty bucket answers 429 with ``Retry-After``;
-4. when keys are enforced, no key answers 401 and a key without the scope answers 403.
+4. when keys are enforced, no key answers 401 and a key without the scope answers 403. A browser
+   cannot send a header when it follows a link, so a dashboard page (GET/HEAD of ``/`` or
+   ``/dashboard/...``) asked for without a key answers 401 with the *locked page* instead of JSON:
+   the page's shell and key form, rendered without touching any store. Its script then fetches the
+   same URL again with the key, through this same check; no route handler runs without a key.
 
 Keys are enforced when the service binds anything but loopback, when ``EF_AUTH_REQUIRED`` is set,
 or as soon as any key exists; a non-loopback bind without any key refuses to start. The scope is
@@ -35,6 +40,11 @@ log = get_logger(__name__)
 OPEN_PATHS = frozenset(
     {"/health/", "/health", "/health/live", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
+# CSS, JavaScript and icons: the same for every caller, and a <link> or <script> sends no header.
+OPEN_PREFIXES = ("/static/",)
+# HTML pages a person opens by following a link; their data stays behind the key (see ``is_page``).
+PAGE_PATHS = frozenset({"/"})
+PAGE_PREFIXES = ("/dashboard/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that compute an answer from stored data and change nothing.
 READ_ONLY_POSTS = frozenset(
@@ -51,6 +61,15 @@ def required_scope(method: str, path: str) -> str:
     if method.upper() in READ_METHODS or path in READ_ONLY_POSTS:
         return "read"
     return "write"
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def is_page(method: str, path: str) -> bool:
+    """True for a browser navigation to a dashboard page, which gets the locked page without a key."""
+    return method.upper() in {"GET", "HEAD"} and (path in PAGE_PATHS or path.startswith(PAGE_PREFIXES))
 
 
 def is_loopback(host: str) -> bool:
@@ -103,13 +122,16 @@ def presented_key(scope: Scope) -> str | None:
 class AccessMiddleware:
     """Authenticate, rate limit and authorise each HTTP request (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, keys: ApiKeyStore) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, keys: ApiKeyStore, locked_page: ASGIApp | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
         self.keys = keys
+        self.locked_page = locked_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
@@ -141,6 +163,10 @@ class AccessMiddleware:
             await _unauthorised(scope, receive, send, f"invalid or revoked API key; {HOW_TO_CREATE}")
             return
         if key is None and enforced:
+            if self.locked_page is not None and is_page(scope["method"], scope["path"]):
+                log.info("page_locked", path=scope["path"])
+                await self.locked_page(scope, receive, send)
+                return
             await _unauthorised(
                 scope,
                 receive,
@@ -181,8 +207,11 @@ async def _deny(
     await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
 
-def install_security(app: FastAPI, settings: Settings) -> None:
+def install_security(app: FastAPI, settings: Settings, *, locked_page: ASGIApp | None = None) -> None:
     """Add the access, body-size and timeout middleware and document their answers in OpenAPI.
+
+    ``locked_page`` answers a dashboard page requested without a key while keys are enforced;
+    without it such a request gets the JSON 401 like any other.
 
     Raises:
         ConfigurationError: a non-loopback bind (or ``EF_AUTH_REQUIRED``) with no key to check against.
@@ -195,7 +224,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: access control runs before any body byte is read or any work starts.
     app.add_middleware(RequestTimeoutMiddleware, timeout=settings.request_timeout)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AccessMiddleware, settings=settings, keys=keys)
+    app.add_middleware(AccessMiddleware, settings=settings, keys=keys, locked_page=locked_page)
     _document_errors(app)
 
 

@@ -5,6 +5,11 @@ the public JSON API (``/forecast/``, ``/models/...``, ``/trainmodel/...``) for t
 training, so the dashboard exercises exactly what API clients use. Every asset is served from the
 package (``api/static``, uPlot vendored under ``static/vendor``): nothing comes from a CDN, and
 the Content-Security-Policy says so to the browser.
+
+When API keys are enforced, a page opened without a key is answered by ``locked_page`` (called by
+the access middleware, never routed): the layout and the key form, no data. ``dashboard.js`` keeps
+the key the operator enters in the tab's ``sessionStorage`` and sends it as ``X-API-Key`` on every
+request, fetching the page itself again to fill it in.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep
@@ -45,6 +51,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    # Pages carry live data fetched with a key: never kept by the browser or a proxy for later.
+    "Cache-Control": "no-store",
 }
 # Wall screens reload the overview; bounded so a typo cannot hammer the server.
 MIN_REFRESH_S, MAX_REFRESH_S = 10, 3600
@@ -85,6 +93,25 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
     return response
 
 
+def refresh_seconds(value: int | str | None) -> int | None:
+    """The wall-screen reload period, clamped; None when absent or not a number."""
+    try:
+        seconds = None if value is None else int(value)
+    except ValueError:
+        return None
+    return None if seconds is None else min(max(seconds, MIN_REFRESH_S), MAX_REFRESH_S)
+
+
+async def locked_page(scope: Scope, receive: Receive, send: Send) -> None:
+    """401 page for a dashboard URL opened without a key: the key form, rendered from no store."""
+    request = Request(scope, receive)
+    refresh = refresh_seconds(request.query_params.get("refresh")) if scope["path"] == "/" else None
+    response = templates.TemplateResponse(request, "locked.html", {"refresh": refresh}, status_code=401)
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    await response(scope, receive, send)
+
+
 def not_found(request: Request, what: str, hint: str) -> HTMLResponse:
     """A page a person can act on, instead of a JSON 404, for a mistyped or stale link."""
     return _render(request, "not_found.html", {"what": what, "hint": hint}, status_code=404)
@@ -102,7 +129,7 @@ async def fleet(
         "trained": sum(1 for row in rows if row.model is not None),
         "median_cv_rmse": fleet_median(rows, "cv_rmse_percent"),
         "median_r2": fleet_median(rows, "r2"),
-        "refresh": None if refresh is None else min(max(refresh, MIN_REFRESH_S), MAX_REFRESH_S),
+        "refresh": refresh_seconds(refresh),
     }
     return _render(request, "fleet.html", context)
 

@@ -11,11 +11,64 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
+  // --- API key ------------------------------------------------------------------------------------
+  // The key lives in this tab's sessionStorage only: not localStorage (it would outlive the tab),
+  // not a cookie (sent to and logged by whatever sits in front), never in a URL. It travels as the
+  // X-API-Key header of the dashboard's own requests, which the CSP confines to this origin.
+
+  const KEY_ITEM = "energy-forecast.api-key";
+
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_ITEM) || "";
+    } catch (_error) {
+      return ""; // storage disabled: the key form asks again on each page
+    }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) window.sessionStorage.setItem(KEY_ITEM, key);
+      else window.sessionStorage.removeItem(KEY_ITEM);
+    } catch (_error) {
+      // storage disabled: nothing to keep or to forget
+    }
+    showForgetControl();
+  }
+
+  function withKey(headers) {
+    const key = storedKey();
+    return key ? { ...headers, "X-API-Key": key } : headers;
+  }
+
+  function showForgetControl() {
+    const button = document.getElementById("forget-key");
+    if (button) button.hidden = !storedKey();
+  }
+
+  // Open the key form with the reason (the API's own message for a 401, ours for a 403).
+  function askForKey(reason) {
+    const panel = document.getElementById("key-panel");
+    if (!panel) return;
+    document.getElementById("key-reason").textContent = reason || "";
+    panel.hidden = false;
+    document.getElementById("key-input").focus();
+  }
+
+  function writeKeyNeeded(error) {
+    return (
+      "Training needs an API key with write scope; the key of this tab can only read " +
+      `(${error.message}). Enter a write key above, then press “Train model” again.`
+    );
+  }
+
   // fetch JSON; a non-2xx answer becomes an Error carrying the API's own message and status.
+  // A 401 also opens the key form: the key is missing, wrong or revoked.
   async function api(path, options) {
+    const { headers, ...rest } = options || {};
     const response = await fetch(path, {
-      headers: { "content-type": "application/json", accept: "application/json" },
-      ...options,
+      ...rest,
+      headers: withKey({ "content-type": "application/json", accept: "application/json", ...headers }),
     });
     const body = await response.json().catch(() => null);
     if (!response.ok) {
@@ -23,9 +76,46 @@
       if (Array.isArray(detail)) detail = detail.map((d) => d.msg).join("; ");
       const error = new Error(detail || `${response.status} ${response.statusText}`);
       error.status = response.status;
+      if (response.status === 401) askForKey(storedKey() ? `The API refused this key: ${error.message}` : "");
       throw error;
     }
     return body;
+  }
+
+  // Read a text/event-stream response with fetch (EventSource cannot send a header), calling
+  // onEvent(name, data) per event until it returns true or the stream ends.
+  async function readEvents(path, onEvent) {
+    const response = await fetch(path, { headers: withKey({ accept: "text/event-stream" }), cache: "no-store" });
+    if (!response.ok || !response.body) {
+      const error = new Error(`${response.status} ${response.statusText}`);
+      error.status = response.status;
+      throw error;
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let name = "message";
+          const data = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) name = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+          }
+          if (data.length && onEvent(name, data.join("\n"))) return true;
+          // One task per event, as EventSource dispatches them: each stage is rendered on its own.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
   }
 
   function fmt(value, digits) {
@@ -86,49 +176,32 @@
   }
 
   // Follow a task through its Server-Sent Events; if the stream breaks, poll the status instead.
-  function trackTask(taskId, onUpdate) {
-    return new Promise((resolve) => {
-      let finished = false;
-      const finish = (record) => {
-        if (finished) return;
-        finished = true;
-        resolve(record);
-      };
-      const poll = async () => {
-        while (!finished) {
-          try {
-            const record = await api(`/trainmodel/status/${encodeURIComponent(taskId)}`);
-            onUpdate(record);
-            if (TERMINAL.has(record.status)) return finish(record);
-          } catch (error) {
-            if (error.status === 404) return finish({ status: "FAILURE", progress: 0, message: error.message });
-          }
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      };
-      if (!window.EventSource) return poll();
-      const source = new EventSource(`/trainmodel/stream/${encodeURIComponent(taskId)}`);
-      source.addEventListener("progress", async (event) => {
-        const record = JSON.parse(event.data);
-        onUpdate(record);
-        if (TERMINAL.has(record.status)) {
-          source.close();
-          // The final status also carries the result or the error record.
-          try {
-            const full = await api(`/trainmodel/status/${encodeURIComponent(taskId)}`);
-            onUpdate(full);
-            finish(full);
-          } catch (_error) {
-            finish(record);
-          }
-        }
+  async function trackTask(taskId, onUpdate) {
+    const statusPath = `/trainmodel/status/${encodeURIComponent(taskId)}`;
+    let last = null;
+    try {
+      await readEvents(`/trainmodel/stream/${encodeURIComponent(taskId)}`, (name, data) => {
+        if (name !== "progress") return false;
+        last = JSON.parse(data);
+        onUpdate(last);
+        return TERMINAL.has(last.status);
       });
-      source.onerror = () => {
-        if (finished) return;
-        source.close();
-        poll();
-      };
-    });
+    } catch (_error) {
+      // stream refused or broken: the polling below picks up from the stored status
+    }
+    for (;;) {
+      try {
+        // The final status also carries the result or the error record.
+        const record = await api(statusPath);
+        onUpdate(record);
+        if (TERMINAL.has(record.status)) return record;
+      } catch (error) {
+        if (error.status === 404 || error.status === 401 || error.status === 403) {
+          return { status: "FAILURE", progress: last ? last.progress : 0, message: error.message };
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 
   // --- forecast chart -----------------------------------------------------------------------------
@@ -339,6 +412,15 @@
           await Promise.all([loadModel(page), loadChart(page, state)]);
         }
       } catch (error) {
+        if (error.status === 403) {
+          // Nothing was queued: say which key is needed instead of showing a failed training.
+          delete card.dataset.taskStatus;
+          const message = card.querySelector(".task-message");
+          message.textContent = writeKeyNeeded(error);
+          message.classList.add("error");
+          askForKey("Training needs an API key with write scope.");
+          return;
+        }
         card.dataset.taskStatus = "FAILURE";
         renderProgress(card, { status: "FAILURE", progress: 0, message: error.message });
       } finally {
@@ -371,6 +453,7 @@
   }
 
   // Fleet page: list tasks queued or running, refreshed every few seconds.
+  let tasksTimer = null;
   function activeTasks(section) {
     const list = section.querySelector("ul");
     const refresh = async () => {
@@ -394,14 +477,79 @@
       section.hidden = tasks.length === 0;
     };
     refresh();
-    setInterval(refresh, 5000);
+    if (tasksTimer !== null) clearInterval(tasksTimer);
+    tasksTimer = setInterval(refresh, 5000);
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  function start() {
     const page = pageData();
     if (page && page.meter_id) meterPage(page);
     else if (page && page.task_id) taskPage(page);
     const tasks = document.getElementById("active-tasks");
     if (tasks) activeTasks(tasks);
+  }
+
+  // A page opened without a key answers 401 with no data (the "locked page"): fetch the same URL
+  // again with the key and put its <main> in place, then start the page as if loaded directly.
+  async function unlock() {
+    const status = document.getElementById("locked-status");
+    const shown = status.textContent;
+    status.textContent = "Loading with the API key of this tab…";
+    let response;
+    try {
+      response = await fetch(window.location.pathname + window.location.search, {
+        headers: withKey({ accept: "text/html" }),
+        cache: "no-store",
+      });
+    } catch (error) {
+      status.textContent = `The page could not be loaded: ${error.message}`;
+      return;
+    }
+    const html = (response.headers.get("content-type") || "").startsWith("text/html");
+    if (!html) {
+      const body = await response.json().catch(() => null);
+      const detail = (body && body.detail) || `${response.status} ${response.statusText}`;
+      if (response.status === 401 || response.status === 403) {
+        storeKey(""); // wrong or revoked: do not send it again
+        status.textContent = shown;
+        askForKey(`The API refused this key: ${detail}`);
+      } else {
+        status.textContent = `The page could not be loaded: ${detail}`;
+      }
+      return;
+    }
+    const fetched = new DOMParser().parseFromString(await response.text(), "text/html");
+    const main = fetched.querySelector("main");
+    if (!main || fetched.getElementById("locked-page")) {
+      status.textContent = shown;
+      askForKey("");
+      return;
+    }
+    document.title = fetched.title;
+    document.querySelector("main").replaceWith(document.importNode(main, true));
+    document.getElementById("key-panel").hidden = true;
+    start();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    showForgetControl();
+    document.getElementById("forget-key").addEventListener("click", () => {
+      storeKey("");
+      window.location.reload(); // drops whatever the key showed
+    });
+    document.getElementById("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = document.getElementById("key-input");
+      const key = input.value.trim();
+      input.value = "";
+      if (!key) return;
+      storeKey(key);
+      document.getElementById("key-panel").hidden = true;
+      if (document.getElementById("locked-page")) unlock();
+      else window.location.reload(); // every request of the page again, with the new key
+    });
+    if (!document.getElementById("locked-page")) start();
+    else if (storedKey()) unlock();
+    else askForKey("");
   });
 })();
