@@ -155,9 +155,7 @@ def start_task_runtime(
         if embedded is not None:
             embedded.stop()
         raise
-    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, redis_url)
-
-    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, worker_broker)
+    return TaskRuntime(TaskQueue(broker, actors), broker, embedded, worker, redis_url, worker_broker)
 
 
 def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> RedisBroker:
