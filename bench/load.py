@@ -5,10 +5,11 @@
 Builds an ``EF_HOME`` in a temporary directory (the embedded default: DuckDB file, embedded Redis,
 in-process workers), imports ``../shared/data`` when present (else synthetic meters), trains a
 few meters, then starts ``energy-forecast serve`` on a free 127.0.0.1 port in a subprocess. Per
-concurrency level it first drives ``GET /health/`` alone (the trivial endpoint of the same app,
-the baseline), then the mix for ``--duration`` seconds: each client loop sends a 7-day
-``POST /forecast/`` ~85 % of the time and a ``GET /trainmodel/status/{id}`` poll otherwise, while
-one ``POST /trainmodel/`` is sent every ``--train-every`` seconds. Prints throughput, p50/p99
+concurrency level it first drives ``GET /health/live`` alone (the trivial endpoint of the same
+app, through the same middleware: the baseline), then the mix for ``--duration`` seconds: each
+client loop sends a 7-day ``POST /forecast/`` ~85 % of the time and a
+``GET /trainmodel/status/{id}`` poll otherwise, while one ``POST /trainmodel/`` is sent every
+``--train-every`` seconds. Prints throughput, p50/p99
 latency and errors per endpoint and level, and the server's RSS at start, after each level and
 at the end. The load generator shares the machine's cores with the server.
 """
@@ -131,7 +132,7 @@ async def drive(
             rng = random.Random(seed)
             while time.perf_counter() < deadline:
                 if health_only:
-                    await recorder.call("health", client.get("/health/"))
+                    await recorder.call("live", client.get("/health/live"))
                 elif rng.random() < 0.85 or not task_ids:
                     meter_id, meter_type, start = rng.choice(meters)
                     end = (pd.Timestamp(start) + pd.Timedelta(hours=167)).isoformat()

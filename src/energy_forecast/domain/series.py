@@ -16,6 +16,18 @@ import pandas as pd
 INDEX_NAME = "timestamp"
 
 
+def between(series: pd.Series, start: pd.Timestamp | None, stop: pd.Timestamp | None) -> pd.Series:
+    """The part with ``start <= t < stop`` (either bound optional) of a contract series.
+
+    Binary search on the sorted index: a boolean mask compares every row, which on a forecast's
+    path (years of history, a few weeks read) cost more than the rest of the slicing.
+    """
+    index = series.index
+    lo = 0 if start is None else int(index.searchsorted(start, "left"))
+    hi = len(index) if stop is None else int(index.searchsorted(stop, "left"))
+    return series.iloc[lo:hi]
+
+
 def empty_series(name: str) -> pd.Series:
     """An empty series that still honours the contract (UTC index, float dtype)."""
     index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("ns")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from energy_forecast.domain.series import to_utc
+from energy_forecast.domain.series import between, to_utc
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.features.grid import HOUR, hourly_index
 from energy_forecast.features.spec import FeatureSpec, build_features
@@ -58,12 +58,10 @@ def forecast_inputs(
     Equal inputs here give a bit-identical forecast, so callers may memoise on them alone.
     """
     reach = spec.lookback_hours + horizon_hours
-    past = history[(history.index < origin) & (history.index >= origin - reach * HOUR)].dropna()
+    past = between(history, origin - reach * HOUR, origin).dropna()
     if temperature is not None:
         window = origin - (spec.lookback_hours + 1) * HOUR
-        temperature = temperature[
-            (temperature.index >= window) & (temperature.index < origin + horizon_hours * HOUR)
-        ]
+        temperature = between(temperature, window, origin + horizon_hours * HOUR)
     return past.astype("float64"), temperature
 
 

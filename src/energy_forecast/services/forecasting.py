@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import DEFAULT_SITE, MeterType, validate_meter_id
-from energy_forecast.domain.series import empty_series, make_series, to_utc
+from energy_forecast.domain.series import between, empty_series, make_series, to_utc
 from energy_forecast.errors import (
     DataQualityError,
     InputDataError,
@@ -58,9 +58,12 @@ DAILY_NOTE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ForecastPoint:
-    """One output point; ``label`` is an ISO UTC hour (hourly) or a local ISO date (daily)."""
+class ForecastPoint(NamedTuple):
+    """One output point; ``label`` is an ISO UTC hour (hourly) or a local ISO date (daily).
+
+    A named tuple, not a frozen dataclass: a 7-day answer builds 168 of them per request, and a
+    frozen dataclass's ``__init__`` cost ten times as much.
+    """
 
     label: str
     value: float
@@ -226,7 +229,8 @@ def _future_temperature(
     provider: Callable[[pd.DatetimeIndex], tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Observed temperature before and during ``index``, then provider values, climatology the rest."""
-    observed = on_grid(temperature, index)
+    inside = between(temperature, index[0], index[-1] + HOUR) if len(index) else None
+    observed = on_grid(inside, index)
     missing = np.isnan(observed)
     values = observed.copy()
     sources = np.where(missing, "climatology", "observed").astype(object)
@@ -238,36 +242,59 @@ def _future_temperature(
         missing = np.isnan(values)
     if missing.any() and not temperature.empty:
         values[missing] = climatology_at(_climatology(temperature), index[missing])
-    past = temperature[temperature.index < index[0]]
+    past = between(temperature, None, index[0]) if len(index) else temperature
     series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
     return series, values, sources
 
 
-def _hourly_points(frame: pd.DataFrame) -> list[ForecastPoint]:
-    # Column-wise to plain Python values: per-row pandas access cost more than the forecast itself.
-    labels = frame.index.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
-    is_forecast = (frame["kind"] == "forecast").to_numpy()
+@dataclass(frozen=True)
+class _Columns:
+    """The answer's hours as plain arrays: historical hours first, then forecast hours.
 
-    def column(name: str) -> list[float | None]:
-        """Values of forecast points, None for NaN and on historical points (no bounds there)."""
-        values = frame[name].to_numpy(dtype="float64")
-        keep = is_forecast & ~np.isnan(values)
-        return [v if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
+    Arrays, not a DataFrame: on a 7-day answer, pandas' per-operation overhead (concat, rename,
+    reindex of 168 rows) cost more than the forecast it carried.
+    """
+
+    stamps: np.ndarray  # int64 ns since the epoch, UTC
+    value: np.ndarray
+    historical: int  # how many leading hours are readings
+    temperature: np.ndarray  # NaN on historical hours and where unknown
+    lower: np.ndarray
+    upper: np.ndarray
+    source: np.ndarray  # object: the temperature's source label, None on historical hours
+
+    def frame(self) -> pd.DataFrame:
+        kind = np.where(np.arange(len(self.stamps)) < self.historical, "historical", "forecast")
+        columns = {"value": self.value, "kind": kind, "temperature": self.temperature}
+        columns.update(lower=self.lower, upper=self.upper, source=self.source)
+        return pd.DataFrame(columns, index=pd.DatetimeIndex(self.stamps, tz="UTC"))
+
+
+def _hourly_points(columns: _Columns) -> list[ForecastPoint]:
+    labels = [f"{label}Z" for label in np.datetime_as_string(columns.stamps.astype("datetime64[ns]"), "s")]
+    historical = columns.historical
+    points = [
+        ForecastPoint(label, value, "historical")
+        for label, value in zip(labels[:historical], columns.value[:historical].tolist(), strict=True)
+    ]
+
+    def plain(values: np.ndarray) -> list[float | None]:
+        return [None if v != v else v for v in values.tolist()]  # NaN -> None
 
     rows = zip(
-        labels,
-        frame["value"].to_numpy(dtype="float64").tolist(),
-        is_forecast.tolist(),
-        column("temperature"),
-        column("lower"),
-        column("upper"),
-        frame["source"].tolist(),
+        labels[historical:],
+        columns.value[historical:].tolist(),
+        plain(columns.temperature[historical:]),
+        plain(columns.lower[historical:]),
+        plain(columns.upper[historical:]),
+        columns.source[historical:].tolist(),
         strict=True,
     )
-    return [
-        ForecastPoint(label, value, "forecast" if fc else "historical", temp, low, up, src if fc else None)
-        for label, value, fc, temp, low, up, src in rows
-    ]
+    points.extend(
+        ForecastPoint(label, value, "forecast", temp, low, up, src)
+        for label, value, temp, low, up, src in rows
+    )
+    return points
 
 
 def _daily_points(frame: pd.DataFrame, timezone: str) -> list[ForecastPoint]:
@@ -329,7 +356,7 @@ def forecast_meter(
         broken = None
     except ValueError as exc:
         loaded, broken = None, f"the active model cannot be loaded ({exc}); retrain the meter"
-    readings = store.read_readings(meter_type, meter_id).dropna()
+    readings = store.read_readings(meter_type, meter_id)
     if readings.empty:
         if loaded is None:
             raise NotFoundError(
@@ -354,9 +381,13 @@ def forecast_meter(
             f"{(last + MAX_HORIZON).isoformat()}"
         )
 
-    frame = pd.DataFrame(
-        {"value": readings[(readings.index >= start) & (readings.index <= end)], "kind": "historical"}
-    )
+    stop = end.floor("h") + HOUR  # the window's end is inclusive
+    history = between(readings, start, stop)
+    nothing = np.full(len(history), np.nan)
+    columns = _Columns(
+        history.index.asi8, history.to_numpy(dtype="float64"), len(history), nothing, nothing, nothing,
+        np.full(len(history), None, dtype=object),
+    )  # fmt: skip
     reason = None
     temperature_source = "none"
     if horizon_hours:
@@ -375,26 +406,31 @@ def forecast_meter(
             reason = broken or _unusable_reason(readings, meter_id)
         if result is None:
             result = same_hour_mean(readings, index, timezone)
-        result = result.rename(columns={"forecast": "value"})
-        result["kind"] = "forecast"
-        result["temperature"] = future
-        result["source"] = sources
-        inside = result[(result.index >= start) & (result.index <= end)]
-        if len(inside):
-            frame = pd.concat([frame, inside]) if len(frame) else inside
-        used = set(inside["source"]) if not np.isnan(future).all() else set()
+        inside = slice(int(index.searchsorted(start)), int(index.searchsorted(stop)))
+
+        def joined(past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+            return np.concatenate([past, ahead[inside]])
+
+        columns = _Columns(
+            joined(columns.stamps, index.asi8),
+            joined(columns.value, result["forecast"].to_numpy(dtype="float64")),
+            columns.historical,
+            joined(columns.temperature, future),
+            joined(columns.lower, result["lower"].to_numpy(dtype="float64")),
+            joined(columns.upper, result["upper"].to_numpy(dtype="float64")),
+            joined(columns.source, sources),
+        )
+        used = set(sources[inside]) if not np.isnan(future).all() else set()
         temperature_source = used.pop() if len(used) == 1 else ("mixed" if used else "none")
 
     notes = []
     if reason:
         notes.append(f"substituted: mean of the same local hour over the last {FALLBACK_DAYS} days")
     if frequency == "daily":
-        points = _daily_points(frame, timezone) if len(frame) else []
+        points = _daily_points(columns.frame(), timezone) if len(columns.stamps) else []
         notes.append(DAILY_NOTE.format(tz=timezone))
     else:
-        points = _hourly_points(
-            frame.reindex(columns=["value", "kind", "temperature", "lower", "upper", "source"])
-        )
+        points = _hourly_points(columns)
     return ForecastResult(
         meter_id=meter_id,
         meter_type=meter_type,

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id, validate_site_id
-from energy_forecast.domain.series import SeriesStats, make_series
+from energy_forecast.domain.series import SeriesStats, between, make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import StorageError
 from energy_forecast.storage import forecast_layout
@@ -397,10 +397,8 @@ def _readings_key(meter_type: MeterType, meter_id: str) -> tuple[str, str, str]:
 
 def _between(series: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.Series:
     """A copy of ``start <= t < end`` of a cached whole series (the cached one stays untouched)."""
-    index = series.index
-    lo = 0 if start is None else int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), "left"))
-    hi = len(index) if end is None else int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), "left"))
-    return series.iloc[lo:hi].copy()
+    bounds = [None if t is None else pd.Timestamp(t).tz_convert("UTC") for t in (start, end)]
+    return between(series, *bounds).copy()
 
 
 def _utc(value: object) -> pd.Timestamp | None:

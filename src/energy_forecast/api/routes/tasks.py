@@ -15,7 +15,7 @@ from energy_forecast.tasks.monitor import TaskMonitor
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
-def _monitor(request: Request) -> TaskMonitor:
+async def _monitor(request: Request) -> TaskMonitor:
     monitor = getattr(request.app.state, "monitor", None)
     if monitor is None:
         raise QueueUnavailableError("the task queue is not running in this process")
