@@ -72,6 +72,19 @@ def test_daily_forecast_and_location_are_echoed_with_their_notes(client: TestCli
     assert any("per local day" in note for note in body["notes"])
 
 
+def test_a_repeat_is_answered_from_memory_until_readings_or_the_model_change(client: TestClient) -> None:
+    first = client.post("/forecast/", json=FUTURE).json()
+    repeat = client.post("/forecast/", json=FUTURE).json()
+    reading = [{"timestamp": "2024-03-01T00:00:00Z", "consumption": 9999.0}]
+    assert client.post("/meters/electricity/b1/readings", json=reading).status_code == 201
+    after_import = client.post("/forecast/", json=FUTURE).json()
+
+    assert repeat == first  # the same bytes, generated_at included
+    assert after_import["generated_at"] != first["generated_at"]
+    assert after_import["last_reading"] == "2024-03-01T00:00:00Z"
+    assert after_import["forecast_data"][0] == {**after_import["forecast_data"][0], "type": "historical"}
+
+
 def test_a_meter_with_history_but_no_model_gets_a_substituted_forecast(client: TestClient) -> None:
     body = client.post("/forecast/", json={**FUTURE, "meter_id": "raw"}).json()
 

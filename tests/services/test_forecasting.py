@@ -11,12 +11,15 @@ import pytest
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.series import make_series
+from energy_forecast.domain.sites import Site
 from energy_forecast.errors import InputDataError, NotFoundError
 from energy_forecast.services.climatology import climatology_at, climatology_table
-from energy_forecast.services.forecasting import ModelCache, forecast_meter
+from energy_forecast.services.forecasting import ModelCache, answer_version, forecast_meter
 from energy_forecast.services.training import train_meter
+from energy_forecast.services.weather import ProviderTemperature
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore
+from energy_forecast.weather.fallback import FallbackChain
 from tests.conftest import hourly_series
 
 ELEC = MeterType.ELECTRICITY
@@ -207,3 +210,33 @@ def test_climatology_smoothing_wraps_around_new_year() -> None:
     value = climatology_at(table, pd.DatetimeIndex(["2025-01-01T12:00Z"]))[0]
 
     assert 0.0 < value < 10.0
+
+
+class NeverCalled:
+    """A configured provider; the token must be decided without asking it anything."""
+
+    name = "never-called"
+
+    def hourly_temperature(self, site: Site, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        raise AssertionError("answer_version must not call a provider")
+
+
+def test_the_answer_token_follows_data_and_model_and_is_withheld_when_a_provider_applies(
+    trained: tuple[DuckDBSeriesStore, FileModelStore],
+) -> None:
+    store, models = trained
+    offline = ProviderTemperature(store, FallbackChain([]))
+    online = ProviderTemperature(store, FallbackChain([NeverCalled()]))
+
+    first = answer_version(store, models, ELEC, "b1", offline)
+    unregistered_site = answer_version(store, models, ELEC, "b1", online)
+    store.upsert_site(Site("s1", 45.07, 7.69))
+    registered_site = answer_version(store, models, ELEC, "b1", online)
+    after_site = answer_version(store, models, ELEC, "b1", offline)
+    train_meter(store, models, meter_id="b1", meter_type=ELEC)
+    retrained = answer_version(store, models, ELEC, "b1", offline)
+
+    assert first is not None and unregistered_site == first  # no site: the provider cannot answer
+    assert registered_site is None  # provider values move without new data: never cached
+    assert after_site not in (None, first) and retrained not in (None, after_site)
+    assert answer_version(store, models, ELEC, "ghost", offline) is None

@@ -115,3 +115,27 @@ def test_registry_changes_through_another_store_object_are_seen(
 
     assert first.get_meter("m1") == Meter("m1", ELEC, site_id="s1")
     assert [s.site_id for s in first.list_sites()] == ["s1"]
+
+
+def test_the_data_version_moves_with_every_write_the_answer_depends_on(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "energy.duckdb")
+    other = DuckDBSeriesStore(tmp_path / "other.duckdb")
+    readings = hourly_series(hours=24)
+    seen = [store.data_version(ELEC, "m1", "s1")]
+    for write in (
+        lambda: store.write_readings(ELEC, "m1", readings),
+        lambda: store.write_temperature("s1", readings),
+        lambda: store.upsert_meters([Meter("m1", ELEC, site_id="s1")]),
+        lambda: store.upsert_site(Site("s1", 45.0, 7.6)),
+        lambda: store.delete_readings(ELEC, "m1", readings.index[0], readings.index[2]),
+    ):
+        write()
+        seen.append(store.data_version(ELEC, "m1", "s1"))
+    store.write_readings(ELEC, "m2", readings)  # another meter
+    store.write_temperature("s2", readings)  # another site
+
+    assert len(set(seen)) == len(seen)
+    assert store.data_version(ELEC, "m1", "s1") == seen[-1]
+    assert other.data_version(ELEC, "m1", "s1") != seen[0]  # same generations, another file
+    other.close()
+    store.close()

@@ -252,3 +252,15 @@ def test_forecasts_with_gaps_or_unsafe_versions_are_refused(series_store: Series
         series_store.write_forecast(MeterType.WATER, "w1", "v1", gappy)
     with pytest.raises(InvalidIdentifierError):
         series_store.write_forecast(MeterType.WATER, "w1", "v1 OR 1=1", _forecast("2024-03-01", 3, 1.0))
+
+
+def test_a_data_version_if_given_changes_when_the_readings_do(series_store: SeriesStore) -> None:
+    before = series_store.data_version(ELEC, "m1", "s1")
+
+    series_store.write_readings(ELEC, "m1", hourly_series(hours=24))
+
+    after = series_store.data_version(ELEC, "m1", "s1")
+    if isinstance(series_store, DuckDBSeriesStore):
+        assert before is not None and after is not None and after != before
+    else:  # other processes write to a server store: it must not claim to know
+        assert before is None and after is None

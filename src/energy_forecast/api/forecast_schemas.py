@@ -92,7 +92,9 @@ class ForecastPublic(BaseModel):
     temperature_source: str = Field(description="observed, climatology, mixed or none (forecast points)")
     last_reading: datetime
     timezone: str
-    generated_at: datetime
+    generated_at: datetime = Field(
+        description="when this answer was computed (repeats on unchanged data and model come from memory)"
+    )
     notes: list[str] = Field(default_factory=list)
     location: dict[str, Any] | None = None
 

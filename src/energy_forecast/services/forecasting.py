@@ -18,13 +18,11 @@ inputs changes the key, so a memoised forecast is never stale.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -43,7 +41,11 @@ from energy_forecast.ml.forecasting import forecast, forecast_inputs
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.quality import check_training_data
 from energy_forecast.services.climatology import climatology_at, climatology_table
+from energy_forecast.services.memo import Memo
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
+
+if TYPE_CHECKING:
+    from energy_forecast.services.weather import ProviderTemperature
 
 Frequency = Literal["hourly", "daily"]
 # (site_id, hours) -> (°C, source label) per hour, NaN where no provider answered; None = no provider.
@@ -91,14 +93,15 @@ class ForecastResult:
 
 
 class ModelCache:
-    """Parsed bundles per (meter, version, save time), least recently used evicted first."""
+    """Parsed bundles, forecasts and whole answers of this process, each keyed by what it depends on.
+
+    ``answers`` holds serialised API answers under ``answer_version`` tokens; the API layer fills it.
+    """
 
     def __init__(self, max_entries: int = 256, max_forecasts: int = 1024) -> None:
-        self._entries: OrderedDict[tuple[str, ...], ForecastModel] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-        self._forecasts: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
-        self._max_forecasts = max_forecasts
+        self._models: Memo[ForecastModel] = Memo(max_entries)
+        self._forecasts: Memo[pd.DataFrame] = Memo(max_forecasts)
+        self.answers: Memo[bytes] = Memo(max_forecasts)
 
     def forecast(
         self,
@@ -110,19 +113,13 @@ class ModelCache:
         horizon_hours: int,
     ) -> pd.DataFrame:
         """``ml.forecasting.forecast``, memoised by the content of the inputs it reads."""
-        version = (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
         readings, temperature = forecast_inputs(model.spec, readings, temperature, origin, horizon_hours)
-        key = (*version, origin, horizon_hours, _digest(readings, temperature))
-        with self._lock:
-            cached = self._forecasts.get(key)
-            if cached is not None:
-                self._forecasts.move_to_end(key)
-                return cached.copy()
+        key = (*_model_key(info), origin, horizon_hours, _digest(readings, temperature))
+        cached = self._forecasts.get(key)
+        if cached is not None:
+            return cached.copy()
         result = forecast(model, readings, temperature, origin, horizon_hours)
-        with self._lock:
-            self._forecasts[key] = result.copy()
-            while len(self._forecasts) > self._max_forecasts:
-                self._forecasts.popitem(last=False)
+        self._forecasts.put(key, result.copy())
         return result
 
     def get(
@@ -137,19 +134,46 @@ class ModelCache:
             info = model_store.get_version(meter_type, meter_id)
         except ModelNotFoundError:
             return None
-        key = (meter_type.value, meter_id, str(info.version), str(info.created_at))
-        with self._lock:
-            model = self._entries.get(key)
-            if model is not None:
-                self._entries.move_to_end(key)
-                return info, model
-        info, artifacts = model_store.load(meter_type, meter_id, info.version)
-        model = ForecastModel.from_artifacts(artifacts)
-        with self._lock:
-            self._entries[key] = model
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        model = self._models.get(_model_key(info))
+        if model is None:
+            info, artifacts = model_store.load(meter_type, meter_id, info.version)
+            model = ForecastModel.from_artifacts(artifacts)
+            self._models.put(_model_key(info), model)
         return info, model
+
+
+def _model_key(info: ModelVersion) -> tuple[str, str, int, str]:
+    return (info.meter_type.value, info.meter_id, info.version, str(info.created_at))
+
+
+def answer_version(
+    store: SeriesStore,
+    model_store: ModelStore,
+    meter_type: MeterType,
+    meter_id: str,
+    weather: ProviderTemperature | None,
+) -> Hashable | None:
+    """A token that stays equal exactly while ``forecast_meter`` would answer the same for this meter.
+
+    Made of the store's data version (readings, site temperatures, registries) and the active
+    model's version; None when it cannot be known cheaply: a store that other processes write to,
+    a meter outside the registry, or a weather provider that may supply the future temperatures
+    (its values move with every provider update). Take it before computing an answer and store the
+    answer only if it is unchanged afterwards, so a write racing the computation is never cached.
+    """
+    meter = store.get_meter(meter_id)
+    if meter is None or meter.meter_type != MeterType(meter_type):
+        return None
+    if weather is not None and weather.applies(meter.site_id):
+        return None
+    data = store.data_version(meter_type, meter_id, meter.site_id)
+    if data is None:
+        return None
+    try:
+        model = _model_key(model_store.get_version(meter_type, meter_id))
+    except ModelNotFoundError:
+        model = None
+    return data, model
 
 
 def check_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
@@ -189,8 +213,7 @@ def _unusable_reason(readings: pd.Series, meter_id: str) -> str:
     return f"meter {meter_id!r} has no trained model; train it with POST /trainmodel/"
 
 
-_CLIMATOLOGIES: OrderedDict[str, np.ndarray] = OrderedDict()
-_CLIMATOLOGY_LOCK = threading.Lock()
+_CLIMATOLOGIES: Memo[np.ndarray] = Memo(64)
 
 
 def _digest(*series: pd.Series | None) -> str:
@@ -207,19 +230,13 @@ def _digest(*series: pd.Series | None) -> str:
     return digest.hexdigest()
 
 
-def _climatology(temperature: pd.Series, max_sites: int = 64) -> np.ndarray:
+def _climatology(temperature: pd.Series) -> np.ndarray:
     """``climatology_table`` memoised by the content of the history it is built from."""
     key = _digest(temperature)
-    with _CLIMATOLOGY_LOCK:
-        table = _CLIMATOLOGIES.get(key)
-        if table is not None:
-            _CLIMATOLOGIES.move_to_end(key)
-            return table
-    table = climatology_table(temperature)
-    with _CLIMATOLOGY_LOCK:
-        _CLIMATOLOGIES[key] = table
-        while len(_CLIMATOLOGIES) > max_sites:
-            _CLIMATOLOGIES.popitem(last=False)
+    table = _CLIMATOLOGIES.get(key)
+    if table is None:
+        table = climatology_table(temperature)
+        _CLIMATOLOGIES.put(key, table)
     return table
 
 

@@ -187,6 +187,10 @@ class ProviderTemperature:
         self._store = store
         self._chain = chain
 
+    def applies(self, site_id: str) -> bool:
+        """Whether a provider may answer for this site (so a forecast can change without new data)."""
+        return bool(self._chain.providers) and self._store.get_site(site_id) is not None
+
     def __call__(self, site_id: str, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray] | None:
         if not self._chain.providers or len(index) == 0:
             return None

@@ -13,6 +13,7 @@ Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,11 @@ class SeriesStore(Protocol):
 
     def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
         """Count, first and last reading per meter id (meters without readings are absent)."""
+
+    def data_version(self, meter_type: MeterType, meter_id: str, site_id: str) -> Hashable | None:
+        """A token that changes whenever the meter's readings, the site's temperatures or the
+        meter/site registries change; None when the store cannot tell (other processes write to it),
+        so callers must not cache on it."""
 
     def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
         """Upsert hourly temperatures (°C) of a site; returns the number of points written."""

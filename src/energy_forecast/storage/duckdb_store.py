@@ -241,6 +241,11 @@ class DuckDBSeriesStore:
             rows = cur.execute(sql + " GROUP BY meter_id", params).fetchall()
         return {r[0]: SeriesStats(r[0], int(r[1]), _utc(r[2]), _utc(r[3])) for r in rows}
 
+    def data_version(self, meter_type: MeterType, meter_id: str, site_id: str) -> Hashable | None:
+        # Exact because every write to this file passes through this process (see read_cache).
+        keys = (_readings_key(meter_type, meter_id), ("temperature", site_id), _METERS, _SITES)
+        return self._cache.identity, tuple(self._cache.generation(key) for key in keys)
+
     # temperature --------------------------------------------------------------------------------
     def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
         validate_site_id(site_id)

@@ -16,6 +16,7 @@ database, not its transactions).
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
@@ -36,6 +37,8 @@ class SeriesReadCache:
         self._points = 0
         self._generations: dict[Hashable, int] = {}
         self._lock = threading.Lock()
+        # Tells this cache's generations apart from another file's (both start at 0).
+        self.identity = uuid.uuid4().hex
 
     def generation(self, key: Hashable) -> int:
         """The token a reader takes before reading ``key`` from the database."""
