@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from energy_forecast.errors import NoDataFoundError
-from energy_forecast.ml.forecasting import blocks, forecast
-from energy_forecast.ml.training import TrainingResult
+from energy_forecast.ml.forecasting import block_widening, blocks, calibrate_widening, forecast
+from energy_forecast.ml.model import METADATA_ARTIFACT, ForecastModel
+from energy_forecast.ml.training import TrainingResult, multi_day_origins
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -89,3 +92,52 @@ def test_origin_must_be_on_the_hour_and_have_history(
         )
     with pytest.raises(NoDataFoundError):
         forecast(trained.model, consumption, temperature, consumption.index[0], 24)
+
+
+def test_later_blocks_widen_by_factors_calibrated_in_training(trained: TrainingResult) -> None:
+    intervals = trained.model.intervals
+    assert intervals is not None
+
+    factors = intervals.widen
+
+    assert len(factors) == 7 and factors[0] == 1.0
+    assert list(factors) == sorted(factors)
+    assert [block_widening(trained.model, n) for n in (1, 7, 9)] == [1.0, factors[6], factors[6]]
+
+
+def test_a_bundle_without_calibrated_factors_keeps_the_sqrt_rule(trained: TrainingResult) -> None:
+    artifacts = trained.model.to_artifacts()
+    document = json.loads(artifacts[METADATA_ARTIFACT])
+    del document["intervals"]["widen"]  # as written before the factors existed
+    old = ForecastModel.from_artifacts({**artifacts, METADATA_ARTIFACT: json.dumps(document).encode()})
+
+    assert ForecastModel.from_artifacts(artifacts).intervals == trained.model.intervals
+    assert old.intervals is not None and old.intervals.widen == ()
+    assert [block_widening(old, n) for n in (1, 4, 9)] == [1.0, 2.0, 2.0]
+
+
+def test_calibrated_factors_make_the_widened_interval_cover_the_multi_day_residuals(
+    trained: TrainingResult, meter: tuple[pd.Series, pd.Series]
+) -> None:
+    consumption, temperature = meter
+    origins = multi_day_origins(consumption.index[-24 * 9], consumption.index[-1])
+    factors = calibrate_widening(trained.model, consumption, temperature, origins)
+    widened = [forecast(trained.model, consumption, temperature, o, 168, widen=factors) for o in origins]
+    frame = pd.concat(widened)
+    actual = consumption.reindex(frame.index).to_numpy()
+    day = np.concatenate([np.repeat(np.arange(1, 8), 24)] * len(origins))
+
+    later = day >= 2
+    covered = (frame["lower"].to_numpy() <= actual) & (actual <= frame["upper"].to_numpy())
+    assert len(origins) == 3 and factors[0] == 1.0
+    assert covered[later].mean() >= 0.8 - 1e-9  # the factors are the residuals' own 80 % quantiles
+
+
+def test_multi_day_origins_are_midnights_with_a_week_of_readings_after_them() -> None:
+    start, last = pd.Timestamp("2024-01-01T05:00Z"), pd.Timestamp("2024-03-01T23:00Z")
+
+    origins = multi_day_origins(start, last)
+
+    assert len(origins) == 8 and origins[0] == pd.Timestamp("2024-01-02T00:00Z")
+    assert origins[-1] == pd.Timestamp("2024-02-24T00:00Z")  # + 7 days ends at the last reading
+    assert multi_day_origins(start, start + pd.Timedelta(days=6)) == []

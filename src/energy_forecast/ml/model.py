@@ -72,6 +72,9 @@ class IntervalOffsets:
     lower: tuple[float, ...]
     upper: tuple[float, ...]
     level: float = 0.8
+    # Factor on the offsets per recursive forecast block (1 = the first day), calibrated on
+    # multi-day hold-out forecasts; empty for bundles written before they were (see forecasting).
+    widen: tuple[float, ...] = ()
 
 
 class ForecastModel:
@@ -216,6 +219,7 @@ class ForecastModel:
                 "lower": list(self.intervals.lower),
                 "upper": list(self.intervals.upper),
                 "level": self.intervals.level,
+                "widen": list(self.intervals.widen),
             },
             "metadata": self.metadata,
             "versions": library_versions(),
@@ -252,7 +256,12 @@ class ForecastModel:
             feature_names=list(document["feature_names"]),
             intervals=None
             if intervals is None
-            else IntervalOffsets(tuple(intervals["lower"]), tuple(intervals["upper"]), intervals["level"]),
+            else IntervalOffsets(
+                tuple(intervals["lower"]),
+                tuple(intervals["upper"]),
+                intervals["level"],
+                tuple(intervals.get("widen", ())),
+            ),
             metadata=document["metadata"],
         )
 
