@@ -2,7 +2,7 @@
 
 Builds a synthetic meter with a year of hourly readings and site temperature in a temporary
 EF_HOME, trains it once, then times repeated requests through the full app (TestClient, DuckDB
-store, file model store, bundle cache) and, in the same run, the trivial ``GET /health/`` as the
+store, file model store, bundle cache) and, in the same run, the trivial ``GET /health/live`` as the
 baseline of framework overhead. Prints median and p90 of each and their ratio.
 
     .venv/bin/python bench/forecast_latency.py [--calls 50] [--days 365]
@@ -86,14 +86,14 @@ def main() -> None:
         response.raise_for_status()
         points = response.json()["forecast_data"]
         assert len(points) == 168 and all("lower" in p and "temperature" in p for p in points)
-        client.get("/health/").raise_for_status()
+        client.get("/health/live").raise_for_status()
         forecast_ms = timed(lambda: client.post("/forecast/", json=body).raise_for_status(), args.calls)
-        health_ms = timed(lambda: client.get("/health/").raise_for_status(), args.calls)
+        health_ms = timed(lambda: client.get("/health/live").raise_for_status(), args.calls)
     store.close()
 
     print(f"7-day window: {len(points)} hourly forecast points, history {args.days} days")
     median, _ = describe("POST /forecast/ (7 days)", forecast_ms)
-    baseline, _ = describe("GET /health/ (baseline)", health_ms)
+    baseline, _ = describe("GET /health/live (baseline)", health_ms)
     print(f"ratio forecast/health (median): {median / baseline:.1f}x   target: median < 100 ms")
 
 

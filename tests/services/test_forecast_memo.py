@@ -14,13 +14,19 @@ from energy_forecast.storage.model_store import FileModelStore
 from tests.conftest import hourly_series
 
 
-def test_repeated_forecast_is_memoised_and_changed_readings_recompute(tmp_path: Path) -> None:
+def trained_meter(tmp_path: Path, days: int) -> tuple[DuckDBSeriesStore, FileModelStore, pd.Series]:
+    """Store, model store and readings of meter b1, trained on ``days`` of hourly readings."""
     store = DuckDBSeriesStore(tmp_path / "s.duckdb")
     models = FileModelStore(tmp_path / "models")
     store.upsert_meters([Meter("b1", MeterType.ELECTRICITY)])
-    readings = hourly_series(hours=24 * 28)
+    readings = hourly_series(hours=24 * days)
     store.write_readings(MeterType.ELECTRICITY, "b1", readings)
     train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY, fit_threads=1)
+    return store, models, readings
+
+
+def test_repeated_forecast_is_memoised_and_changed_readings_recompute(tmp_path: Path) -> None:
+    store, models, readings = trained_meter(tmp_path, days=28)
     cache = ModelCache()
     start = readings.index[-1] + pd.Timedelta(hours=1)
     window = {
@@ -44,12 +50,7 @@ def test_repeated_forecast_is_memoised_and_changed_readings_recompute(tmp_path: 
 
 
 def test_readings_older_than_the_look_back_do_not_change_the_memo_key(tmp_path: Path) -> None:
-    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
-    models = FileModelStore(tmp_path / "models")
-    store.upsert_meters([Meter("b1", MeterType.ELECTRICITY)])
-    readings = hourly_series(hours=24 * 56)
-    store.write_readings(MeterType.ELECTRICITY, "b1", readings)
-    train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY, fit_threads=1)
+    store, models, readings = trained_meter(tmp_path, days=56)
     cache = ModelCache()
     start = readings.index[-1] + pd.Timedelta(hours=1)
     window = {"meter_id": "b1", "meter_type": MeterType.ELECTRICITY, "start": start, "end": start}
