@@ -59,15 +59,28 @@ def test_a_bucket_refills_and_tells_when(redis_url: str) -> None:
     assert 0 < wait <= 0.05
 
 
-def test_an_unreachable_redis_lets_requests_through() -> None:
-    async def run() -> bool:
-        bucket = RedisTokenBucket.from_url("redis://127.0.0.1:1/0", rate_per_s=1.0, burst=1)
+def test_an_unreachable_redis_limits_per_process_and_is_asked_again_only_after_a_pause() -> None:
+    async def run() -> tuple[list[bool], int]:
+        bucket = RedisTokenBucket.from_url("redis://127.0.0.1:1/0", rate_per_s=0.001, burst=2)
+        calls = 0
+        script = bucket._script
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(*args, **kwargs)
+
+        bucket._script = counted  # type: ignore[assignment]
         try:
-            return all([(await bucket.acquire("x")).allowed for _ in range(3)])
+            allowed = [(await bucket.acquire("x")).allowed for _ in range(4)]
+            return allowed, calls
         finally:
             await bucket.aclose()
 
-    assert asyncio.run(run())
+    allowed, redis_calls = asyncio.run(run())
+
+    assert allowed == [True, True, False, False]  # the burst of 2, kept in memory during the outage
+    assert redis_calls == 1  # the three requests after the failure did not wait for Redis again
 
 
 def test_the_app_limits_through_redis(redis_url: str, settings_factory: Callable[..., Settings]) -> None:

@@ -87,11 +87,15 @@ class MemoryTokenBucket:
 
 
 class RedisTokenBucket:
-    """The bucket in Redis, keyed ``ratelimit:{identity}``; fails open (and says so) when Redis is down.
+    """The bucket in Redis, keyed ``ratelimit:{identity}``; per process in memory while Redis is down.
 
-    Failing open is deliberate: Redis down already answers 503 on every task route, and refusing
-    forecasts too would turn a queue outage into a full outage.
+    Refusing requests while Redis is down would turn a queue outage into a full outage (the task
+    routes answer 503 anyway), so the limit then falls back to this process's own buckets, and
+    Redis is tried again only ``RETRY_AFTER_S`` after a failure: asking it on every request cost each
+    one the full connect timeout (~1 s) for the whole outage.
     """
+
+    RETRY_AFTER_S = 2.0
 
     def __init__(
         self, client: aioredis.Redis, rate_per_s: float, burst: int, prefix: str = "ratelimit:"
@@ -102,6 +106,8 @@ class RedisTokenBucket:
         self.prefix = prefix
         self._script = client.register_script(TOKEN_BUCKET_LUA)
         self._last_warning = 0.0
+        self._fallback = MemoryTokenBucket(rate_per_s, burst)
+        self._down_until = 0.0
 
     @classmethod
     def from_url(cls, url: str, rate_per_s: float, burst: int) -> RedisTokenBucket:
@@ -109,16 +115,21 @@ class RedisTokenBucket:
         return cls(client, rate_per_s, burst)
 
     async def acquire(self, identity: str) -> Decision:
+        if time.monotonic() < self._down_until:
+            return await self._fallback.acquire(identity)
         try:
             allowed, tokens, wait = await self._script(
                 keys=[self.prefix + identity], args=[self.rate_per_s, self.burst]
             )
         except (RedisError, OSError) as exc:
             now = time.monotonic()
+            self._down_until = now + self.RETRY_AFTER_S
             if now - self._last_warning > 10:
                 self._last_warning = now
-                log.warning("rate_limit_unavailable", error=type(exc).__name__, note="requests not limited")
-            return Decision(True, self.burst, 0.0)
+                log.warning(
+                    "rate_limit_unavailable", error=type(exc).__name__, note="limited per process until back"
+                )
+            return await self._fallback.acquire(identity)
         return Decision(bool(int(allowed)), int(float(tokens)), float(wait))
 
     async def aclose(self) -> None:
