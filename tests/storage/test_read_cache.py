@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +141,16 @@ def test_the_data_version_moves_with_every_write_the_answer_depends_on(tmp_path:
     assert other.data_version(ELEC, "m1", "s1") != seen[0]  # same generations, another file
     other.close()
     store.close()
+
+
+def test_a_files_cache_is_freed_with_its_last_store(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "energy.duckdb")
+    store.write_readings(ELEC, "m1", hourly_series(hours=24))
+    store.read_readings(ELEC, "m1")
+    cache = weakref.ref(store._cache)
+
+    store.close()
+    del store
+    gc.collect()
+
+    assert cache() is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any
 
 # Enough for ~120 meters of three years of hours; a series over this bound is simply not kept.
 DEFAULT_MAX_POINTS = 3_000_000
-_SHARED: dict[str, SeriesReadCache] = {}
+# Weak: a file's cache lives as long as a store object on it does, not as long as the process.
+_SHARED: weakref.WeakValueDictionary[str, SeriesReadCache] = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
 
 
