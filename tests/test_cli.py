@@ -133,3 +133,14 @@ def test_serve_without_proxy_headers_leaves_the_client_address_alone(
     (config,) = served
     assert config.proxy_headers is False
     assert not isinstance(config.loaded_app, ProxyHeadersMiddleware)
+
+
+def test_train_names_unknown_meters_and_reports_each_outcome(home: Path, data_dir: Path) -> None:
+    runner.invoke(app, ["import", "--data-dir", str(data_dir)])
+
+    unknown = runner.invoke(app, ["train", "--meter-id", "m1", "--meter-id", "ghost"])
+    too_short = runner.invoke(app, ["train", "--meter-id", "m1"])
+
+    assert unknown.exit_code == 2 and "unknown meter id(s): ghost" in unknown.output
+    assert too_short.exit_code == 1, too_short.output
+    assert "FAILURE" in too_short.output and "0 of 1 trained" in too_short.output

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from energy_forecast.domain.meters import MeterType
+from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import ConfigurationError, EnergyForecastError
 from energy_forecast.logging import configure_logging, get_logger
 from energy_forecast.settings import Settings, load_settings
@@ -53,6 +55,28 @@ def _fail(exc: EnergyForecastError) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[SeriesStore]:
+    """The configured store, closed afterwards; a domain error inside becomes one line and exit 1."""
+    store = build_series_store(settings)
+    try:
+        yield store
+    except EnergyForecastError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+
+
+def _chosen_meters(store: SeriesStore, meter_ids: list[str] | None, all_meters: bool) -> list[Meter]:
+    """The registry entries a command was asked for (``--all`` or ``--meter-id``), in that order."""
+    registry = {m.meter_id: m for m in store.list_meters()}
+    unknown = [m for m in meter_ids or [] if m not in registry]
+    if unknown:
+        typer.echo(f"error: unknown meter id(s): {', '.join(unknown)}", err=True)
+        raise typer.Exit(2)
+    return list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_ids or [])]
+
+
 @app.command("import")
 def import_(
     data_dir: Annotated[
@@ -62,14 +86,8 @@ def import_(
     """Validate and import readings and temperatures from a directory; a bad file writes nothing."""
     from energy_forecast.services.ingestion import import_directory
 
-    settings = _settings()
-    store = build_series_store(settings)
-    try:
+    with opened_store(_settings()) as store:
         report = import_directory(store, data_dir)
-    except EnergyForecastError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     log.info(
         "import_finished",
         files=report.files,
@@ -93,14 +111,8 @@ def meters(
     """Print the meter registry with reading counts, first/last reading and gap hours."""
     from energy_forecast.services.meters import meter_summaries
 
-    settings = _settings(file_log=False)
-    store = build_series_store(settings)
-    try:
+    with opened_store(_settings(file_log=False)) as store:
         rows = [s.to_dict() for s in meter_summaries(store, meter_type)]
-    except EnergyForecastError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -210,16 +222,8 @@ def train(
         typer.echo("error: give --all or one or more --meter-id", err=True)
         raise typer.Exit(2)
     settings = _settings().model_copy(update={"worker_threads": threads})
-    store = build_series_store(settings)
-    try:
-        registry = {m.meter_id: m for m in store.list_meters()}
-        unknown = [m for m in meter_id or [] if m not in registry]
-        if unknown:
-            typer.echo(f"error: unknown meter id(s): {', '.join(unknown)}", err=True)
-            raise typer.Exit(2)
-        chosen = (
-            list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_id or [])]
-        )
+    with opened_store(settings) as store:
+        chosen = _chosen_meters(store, meter_id, all_meters)
         chosen = [m for m in chosen if meter_type is None or m.meter_type == meter_type]
         if not chosen:
             typer.echo("nothing to train", err=True)
@@ -249,8 +253,6 @@ def train(
                         time.sleep(0.5)
             finally:
                 runtime.close()
-    finally:
-        store.close()
     failed = 0
     for task in batch["tasks"]:
         if task["status"] != "SUCCESS":
@@ -273,16 +275,10 @@ def backtest(
     """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
     from energy_forecast.services.evaluation import backtest_meter
 
-    settings = _settings(file_log=False)
-    store = build_series_store(settings)
-    try:
+    with opened_store(_settings(file_log=False)) as store:
         result = backtest_meter(
             store, meter_id=meter_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days
         )
-    except EnergyForecastError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
         typer.echo(json.dumps(result, allow_nan=False))
@@ -317,19 +313,10 @@ def forecast_command(
         typer.echo("error: give --all or one or more --meter-id", err=True)
         raise typer.Exit(2)
     settings = _settings(file_log=False)
-    store = build_series_store(settings)
     models, cache = build_model_store(settings), ModelCache()
     rows, failed = [], 0
-    try:
-        registry = {m.meter_id: m for m in store.list_meters()}
-        unknown = [m for m in meter_id or [] if m not in registry]
-        if unknown:
-            typer.echo(f"error: unknown meter id(s): {', '.join(unknown)}", err=True)
-            raise typer.Exit(2)
-        chosen = (
-            list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_id or [])]
-        )
-        for meter in chosen:
+    with opened_store(settings) as store:
+        for meter in _chosen_meters(store, meter_id, all_meters):
             try:
                 result = export_forecast(
                     store,
@@ -344,8 +331,6 @@ def forecast_command(
             except EnergyForecastError as exc:
                 failed += 1
                 rows.append({"meter_id": meter.meter_id, "error": exc.message})
-    finally:
-        store.close()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     else:
