@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
+from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
 from energy_forecast.ml.backtest import rolling_origin_backtest
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
-from energy_forecast.services.meters import meter_calendar
+from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
@@ -97,14 +97,7 @@ def load_meter(
     Raises:
         NoDataFoundError: the meter is unknown, of another type, or has no readings.
     """
-    validate_meter_id(meter_id)
-    meter = store.get_meter(meter_id)
-    if meter is None or meter.meter_type != MeterType(meter_type):
-        raise NoDataFoundError(
-            f"no {MeterType(meter_type).value} meter {meter_id!r}; check the meter id and type, "
-            "or import its readings first",
-            meter_id=meter_id,
-        )
+    meter = registered_meter(store, meter_id, meter_type)
     readings, temperature = load_training_data(store, meter)
     if readings.empty:
         raise NoDataFoundError(f"meter {meter_id!r} has no readings; import them first", meter_id=meter_id)

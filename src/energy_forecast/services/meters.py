@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import SeriesStats
+from energy_forecast.errors import NoDataFoundError
 from energy_forecast.storage.base import SeriesStore
 
 
@@ -30,6 +31,24 @@ class MeterSummary:
             "reading_count": stats.count if stats else 0,
             "gap_hours": stats.gap_hours if stats else 0,
         }
+
+
+def registered_meter(store: SeriesStore, meter_id: str, meter_type: MeterType) -> Meter:
+    """The registry entry of a meter of this type.
+
+    Raises:
+        NoDataFoundError: the meter is unknown or of another type (one message for training,
+            evaluation and backtests, saying what to check).
+    """
+    validate_meter_id(meter_id)
+    meter = store.get_meter(meter_id)
+    if meter is None or meter.meter_type != MeterType(meter_type):
+        raise NoDataFoundError(
+            f"no {MeterType(meter_type).value} meter {meter_id!r}; check the meter id and type, "
+            "or import its readings first",
+            meter_id=meter_id,
+        )
+    return meter
 
 
 def meter_summaries(store: SeriesStore, meter_type: MeterType | None = None) -> list[MeterSummary]:

@@ -20,7 +20,7 @@ from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskSta
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.ml.params import default_params
 from energy_forecast.ml.training import fit_model
-from energy_forecast.services.meters import meter_calendar
+from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
 
@@ -75,14 +75,7 @@ def train_meter(
 
     reporter.stage(TaskState.CONNECTING, "Connecting to the time-series store")
     store.ping()
-    meter = store.get_meter(meter_id)
-    if meter is None:
-        raise NoDataFoundError(f"meter {meter_id!r} has no readings; import them first", meter_id=meter_id)
-    if meter.meter_type != meter_type:
-        raise NoDataFoundError(
-            f"meter {meter_id!r} is a {meter.meter_type.value} meter, no {meter_type.value} readings",
-            meter_id=meter_id,
-        )
+    meter = registered_meter(store, meter_id, meter_type)
 
     reporter.stage(TaskState.FETCHING_DATA, f"Fetching readings ({_window_text(start, end)})")
     readings, temperature = load_training_data(store, meter, start, end)
