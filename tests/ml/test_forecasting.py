@@ -9,7 +9,7 @@ import pytest
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.ml.forecasting import block_widening, blocks, calibrate_widening, forecast
 from energy_forecast.ml.model import METADATA_ARTIFACT, ForecastModel
-from energy_forecast.ml.training import TrainingResult, multi_day_origins
+from energy_forecast.ml.training import WIDEN_ORIGINS, TrainingResult, multi_day_origins
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -138,6 +138,6 @@ def test_multi_day_origins_are_midnights_with_a_week_of_readings_after_them() ->
 
     origins = multi_day_origins(start, last)
 
-    assert len(origins) == 8 and origins[0] == pd.Timestamp("2024-01-02T00:00Z")
+    assert len(origins) == WIDEN_ORIGINS and origins[0] == pd.Timestamp("2024-01-02T00:00Z")
     assert origins[-1] == pd.Timestamp("2024-02-24T00:00Z")  # + 7 days ends at the last reading
     assert multi_day_origins(start, start + pd.Timedelta(days=6)) == []
