@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from sklearn.isotonic import IsotonicRegression
 
 from energy_forecast.domain.series import between, to_utc
 from energy_forecast.errors import NoDataFoundError
@@ -93,8 +94,9 @@ def calibrate_widening(
 
     For every forecast hour, the factor its interval would have needed to contain the reading;
     block k's factor is the ``level`` quantile of those (so about ``level`` of its hours are
-    covered), never below the previous block's nor below 1: a later day is not more certain. Block 1
-    stays 1.0, calibrated on the whole hold-out instead. Few residuals repeat the previous factor.
+    covered), smoothed by an increasing (isotonic) fit over the days and never below 1: a later day
+    is not more certain. Block 1 stays 1.0, calibrated on the whole hold-out instead. Days with too
+    few residuals take the fit's nearest value; with none at all the result is empty.
     """
     level = model.intervals.level if model.intervals is not None else 0.8
     needs: list[list[np.ndarray]] = [[] for _ in range(days)]
@@ -110,11 +112,20 @@ def calibrate_widening(
         valid = np.isfinite(need) & (span > 0)
         for k in range(days):
             needs[k].append(need[valid & (numbers == k + 1)])
-    factors = [1.0]
+    later, wanted, weights = [], [], []
     for k in range(1, days):
         values = np.concatenate(needs[k]) if needs[k] else np.array([])
-        wanted = float(np.quantile(values, level)) if values.size >= MIN_WIDEN_RESIDUALS else factors[-1]
-        factors.append(min(math.ceil(max(wanted, factors[-1]) * 1e4) / 1e4, MAX_CALIBRATED_WIDEN))
+        if values.size >= MIN_WIDEN_RESIDUALS:
+            later.append(k + 1)
+            wanted.append(float(np.quantile(values, level)))
+            weights.append(float(values.size))
+    if not later:
+        return ()  # too short a hold-out: block_widening keeps the sqrt rule
+    # An increasing fit through the per-day quantiles (pool adjacent violators), not a running
+    # maximum: a running maximum keeps every upward sampling error and so over-covers.
+    fit = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(later, wanted, sample_weight=weights)
+    smooth = fit.predict(np.arange(2, days + 1, dtype="float64"))
+    factors = [1.0] + [min(math.ceil(max(float(f), 1.0) * 1e4) / 1e4, MAX_CALIBRATED_WIDEN) for f in smooth]
     return tuple(factors)
 
 
