@@ -6,12 +6,12 @@ Shapes follow the seed (``forecast_data``, ``test_results``); extra fields are a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
-from energy_forecast.api.schemas import IsoDateTime
+from energy_forecast.api.schemas import WindowEnd, WindowStart
 from energy_forecast.domain.meters import MeterId, MeterType
 
 LOCATION_NOTE = (
@@ -46,24 +46,9 @@ class ForecastRequest(LocationFields):
 
     meter_id: MeterId
     meter_type: MeterType
-    start_date: IsoDateTime
-    end_date: IsoDateTime
+    start_date: WindowStart
+    end_date: WindowEnd
     frequency: Literal["hourly", "daily"] = "hourly"
-
-    @field_validator("end_date", mode="before")
-    @classmethod
-    def _whole_last_day(cls, value: Any) -> Any:
-        if isinstance(value, str) and len(value) == 10:
-            return f"{value}T23:00:00Z"
-        return value
-
-    @model_validator(mode="after")
-    def _utc(self) -> ForecastRequest:
-        if self.start_date.tzinfo is None:
-            self.start_date = self.start_date.replace(tzinfo=UTC)
-        if self.end_date.tzinfo is None:
-            self.end_date = self.end_date.replace(tzinfo=UTC)
-        return self
 
 
 class ForecastPointPublic(BaseModel):

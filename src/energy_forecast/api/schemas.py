@@ -51,6 +51,25 @@ def _plausible_year(value: datetime) -> datetime:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
 
 
+def _naive_is_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _whole_last_day(value: Any) -> Any:
+    """A date-only end (``2024-01-07``) means that whole UTC day: up to its last hour."""
+    if isinstance(value, str) and len(value) == 10:
+        return f"{value}T23:00:00Z"
+    return _iso_text(value)
+
+
+# The start and end of a requested window: as IsoDateTime, naive stamps read as UTC; an end given
+# as a date covers that whole day.
+WindowStart = Annotated[IsoDateTime, AfterValidator(_naive_is_utc)]
+WindowEnd = Annotated[
+    datetime, BeforeValidator(_whole_last_day), AfterValidator(_plausible_year), AfterValidator(_naive_is_utc)
+]
+
+
 class ReadingIn(BaseModel):
     """One hourly reading; ``consumption`` null marks a gap and is skipped."""
 

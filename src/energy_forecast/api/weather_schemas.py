@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from energy_forecast.api.schemas import IsoDateTime
+from energy_forecast.api.schemas import WindowEnd, WindowStart
 from energy_forecast.domain.meters import SiteId, TimeZoneName
 from energy_forecast.domain.sites import CountryCode
 
@@ -50,31 +50,15 @@ class LocationPublic(BaseModel):
     created: bool | None = Field(default=None, description="POST only: false when an existing site changed")
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 class TemperatureSeriesRequest(BaseModel):
     """The seed's ``POST /temperature/series/`` body; a date-only ``end_date`` covers that whole day."""
 
     model_config = {"extra": "forbid"}
 
-    # IsoDateTime bounds the years: pandas cannot hold timestamps past 2262 (a 500 before).
-    start_date: IsoDateTime
-    end_date: IsoDateTime
+    # Bounded years: pandas cannot hold timestamps past 2262 (a 500 before).
+    start_date: WindowStart
+    end_date: WindowEnd
     site_id: SiteId | None = Field(default=None, description="needed when several sites are registered")
-
-    @field_validator("end_date", mode="before")
-    @classmethod
-    def _whole_last_day(cls, value: Any) -> Any:
-        if isinstance(value, str) and len(value) == 10:
-            return f"{value}T23:00:00Z"
-        return value
-
-    @model_validator(mode="after")
-    def _as_utc(self) -> TemperatureSeriesRequest:
-        self.start_date, self.end_date = _utc(self.start_date), _utc(self.end_date)
-        return self
 
 
 class TemperaturePointPublic(BaseModel):
