@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,6 +28,7 @@ from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
 from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
+from energy_forecast.api.validation import validation_error_handler
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.errors import (
     ConfigurationError,
@@ -215,6 +217,7 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(EnergyForecastError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     install_security(app, settings, locked_page=locked_page)
 
     app.add_middleware(RequestIdMiddleware)

@@ -3,7 +3,8 @@
 One ASGI middleware, applied at app level so routes added later are covered without opting in:
 
 1. open paths (``/health/``, ``/health/live``, the docs, the schema and the dashboard's
-   ``/static/`` assets, which hold no data) pass untouched;
+   ``/static/`` assets, which hold no data) pass without a key; ``/health/`` is still charged to
+   the caller's address bucket;
 2. the key comes from ``X-API-Key`` or ``Authorization: Bearer``; a presented key must be valid;
 3. the caller's token bucket (per key, or per client address when anonymous) is charged, so key
    guessing is rate limited too; an empty bucket answers 429 with ``Retry-After``;
@@ -14,7 +15,8 @@ One ASGI middleware, applied at app level so routes added later are covered with
    same URL again with the key, through this same check; no route handler runs without a key.
 
 Keys are enforced when the service binds anything but loopback, when ``EF_AUTH_REQUIRED`` is set,
-or as soon as any key exists; a non-loopback bind without any key refuses to start. The scope is
+or as soon as the key file exists, revoked keys included (``keys_enforced``); a non-loopback bind
+without an active key refuses to start. WebSocket connections are closed (no route takes one). The scope is
 read for GET/HEAD/OPTIONS and write otherwise, except POSTs that only compute (``READ_ONLY_POSTS``).
 """
 
@@ -40,6 +42,8 @@ log = get_logger(__name__)
 OPEN_PATHS = frozenset(
     {"/health/", "/health", "/health/live", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
+# Open, but charged to the caller's address like any anonymous request (a probe flood is limited).
+RATE_LIMITED_OPEN_PATHS = frozenset({"/health/", "/health"})
 # CSS, JavaScript and icons: the same for every caller, and a <link> or <script> sends no header.
 OPEN_PREFIXES = ("/static/",)
 # HTML pages a person opens by following a link; their data stays behind the key (see ``is_page``).
@@ -84,7 +88,11 @@ def is_loopback(host: str) -> bool:
 
 
 def keys_enforced(settings: Settings, keys: ApiKeyStore) -> bool:
-    return settings.auth_required or not is_loopback(settings.host) or keys.has_active_keys()
+    """Off loopback, with ``EF_AUTH_REQUIRED``, or while the key file exists (even if every key in
+    it is revoked: revoking the last key must lock the API, not open it). ``EF_AUTH_REQUIRED=false``
+    only leaves the choice to the other two; deleting the key file is the one way back to
+    anonymous loopback service."""
+    return settings.auth_required or not is_loopback(settings.host) or keys.exists()
 
 
 def check_bind_is_protected(settings: Settings, keys: ApiKeyStore) -> None:
@@ -131,8 +139,18 @@ class AccessMiddleware:
         self.locked_page = locked_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
+        if scope["type"] == "websocket":
+            # No route takes a WebSocket; refuse before any check could be skipped for one.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if is_open(scope["path"]):
+            if scope["path"] not in RATE_LIMITED_OPEN_PATHS or await self._admitted(
+                _address_identity(scope), scope, receive, send
+            ):
+                await self.app(scope, receive, send)
             return
         try:
             enforced = keys_enforced(self.settings, self.keys)
@@ -142,23 +160,9 @@ class AccessMiddleware:
             log.error("api_keys_unreadable", message=exc.message)
             await _deny(scope, receive, send, 500, "the API key file is unreadable; see the server log")
             return
-        client = scope.get("client")
-        identity = f"key:{key.key_id}" if key else f"ip:{client[0] if client else 'unknown'}"
-        if self.settings.rate_limit_per_s > 0:
-            limiter: RateLimiter = scope["app"].state.rate_limiter
-            decision = await limiter.acquire(identity)
-            if not decision.allowed:
-                await _deny(
-                    scope,
-                    receive,
-                    send,
-                    429,
-                    f"rate limit of {self.settings.rate_limit_per_s:g} requests/s (burst "
-                    f"{self.settings.rate_limit_burst}) exceeded for this client; retry after "
-                    f"{decision.retry_after_header} s",
-                    {"Retry-After": decision.retry_after_header},
-                )
-                return
+        identity = f"key:{key.key_id}" if key else _address_identity(scope)
+        if not await self._admitted(identity, scope, receive, send):
+            return
         if key_text and key is None:
             await _unauthorised(scope, receive, send, f"invalid or revoked API key; {HOW_TO_CREATE}")
             return
@@ -182,6 +186,31 @@ class AccessMiddleware:
         scope.setdefault("state", {})["api_key_id"] = key.key_id if key else None
         with structlog.contextvars.bound_contextvars(api_key_id=key.key_id if key else None):
             await self.app(scope, receive, send)
+
+    async def _admitted(self, identity: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Take a token from ``identity``'s bucket; False once a 429 has been sent instead."""
+        if self.settings.rate_limit_per_s <= 0:
+            return True
+        limiter: RateLimiter = scope["app"].state.rate_limiter
+        decision = await limiter.acquire(identity)
+        if decision.allowed:
+            return True
+        await _deny(
+            scope,
+            receive,
+            send,
+            429,
+            f"rate limit of {self.settings.rate_limit_per_s:g} requests/s (burst "
+            f"{self.settings.rate_limit_burst}) exceeded for this client; retry after "
+            f"{decision.retry_after_header} s",
+            {"Retry-After": decision.retry_after_header},
+        )
+        return False
+
+
+def _address_identity(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
 
 
 def _forbidden_message(key: ApiKey, needed: str, scope: Scope) -> str:
@@ -218,6 +247,12 @@ def install_security(app: FastAPI, settings: Settings, *, locked_page: ASGIApp |
     """
     keys = ApiKeyStore(settings.api_keys_path)
     check_bind_is_protected(settings, keys)
+    if "auth_required" in settings.model_fields_set and not settings.auth_required and keys.exists():
+        log.warning(
+            "auth_required_false_ignored",
+            note=f"keys stay required while {settings.api_keys_path.name} exists; "
+            "delete it to serve anonymously on loopback",
+        )
     app.state.api_keys = keys
     # In-process buckets until the lifespan connects Redis (``use_redis_rate_limiter``).
     app.state.rate_limiter = MemoryTokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -258,7 +293,7 @@ ERROR_STATUSES: dict[str, str] = {
     "403": "The API key lacks the scope this operation needs",
     "404": "Unknown meter, model, task or version, or no readings to work from",
     "409": "The request contradicts stored state",
-    "413": "Request body larger than EF_MAX_BODY_BYTES",
+    "413": "Request body larger than EF_MAX_BODY_BYTES (64 KB for JSON requests such as /forecast/)",
     "422": "Invalid input; the message names the field or row",
     "429": "Rate limit exceeded; see the Retry-After header",
     "503": "Storage or task queue unreachable",
@@ -291,7 +326,8 @@ def _document_errors(app: FastAPI) -> None:
                     continue
                 responses = operation["responses"]
                 for status, description in ERROR_STATUSES.items():
-                    if path in OPEN_PATHS and status in {"401", "403", "429"}:
+                    limited = status == "429" and path in RATE_LIMITED_OPEN_PATHS
+                    if path in OPEN_PATHS and status in {"401", "403", "429"} and not limited:
                         continue
                     content = {"application/json": {"schema": error_ref}}
                     if status == "422" and "422" in responses:

@@ -105,6 +105,11 @@ class ApiKeyStore:
         self._refresh()
         return sorted(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
 
+    def exists(self) -> bool:
+        """True while the key file exists, even when every key in it is revoked."""
+        self._refresh()
+        return self._signature is not None
+
     def has_active_keys(self) -> bool:
         self._refresh()
         return any(k.active for k in self._keys.values())

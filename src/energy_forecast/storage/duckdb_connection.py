@@ -19,6 +19,9 @@ import numpy as np
 import pandas as pd
 
 from energy_forecast.errors import StorageError
+from energy_forecast.logging import get_logger
+
+log = get_logger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meters (
@@ -97,16 +100,34 @@ class DuckDBConnection:
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The shared connection under the lock; DuckDB's errors become ``StorageError``."""
+        """The shared connection under the lock, for statements that return no rows.
+
+        Queries go through ``fetchall``/``fetch_columns``/``fetch_df``, which read every row: a
+        result left half read (``fetchone``) makes the next ``register`` on this shared connection
+        fail with "connection has an unfinished result", whichever thread comes next.
+        """
         with self.lock:
             try:
                 yield self._con
             except duckdb.Error as exc:
-                raise StorageError(f"DuckDB error: {exc}") from exc
+                # DuckDB's text names tables, values and file paths: the log gets it, the caller
+                # (an HTTP 503) only its kind.
+                log.warning("duckdb_error", error=type(exc).__name__, message=str(exc))
+                raise StorageError(
+                    f"the embedded store (DuckDB) failed with {type(exc).__name__}; "
+                    "the server log has the details"
+                ) from exc
+
+    def fetchall(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        with self.cursor() as cur:
+            return cur.execute(sql, params or []).fetchall()
+
+    def fetch_df(self, sql: str, params: list[object]) -> pd.DataFrame:
+        with self.cursor() as cur:
+            return cur.execute(sql, params).df()
 
     def ping(self) -> None:
-        with self.cursor() as cur:
-            cur.execute("SELECT 1").fetchone()
+        self.fetchall("SELECT 1")
 
     def upsert(self, table: str, frame: pd.DataFrame, keys: list[str]) -> int:
         """Replace the (key, hour) rows of ``frame`` in one transaction.

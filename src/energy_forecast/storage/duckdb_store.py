@@ -155,8 +155,7 @@ class DuckDBSeriesStore:
         if meter_type is not None:
             sql += " WHERE meter_type = ?"
             params.append(MeterType(meter_type).value)
-        with self._db.cursor() as cur:
-            rows = cur.execute(sql + " GROUP BY meter_id", params).fetchall()
+        rows = self._db.fetchall(sql + " GROUP BY meter_id", params)
         return {r[0]: SeriesStats(r[0], int(r[1]), utc(r[2]), utc(r[3])) for r in rows}
 
     def data_version(self, meter_type: MeterType, meter_id: str, site_id: str) -> Hashable | None:
@@ -193,8 +192,7 @@ class DuckDBSeriesStore:
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         sql = "SELECT site_id, count(*), min(ts), max(ts) FROM temperature GROUP BY site_id"
-        with self._db.cursor() as cur:
-            rows = cur.execute(sql).fetchall()
+        rows = self._db.fetchall(sql)
         return {r[0]: SeriesStats(r[0], int(r[1]), utc(r[2]), utc(r[3])) for r in rows}
 
     # sites --------------------------------------------------------------------------------------
@@ -244,8 +242,7 @@ class DuckDBSeriesStore:
             "SELECT ts, model_version, value, lower, upper FROM forecast "
             f"WHERE meter_type = ? AND meter_id = ?{where} ORDER BY ts, model_version"
         )
-        with self._db.cursor() as cur:
-            frame = cur.execute(sql, [MeterType(meter_type).value, meter_id, *params]).df()
+        frame = self._db.fetch_df(sql, [MeterType(meter_type).value, meter_id, *params])
         if frame.empty:
             return forecast_layout.empty_forecast()
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
@@ -269,8 +266,7 @@ class DuckDBSeriesStore:
         """Every row of a registry table by id, sorted (the first column is the id)."""
 
         def read() -> tuple[dict[str, _Row], int]:
-            with self._db.cursor() as cur:
-                rows = cur.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            rows = self._db.fetchall(f"SELECT * FROM {table} ORDER BY 1")
             return {row[0]: row_type(*row) for row in rows}, len(rows)
 
         return self._cached(key, read)  # type: ignore[return-value]

@@ -4,11 +4,15 @@ and its dependencies) and ``/health/worker`` (the workers).
 Every check runs on its own thread under one deadline, so a hung dependency is reported as a
 timeout instead of holding the request: ``/health/`` answers within ``CHECK_DEADLINE`` whatever
 the dependencies do. Redis is probed through the task monitor's client (1 s socket timeouts, no
-retries).
+retries). ``/health/`` is open (no key), so it answers from one result kept for ``CACHE_TTL``:
+a flood of probes runs the checks at most once a second, and never queues pings beside an
+import's writes. Its messages name no file-system path (the log keeps the full text).
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -21,13 +25,50 @@ from fastapi.responses import JSONResponse
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError
+from energy_forecast.logging import get_logger
 from energy_forecast.tasks.monitor import TaskMonitor
+
+log = get_logger(__name__)
 
 router = APIRouter(tags=["health"])
 
 CHECK_DEADLINE = timedelta(seconds=1.5)
 # Without these the service cannot answer at all; the others only degrade it.
 CRITICAL = ("redis", "storage")
+CACHE_TTL = timedelta(seconds=1)
+# An absolute path in a message (not the path part of a URL such as redis://host:6379/0).
+_PATH = re.compile(r"(?<![\w:/.])/[^\s'\"]+")
+_CACHE_LOCK = threading.Lock()
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute file-system path replaced by ``<path>``."""
+    return _PATH.sub("<path>", text)
+
+
+class CachedAnswer:
+    """The last answer, reused for ``ttl``; callers arriving meanwhile wait for the one computation."""
+
+    def __init__(self, ttl: timedelta = CACHE_TTL) -> None:
+        self.ttl_s = ttl.total_seconds()
+        self._lock = threading.Lock()
+        self._value: tuple[int, dict[str, Any]] | None = None
+        self._at = 0.0
+
+    def get(self, compute: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at >= self.ttl_s:
+                self._value = compute()
+                self._at = time.monotonic()
+            return self._value
+
+
+def _health_cache(request: Request) -> CachedAnswer:
+    with _CACHE_LOCK:
+        cache = getattr(request.app.state, "health_cache", None)
+        if cache is None:
+            cache = request.app.state.health_cache = CachedAnswer()
+        return cache
 
 
 def _monitor(request: Request) -> TaskMonitor | None:
@@ -39,9 +80,11 @@ def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
     try:
         result = {"status": "ok", **(check() or {})}
     except EnergyForecastError as exc:
-        result = {"status": "error", "error": exc.message}
+        result = {"status": "error", "error": without_paths(exc.message)}
+        log.warning("health_check_failed", message=exc.message)
     except Exception as exc:  # a health check reports every failure; it must not raise
-        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        result = {"status": "error", "error": without_paths(f"{type(exc).__name__}: {exc}")}
+        log.warning("health_check_failed", error=type(exc).__name__, message=str(exc))
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return result
 
@@ -89,7 +132,15 @@ def live() -> dict[str, str]:
 def health(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
 ) -> JSONResponse:
-    """Service status with bounded checks of Redis, the time-series store and the model directory."""
+    """Service status with bounded checks of Redis, the time-series store and the model directory
+    (run at most once per ``CACHE_TTL``; callers meanwhile get the same answer)."""
+    status_code, body = _health_cache(request).get(lambda: _check_health(request, store, models, settings))
+    return JSONResponse(status_code=status_code, content=body)
+
+
+def _check_health(
+    request: Request, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
+) -> tuple[int, dict[str, Any]]:
     monitor = _monitor(request)
     mode = "external" if settings.redis_url else "embedded"
 
@@ -110,7 +161,7 @@ def health(
         {
             "redis": redis_check,
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
-            "model_directory": lambda: (models.ping(), {"path": str(settings.models_dir)})[1],
+            "model_directory": models.ping,
             "workers": workers_check,
         }
     )
@@ -132,7 +183,7 @@ def health(
         body["reason"] = "; ".join(
             f"{name}: {checks[name]['error']}" for name in CRITICAL if checks[name]["status"] == "error"
         )
-    return JSONResponse(status_code=503 if status == "unhealthy" else 200, content=body)
+    return 503 if status == "unhealthy" else 200, body
 
 
 @router.get("/health/worker")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
 from energy_forecast.api.schemas import MeterPublic, ReadingIn, ReadingsImported
@@ -50,7 +51,11 @@ def list_meters(store: SeriesStoreDep, meter_type: MeterType | None = None) -> l
 
 
 async def _frame_from_request(request: Request, max_bytes: int) -> tuple[pd.DataFrame, str, int]:
-    """The uploaded readings as text columns, the source name for messages, and the first row number."""
+    """The uploaded readings as text columns, the source name for messages, and the first row number.
+
+    Only receiving stays on the event loop; parsing and validating (seconds for a 16 MB body) run
+    in a worker thread, so other requests (``/health/live``) are answered meanwhile.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         form = await request.form()
@@ -58,20 +63,28 @@ async def _frame_from_request(request: Request, max_bytes: int) -> tuple[pd.Data
         if upload is None or isinstance(upload, str):
             raise InputDataError("multipart upload needs a 'file' field holding the CSV")
         data = await upload.read()
-        return read_csv(data, upload.filename or "upload.csv"), upload.filename or "upload.csv", 2
+        name = upload.filename or "upload.csv"
+        return await run_in_threadpool(read_csv, data, name), name, 2
     body = await request.body()
     if len(body) > max_bytes:
         raise InputDataError(f"request body of {len(body)} bytes exceeds {max_bytes}; split the upload")
     if content_type in {"text/csv", "text/plain", "application/csv"}:
-        return read_csv(body, "CSV body"), "CSV body", 2
+        return await run_in_threadpool(read_csv, body, "CSV body"), "CSV body", 2
     if content_type not in {"application/json", ""}:
         raise InputDataError(
             f"unsupported content type {content_type!r}; send JSON, text/csv or a file upload"
         )
+    return await run_in_threadpool(_frame_from_json, body)
+
+
+def _frame_from_json(body: bytes) -> tuple[pd.DataFrame, str, int]:
     try:
         payload = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputDataError("body is not usable JSON: nested too deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        # JSONDecodeError, and ValueError for a number past Python's 4,300-digit limit.
+        raise InputDataError(f"body is not valid JSON: {str(exc)[:200]}") from None
     if isinstance(payload, dict) and "readings" in payload:
         payload = payload["readings"]
     try:
@@ -79,7 +92,7 @@ async def _frame_from_request(request: Request, max_bytes: int) -> tuple[pd.Data
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise InputDataError(f"JSON body at [{loc}]: {first['msg']}") from None
+        raise InputDataError(f"JSON body at [{loc}]: {first['msg'][:300]}") from None
     frame = pd.DataFrame(
         {
             "timestamp": [r.timestamp.isoformat() for r in readings],
@@ -120,10 +133,16 @@ async def post_readings(
         timezone=timezone,
     )
     frame, source, first_row = await _frame_from_request(request, max_bytes=64 * 1024 * 1024)
-    written = import_meter_readings(
-        store, meter, frame, source, max_rows=settings.max_import_rows, first_row=first_row
+    written = await run_in_threadpool(
+        import_meter_readings,
+        store,
+        meter,
+        frame,
+        source,
+        max_rows=settings.max_import_rows,
+        first_row=first_row,
     )
-    stats = store.readings_stats(meter_type).get(meter_id)
+    stats = (await run_in_threadpool(store.readings_stats, meter_type)).get(meter_id)
     return ReadingsImported(
         meter_id=meter_id,
         meter_type=meter_type,
