@@ -160,9 +160,11 @@ def start_task_runtime(
 
 def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> RedisBroker:
     """What each ``energy-forecast worker`` child process runs before consuming (picklable)."""
+    from energy_forecast.home import prepare_home
     from energy_forecast.logging import configure_logging
 
     configure_logging(level=settings.log_level, logs_dir=settings.logs_dir, json_console=settings.log_json)
+    prepare_home(settings)
     if settings.redis_url is None:
         raise ConfigurationError("REDIS_URL", "separate workers need a shared Redis; set REDIS_URL")
     broker = build_broker(

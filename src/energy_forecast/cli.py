@@ -14,6 +14,7 @@ import typer
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import ConfigurationError, EnergyForecastError
+from energy_forecast.home import prepare_home
 from energy_forecast.logging import configure_logging, get_logger
 from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.base import SeriesStore
@@ -39,6 +40,7 @@ def _settings(*, file_log: bool = True) -> Settings:
         logs_dir=settings.logs_dir if file_log else None,
         json_console=settings.log_json,
     )
+    prepare_home(settings)
     return settings
 
 
@@ -165,14 +167,18 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-    )
+    umask = os.umask(0o077)  # every file the service creates is owner-only (see energy_forecast.home)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
+    finally:
+        os.umask(umask)
 
 
 @app.command("worker")
@@ -198,11 +204,14 @@ def worker(
         )
         raise typer.Exit(2)
     log.info("workers_starting", processes=processes, threads=threads)
-    raise typer.Exit(
-        run_worker_processes(
+    umask = os.umask(0o077)  # as serve
+    try:
+        code = run_worker_processes(
             partial(worker_process_bootstrap, settings), processes=processes, threads=threads
         )
-    )
+    finally:
+        os.umask(umask)
+    raise typer.Exit(code)
 
 
 @app.command("train")

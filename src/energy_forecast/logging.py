@@ -64,6 +64,21 @@ def redact_text(text: str) -> str:
     return _SECRET_VALUE.sub(r"\g<head>***", text)
 
 
+# An absolute file-system path (not the path part of a URL such as redis://host:6379/0).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])/[^\s'\":,;()]+")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with each absolute path cut to its last two parts (``…/m1/v0001``), for answers
+    that leave the host: the layout of the machine is no caller's business; the log keeps it."""
+
+    def shorten(match: re.Match[str]) -> str:
+        parts = [p for p in match.group(0).split("/") if p]
+        return "…/" + "/".join(parts[-2:]) if len(parts) > 2 else match.group(0)
+
+    return _ABSOLUTE_PATH.sub(shorten, text)
+
+
 def format_exception(exc_info: tuple[type[BaseException], BaseException, object], *, full: bool) -> str:
     """A plain traceback without locals: whole chain when ``full``, else one line and the last frames."""
     kind, exc, tb = exc_info
@@ -173,7 +188,8 @@ def configure_logging(
 
     log_file: Path | None = None
     if logs_dir is not None:
-        logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        logs_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new EF_HOME: private
+        logs_dir.mkdir(mode=0o700, exist_ok=True)
         prune_old_logs(logs_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
         log_file = logs_dir / f"energy_forecasting_{stamp}.log"

@@ -136,7 +136,8 @@ def test_training_reaches_success_through_every_stage_in_order(client: TestClien
     assert status["status"] == "SUCCESS" and status["progress"] == 100, status
     details = status["result"]["details"]
     assert details["meter_id"] == "bldg1" and details["data_points"] == 24 * 60
-    assert Path(details["model_path"]).is_dir()
+    assert not Path(details["model_path"]).is_absolute()
+    assert details["model_path"].startswith("models/electricity/bldg1/")
     assert details["training_time_seconds"] > 0 and "training_completed" in details
     seen = [json.loads(e[6:])["status"] for e in events]
     assert [s for s in seen if s != "SUCCESS"] == STAGES

@@ -43,6 +43,7 @@ from energy_forecast.errors import (
     StorageError,
     WeatherProviderError,
 )
+from energy_forecast.home import prepare_home
 from energy_forecast.logging import get_logger
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
@@ -171,6 +172,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_home(settings)
         owned = store is None
         app.state.store = store if store is not None else build_series_store(settings)
         app.state.models = build_model_store(settings)

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from energy_forecast.api.limits import BodySizeLimitMiddleware, RequestTimeoutMiddleware
 from energy_forecast.api.ratelimit import MemoryTokenBucket, RateLimiter, RedisTokenBucket
+from energy_forecast.api.redirects import RelativeRedirectMiddleware
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import get_logger
 from energy_forecast.services.apikeys import ApiKey, ApiKeyStore
@@ -50,10 +51,9 @@ OPEN_PREFIXES = ("/static/",)
 PAGE_PATHS = frozenset({"/"})
 PAGE_PREFIXES = ("/dashboard/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# POSTs that compute an answer from stored data and change nothing.
-READ_ONLY_POSTS = frozenset(
-    {"/forecast/", "/test_model/", "/test_model/all_models/", "/backtest/", "/temperature/series/"}
-)
+# POSTs that compute an answer from stored data and change nothing. Not /temperature/series/:
+# it calls the weather providers (spending the quota) and stores what they return.
+READ_ONLY_POSTS = frozenset({"/forecast/", "/test_model/", "/test_model/all_models/", "/backtest/"})
 HOW_TO_CREATE = (
     "create one with `energy-forecast apikey create --name NAME --scope read` "
     "(add --scope write to change data)"
@@ -260,6 +260,7 @@ def install_security(app: FastAPI, settings: Settings, *, locked_page: ASGIApp |
     app.add_middleware(RequestTimeoutMiddleware, timeout=settings.request_timeout)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessMiddleware, settings=settings, keys=keys, locked_page=locked_page)
+    app.add_middleware(RelativeRedirectMiddleware)
     _document_errors(app)
 
 

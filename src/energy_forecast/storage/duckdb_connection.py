@@ -9,6 +9,7 @@ convert on the way in and out.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,11 +71,13 @@ class DuckDBConnection:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             self._con = duckdb.connect(self.path)
         except duckdb.Error as exc:
             raise StorageError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+        if self.path != ":memory:":
+            os.chmod(self.path, 0o600)  # every reading is in it: the owner's alone
         self.lock = threading.RLock()
         self._in_transaction = False
         self._con.execute(SCHEMA)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import traceback
 from contextvars import ContextVar
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from dramatiq.middleware import Middleware, SkipMessage, TimeLimitExceeded
 
 from energy_forecast.domain.tasks import TaskError, TaskProgress, TaskState, utc_now
 from energy_forecast.errors import EnergyForecastError, ErrorType
+from energy_forecast.logging import hide_paths
 from energy_forecast.tasks.progress import Guard, Outcome, RedisProgressStore, RedisReporter
 
 log = structlog.get_logger(__name__)
@@ -158,6 +160,8 @@ class ProgressMiddleware(Middleware):
         self._write_failure(task_id, TaskError(_error_text(exc), classify(exc), tb), progress, started_at)
 
     def _write_failure(self, task_id: str, error: TaskError, progress: int, started_at: str | None) -> None:
+        log.warning("task_failed_detail", error=error.error)  # the record below hides paths
+        error = replace(error, error=hide_paths(error.error), traceback=hide_paths(error.traceback))
         self.store.write_error(task_id, error)
         details = {"error_type": error.error_type.value, "error": error.error}
         record = TaskProgress(task_id, TaskState.FAILURE, progress, error.error, details, started_at)
@@ -165,8 +169,9 @@ class ProgressMiddleware(Middleware):
         log.warning("task_failed", error_type=error.error_type.value, error=error.error)
 
     def _retrying(self, reporter: RedisReporter, exc: BaseException, retries: int) -> None:
-        details = {"retries": retries, "error_type": classify(exc).value, "error": _error_text(exc)}
-        text = f"retry {retries} scheduled after {type(exc).__name__}: {_error_text(exc)}"
+        error = hide_paths(_error_text(exc))
+        details = {"retries": retries, "error_type": classify(exc).value, "error": error}
+        text = f"retry {retries} scheduled after {type(exc).__name__}: {error}"
         record = TaskProgress(reporter.task_id, TaskState.PENDING, 0, text, details, reporter.started_at)
         self.store.write(record, Guard.FINAL)
         log.info("task_retry_scheduled", retries=retries, error_type=details["error_type"])

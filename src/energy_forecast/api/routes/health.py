@@ -11,7 +11,6 @@ import's writes. Its messages name no file-system path (the log keeps the full t
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from fastapi.responses import JSONResponse
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError
-from energy_forecast.logging import get_logger
+from energy_forecast.logging import get_logger, hide_paths
 from energy_forecast.tasks.monitor import TaskMonitor
 
 log = get_logger(__name__)
@@ -36,14 +35,7 @@ CHECK_DEADLINE = timedelta(seconds=1.5)
 # Without these the service cannot answer at all; the others only degrade it.
 CRITICAL = ("redis", "storage")
 CACHE_TTL = timedelta(seconds=1)
-# An absolute path in a message (not the path part of a URL such as redis://host:6379/0).
-_PATH = re.compile(r"(?<![\w:/.])/[^\s'\"]+")
 _CACHE_LOCK = threading.Lock()
-
-
-def without_paths(text: str) -> str:
-    """``text`` with every absolute file-system path replaced by ``<path>``."""
-    return _PATH.sub("<path>", text)
 
 
 class CachedAnswer:
@@ -80,10 +72,10 @@ def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
     try:
         result = {"status": "ok", **(check() or {})}
     except EnergyForecastError as exc:
-        result = {"status": "error", "error": without_paths(exc.message)}
+        result = {"status": "error", "error": hide_paths(exc.message)}
         log.warning("health_check_failed", message=exc.message)
     except Exception as exc:  # a health check reports every failure; it must not raise
-        result = {"status": "error", "error": without_paths(f"{type(exc).__name__}: {exc}")}
+        result = {"status": "error", "error": hide_paths(f"{type(exc).__name__}: {exc}")}
         log.warning("health_check_failed", error=type(exc).__name__, message=str(exc))
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return result
