@@ -60,7 +60,7 @@ def test_every_variable_given_to_the_service_is_a_setting_and_they_load(
     settings = load_settings()
 
     assert unknown == []
-    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.redis_url == "redis://:stand-in-secret@redis:6379/0"
     assert settings.storage_backend == "influxdb"
     assert settings.influx.url == "http://influxdb:8086"
     assert settings.influx.bucket == "energy_forecasting"
@@ -90,6 +90,19 @@ def test_services_and_ports_agree_with_the_readme() -> None:
     assert published == readme_layout()
     assert set(services) == {"redis", "influxdb", "api", "worker", "grafana"}
     assert services["influxdb"]["image"].startswith("influxdb:2.7")
+
+
+def test_redis_and_influxdb_are_internal_and_redis_needs_a_password() -> None:
+    spec = compose()
+    services = spec["services"]
+
+    assert spec["networks"]["backend"]["internal"] is True
+    for name in ("redis", "influxdb"):
+        assert "ports" not in services[name] and services[name]["networks"] == ["backend"]
+    assert "--requirepass" in services["redis"]["command"]
+    password = resolve(services["redis"]["command"][services["redis"]["command"].index("--requirepass") + 1])
+    assert resolve(services["api"]["environment"]["REDIS_URL"]) == f"redis://:{password}@redis:6379/0"
+    assert "REDIS_PASSWORD" in (DEPLOY / ".env.example").read_text(encoding="utf-8")
 
 
 def test_influxdb_gets_the_bucket_the_service_uses_and_the_dbrp_script() -> None:

@@ -141,8 +141,9 @@ def serve(
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
-            help="comma-separated proxy addresses or networks trusted for those headers, '*' for any "
-            "(default: uvicorn's, $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)"
+            help="comma-separated addresses or networks of your proxies, trusted for those headers "
+            "(default: uvicorn's, $FORWARDED_ALLOW_IPS or 127.0.0.1,::1); never '*', which lets any "
+            "client pick its own address and so its own rate-limit bucket"
         ),
     ] = None,
 ) -> None:
@@ -167,6 +168,8 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+    if "*" in (forwarded_allow_ips or "").split(","):
+        log.warning("forwarded_allow_ips_any", note="any client can pick its address and rate-limit bucket")
     umask = os.umask(0o077)  # every file the service creates is owner-only (see energy_forecast.home)
     try:
         uvicorn.run(

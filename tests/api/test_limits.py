@@ -56,6 +56,44 @@ def test_the_memory_bucket_refills_at_its_rate() -> None:
     assert asyncio.run(run()) == [True, False, True]
 
 
+def test_memory_buckets_stay_bounded_under_a_flood_from_many_addresses() -> None:
+    now = [0.0]
+    bucket = MemoryTokenBucket(rate_per_s=1.0, burst=2, max_buckets=1000, clock=lambda: now[0])
+
+    async def run() -> list[bool]:
+        limited = [(await bucket.acquire("ip:203.0.113.9")).allowed for _ in range(3)]
+        sizes = []
+        for i in range(20_000):  # one fresh X-Forwarded-For address per request
+            now[0] += 0.0001
+            await bucket.acquire(f"ip:10.4.{i // 256}.{i % 256}")
+            sizes.append(len(bucket))
+        assert max(sizes) <= 1000
+        now[0] += 3.0  # every bucket is full again: the next prune drops them all
+        for i in range(1000):
+            await bucket.acquire(f"ip:10.9.{i // 256}.{i % 256}")
+        return limited
+
+    assert asyncio.run(run()) == [True, True, False]
+    assert len(bucket) <= 1000
+
+
+def test_a_limited_caller_stays_limited_while_stale_buckets_are_pruned() -> None:
+    now = [0.0]
+    bucket = MemoryTokenBucket(rate_per_s=1.0, burst=1, max_buckets=100, clock=lambda: now[0])
+
+    async def run() -> tuple[bool, bool]:
+        for i in range(99):
+            await bucket.acquire(f"ip:old-{i}")
+        now[0] += 5.0  # the 99 are full again (stale); the caller below is not
+        first = await bucket.acquire("ip:caller")
+        for i in range(10):  # reaches the bound: the stale ones go, the caller's empty bucket stays
+            await bucket.acquire(f"ip:new-{i}")
+        return first.allowed, (await bucket.acquire("ip:caller")).allowed
+
+    assert asyncio.run(run()) == (True, False)
+    assert len(bucket) <= 12
+
+
 def test_a_declared_oversized_body_is_refused_before_reading(
     settings_factory: Callable[..., Settings],
 ) -> None:

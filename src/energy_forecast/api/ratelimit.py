@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,22 +69,54 @@ class RateLimiter(Protocol):
 
 
 class MemoryTokenBucket:
-    """The same bucket in this process only: for an app served without Redis (``start_tasks=False``)."""
+    """The same bucket in this process only: for an app served without Redis (``start_tasks=False``),
+    and while Redis is down.
 
-    def __init__(self, rate_per_s: float, burst: int) -> None:
+    A bucket untouched for ``burst / rate`` seconds is full again, the same as no bucket, so such
+    buckets are dropped (what Redis's ``PEXPIRE`` does there). Dropping them whenever the table
+    passes ``max_buckets`` keeps memory bounded under a flood from many addresses; if every bucket
+    is still live, the least recently used ones go: a flood then refills some callers early,
+    which is the price of a bound.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        max_buckets: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate_per_s = rate_per_s
         self.burst = burst
+        self.max_buckets = max_buckets
+        self._clock = clock
+        # identity -> (tokens, last seen); insertion order = least recently used first.
         self._buckets: dict[str, tuple[float, float]] = {}
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     async def acquire(self, identity: str) -> Decision:
-        now = time.monotonic()
-        tokens, ts = self._buckets.get(identity, (float(self.burst), now))
+        now = self._clock()
+        tokens, ts = self._buckets.pop(identity, (float(self.burst), now))
         tokens = min(self.burst, tokens + max(0.0, now - ts) * self.rate_per_s)
+        if len(self._buckets) >= self.max_buckets:
+            self._prune(now)
         if tokens >= 1:
             self._buckets[identity] = (tokens - 1, now)
             return Decision(True, int(tokens - 1), 0.0)
         self._buckets[identity] = (tokens, now)
         return Decision(False, 0, (1 - tokens) / self.rate_per_s)
+
+    def _prune(self, now: float) -> None:
+        """Drop every full bucket, then the least recently used down to three quarters of the bound
+        (so the next prune is at least a quarter of the bound away: amortised O(1) per request)."""
+        refill_s = self.burst / self.rate_per_s if self.rate_per_s > 0 else float("inf")
+        for identity in [i for i, (_, ts) in self._buckets.items() if now - ts >= refill_s]:
+            del self._buckets[identity]
+        excess = len(self._buckets) - self.max_buckets * 3 // 4
+        for identity in list(self._buckets)[: max(0, excess)]:
+            del self._buckets[identity]
 
 
 class RedisTokenBucket:
