@@ -84,6 +84,11 @@ def test_unsafe_ids_in_bodies_are_refused(client: TestClient, meter_id: str) -> 
         pytest.param(reading(b'"99999-01-01T00:00:00Z"'), "datetime", id="year-99999"),
         pytest.param(reading(b'"2024-01-01T00:00:00\\u0000Z"'), "", id="nul-in-stamp"),
         pytest.param(b'{"readings": "' + b"A" * 1000 + b'"}', "list", id="not-a-list"),
+        pytest.param(b"[" * 1000 + b"]" * 1000, "", id="1000-deep-array"),
+        pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "too deep", id="100000-deep-object"),
+        pytest.param(reading(consumption=b"9" * 100_000), "JSON", id="100000-digit-number"),
+        pytest.param(reading(b'"' + b"2" * 4_000_000 + b'"'), "ISO-8601", id="4-mb-timestamp"),
+        pytest.param(b'[{"timestamp": "' + b"x" * 100, "JSON", id="unterminated"),
     ],
 )
 def test_hostile_json_readings_are_refused_with_a_message(
@@ -154,6 +159,30 @@ def test_out_of_range_numbers_are_refused(client: TestClient, body: dict[str, ob
 
     assert response.status_code == 422
     assert message_of(response)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[" * 1000 + b"]" * 1000, id="1000-deep-array"),
+        pytest.param(b'{"meter_id": ' + b"[" * 1000 + b"]" * 1000 + b"}", id="1000-deep-field"),
+        pytest.param(
+            b'{"meter_id": "m1", "meter_type": "electricity", "days": ' + b"9" * 100_000 + b"}", id="digits"
+        ),
+        pytest.param(
+            b'{"meter_id": "' + b"m" * 60_000 + b'", "meter_type": "electricity"}', id="huge-string"
+        ),
+        pytest.param(b'{"meter_id": "m1", "meter_type": ', id="truncated"),
+    ],
+)
+# Without a task queue (this client) /trainmodel/ answers 503 before it reads the body.
+@pytest.mark.parametrize("path", ["/forecast/", "/backtest/", "/test_model/", "/location/"])
+def test_malformed_json_requests_answer_4xx_with_a_message(client: TestClient, path: str, raw: bytes) -> None:
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+
+    assert response.status_code in {400, 413, 422}, response.text
+    assert message_of(response)
+    assert len(response.content) < 4000
 
 
 def test_a_huge_number_in_a_location_is_refused(client: TestClient) -> None:

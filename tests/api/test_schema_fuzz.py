@@ -9,12 +9,14 @@ routes answer instead of 503.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -61,3 +63,46 @@ def test_no_operation_errors_or_breaks_its_schema(case: Any) -> None:
     # naming the problem, which JSON Schema cannot express. Every other default check runs,
     # including negative_data_rejection (schema-invalid input must be refused).
     case.call_and_validate(headers={"X-API-Key": WRITE_KEY}, excluded_checks=[positive_data_acceptance])
+
+
+HOSTILE_JSON = {
+    "1000-deep": b"[" * 1000 + b"]" * 1000,
+    "100000-digits": b"9" * 100_000,
+    "deep-field": b'{"meter_id": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "huge-string": b'"' + b"A" * 60_000 + b'"',
+    "truncated": b'{"meter_id": "m1", ',
+}
+JSON_OPERATIONS = sorted(
+    (path.replace("{meter_type}", "electricity").replace("{meter_id}", "m1"), method)
+    for path, operations in APP.openapi()["paths"].items()
+    for method, operation in operations.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+)
+
+
+def test_malformed_json_of_any_shape_answers_4xx_on_every_json_operation() -> None:
+    """Beside the generated cases: shapes schemathesis does not generate, sent to every JSON body.
+
+    One test, not one per shape: the app that ``running_app`` holds open did not stay open across
+    test boundaries here (its lifespan ended after the first of several parametrized tests).
+    """
+    assert JSON_OPERATIONS
+    headers = {"X-API-Key": WRITE_KEY, "content-type": "application/json"}
+
+    async def send_all() -> list[tuple[str, str, str, httpx.Response]]:
+        transport = httpx.ASGITransport(app=APP)  # straight to the open app: no second lifespan
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                (
+                    shape,
+                    method,
+                    path,
+                    await client.request(method.upper(), path, content=body, headers=headers),
+                )
+                for shape, body in HOSTILE_JSON.items()
+                for path, method in JSON_OPERATIONS
+            ]
+
+    for shape, method, path, response in asyncio.run(send_all()):
+        assert 400 <= response.status_code < 500, (shape, method, path, response.text[:300])
+        assert response.json()["detail"], (shape, method, path)
