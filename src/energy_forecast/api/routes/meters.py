@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
+from energy_forecast.api.json_body import (
+    InvalidItemError,
+    TooManyItemsError,
+    loads_stepwise,
+    paused_gc,
+    release,
+    validate_stepwise,
+)
 from energy_forecast.api.schemas import MeterPublic, ReadingIn, ReadingsImported
 from energy_forecast.domain.meters import (
     DEFAULT_SITE,
@@ -26,7 +32,6 @@ from energy_forecast.services.meters import meter_summaries
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
-_READINGS = TypeAdapter(list[ReadingIn])
 
 _READINGS_BODY: dict[str, Any] = {
     "requestBody": {
@@ -50,7 +55,9 @@ def list_meters(store: SeriesStoreDep, meter_type: MeterType | None = None) -> l
     return [summary.to_dict() for summary in meter_summaries(store, meter_type)]
 
 
-async def _frame_from_request(request: Request, max_bytes: int) -> tuple[pd.DataFrame, str, int]:
+async def _frame_from_request(
+    request: Request, max_bytes: int, max_rows: int
+) -> tuple[pd.DataFrame, str, int]:
     """The uploaded readings as text columns, the source name for messages, and the first row number.
 
     Only receiving stays on the event loop; parsing and validating (seconds for a 16 MB body) run
@@ -74,12 +81,21 @@ async def _frame_from_request(request: Request, max_bytes: int) -> tuple[pd.Data
         raise InputDataError(
             f"unsupported content type {content_type!r}; send JSON, text/csv or a file upload"
         )
-    return await run_in_threadpool(_frame_from_json, body)
+    return await run_in_threadpool(_frame_from_json, body, max_rows)
 
 
-def _frame_from_json(body: bytes) -> tuple[pd.DataFrame, str, int]:
+def _frame_from_json(body: bytes, max_rows: int) -> tuple[pd.DataFrame, str, int]:
+    with paused_gc():
+        return _frame_from_json_body(body, max_rows)
+
+
+def _frame_from_json_body(body: bytes, max_rows: int) -> tuple[pd.DataFrame, str, int]:
     try:
-        payload = json.loads(body or b"null")
+        payload = loads_stepwise(body, max_items=max_rows)
+    except TooManyItemsError:
+        raise InputDataError(
+            f"more than {max_rows} rows: over the limit per request (EF_MAX_IMPORT_ROWS); split the upload"
+        ) from None
     except RecursionError:
         raise InputDataError("body is not usable JSON: nested too deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -88,11 +104,10 @@ def _frame_from_json(body: bytes) -> tuple[pd.DataFrame, str, int]:
     if isinstance(payload, dict) and "readings" in payload:
         payload = payload["readings"]
     try:
-        readings = _READINGS.validate_python(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputDataError(f"JSON body at [{loc}]: {first['msg'][:300]}") from None
+        readings = validate_stepwise(ReadingIn, payload)
+    except InvalidItemError as exc:
+        loc = ".".join(str(p) for p in exc.loc)
+        raise InputDataError(f"JSON body at [{loc}]: {exc.message[:300]}") from None
     frame = pd.DataFrame(
         {
             "timestamp": [r.timestamp.isoformat() for r in readings],
@@ -100,6 +115,7 @@ def _frame_from_json(body: bytes) -> tuple[pd.DataFrame, str, int]:
         },
         dtype=object,
     )
+    release(readings, payload)
     # JSON rows are named by list index, not by a spreadsheet row.
     return frame.astype({"consumption": "float64"}), "JSON body (row = list index)", 0
 
@@ -132,7 +148,9 @@ async def post_readings(
         unit=unit,
         timezone=timezone,
     )
-    frame, source, first_row = await _frame_from_request(request, max_bytes=64 * 1024 * 1024)
+    frame, source, first_row = await _frame_from_request(
+        request, max_bytes=64 * 1024 * 1024, max_rows=settings.max_import_rows
+    )
     written = await run_in_threadpool(
         import_meter_readings,
         store,
