@@ -6,7 +6,9 @@ embedded Redis's snapshot: none of it is for other local users. Every entry poin
 home and its directories are created 0700, and a directory or file found looser (group or other
 bits set: an older install, a restore without ``-p``, a permissive umask) is tightened, with one
 log line naming what changed. Files inside are 0600; whatever lies deeper (model versions) is
-unreachable to others through its 0700 parent whatever its own mode.
+unreachable to others through its 0700 parent whatever its own mode, and ``serve``/``worker`` run
+with umask 077 so what they create later is owner-only too. ``private_tree`` is what a component
+that writes its own files there (the embedded Redis) can call after start.
 """
 
 from __future__ import annotations
