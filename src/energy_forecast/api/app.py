@@ -42,7 +42,7 @@ from energy_forecast.errors import (
     WeatherProviderError,
 )
 from energy_forecast.logging import get_logger
-from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.forecast_cache import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.tasks.monitor import TaskMonitor
