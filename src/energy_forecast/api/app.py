@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
+from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
@@ -127,6 +128,8 @@ def create_app(
     install_security(app, settings, locked_page=locked_page)
 
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: preflights are answered before the key check, every other request passes it.
+    install_cors(app, settings)
 
     app.include_router(health.router)
     app.include_router(meters.router)
