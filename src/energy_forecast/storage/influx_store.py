@@ -7,8 +7,9 @@ Layout (the seed's):
 - ``meter_registry``: tag ``meter_id``; string fields ``meter_type``, ``site_id``, ``unit``,
   ``timezone``; float fields ``latitude``, ``longitude``; every entry at time 0, so an upsert
   overwrites it.
-- ``site_registry``: tag ``site_id``; float fields ``latitude``, ``longitude``, string fields
-  ``city``, ``timezone``, ``country`` (empty string = none); at time 0 like the meter registry.
+- ``site_registry``: tag ``site_id``; float fields ``latitude``, ``longitude`` (absent until a
+  site registered by an import gets coordinates), string fields ``city``, ``timezone``,
+  ``country`` (empty string = none); at time 0 like the meter registry.
 
 A point is keyed by (measurement, tag set, time), so re-writing a point replaces it: writes are
 idempotent upserts without a read. Timestamps go out with ``precision=s`` and come back with
@@ -197,6 +198,12 @@ class InfluxSeriesStore:
         return self._stats([TEMPERATURE], "temperature", "site_id")
 
     def upsert_site(self, site: Site) -> None:
+        if not site.has_coordinates:
+            # Absent fields would keep their old values: coordinates being removed are deleted first.
+            old = self.get_site(site.site_id)
+            if old is not None and old.has_coordinates:
+                where = lp.id_filter("site_id", [site.site_id])
+                self._http.query([f"DELETE FROM {lp.ident(lp.SITES)} WHERE {where}"])
         self._http.write(iter([(lp.site_line(site), 1)]))
 
     def get_site(self, site_id: str) -> Site | None:
