@@ -25,6 +25,7 @@ from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
+from energy_forecast.api.routes.docs import install_docs
 from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.logging import get_logger
@@ -122,6 +123,9 @@ def create_app(
         version=__version__,
         description="Hourly electricity and water consumption forecasts per meter.",
         lifespan=lifespan,
+        # Served by api/routes/docs.py with local assets instead of FastAPI's CDN-loading pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -140,6 +144,7 @@ def create_app(
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
     app.include_router(dashboard_router)
+    install_docs(app)  # before /static, which would shadow its assets
     app.mount("/static", static_files(), name="static")
     install_metrics(app)
     return app
