@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     request_timeout: timedelta = timedelta(seconds=120)
+    # One training stream connection at most this long; the client resumes with Last-Event-ID.
+    stream_max_duration: timedelta = timedelta(minutes=10)
     # Browsers on other origins (README "Security"): exact origins; empty means no CORS headers at all.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
@@ -170,7 +172,7 @@ class Settings(BaseSettings):
             raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
         return value
 
-    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout")
+    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout", "stream_max_duration")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):

@@ -154,3 +154,20 @@ def test_a_waiting_task_gets_keep_alive_comments_between_events(
     assert chunks[0].startswith("retry: ")
     assert json.loads(parse_stream(chunks[1])[0]["data"])["status"] == "PENDING"
     assert chunks[2:] == [": keep-alive\n\n", ": keep-alive\n\n"]
+
+
+def test_a_stream_ends_after_its_maximum_duration_and_asks_for_a_quick_reconnect(
+    settings_factory: Callable[..., Settings], home: Path
+) -> None:
+    settings = settings_factory(home=home, stream_max_duration=timedelta(seconds=1))
+    store = seeded_store(settings)
+    with TestClient(create_app(settings, store=store, run_workers=False)) as client:
+        task_id = client.post("/trainmodel/", json={"meter_id": "bldg1", "meter_type": "electricity"}).json()[
+            "task_id"
+        ]
+
+        blocks = parse_stream(client.get(f"/trainmodel/stream/{task_id}").text)
+    store.close()
+
+    assert [record["status"] for _, record in data_events(blocks)] == ["PENDING"]
+    assert [int(b["retry"]) for b in blocks if "retry" in b] == [sse.RUNNING_RETRY_MS]

@@ -9,11 +9,15 @@
   reconnects whenever a stream ends, comes back at most once an hour instead of every 3 s.
 - ``: keep-alive`` comments every ``HEARTBEAT`` while nothing happens, so proxies with idle
   timeouts (nginx 60 s, many load balancers 30 s) keep a long training stage's stream open.
+- One connection lasts at most ``max_duration`` (``EF_STREAM_MAX_DURATION``), then ends with a
+  short ``retry:``: the browser resumes at once with ``Last-Event-ID``, and no connection (nor a
+  client that never reads the end of a queued task) is held open for ever.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -46,10 +50,17 @@ async def task_events(
     after: str,
     disconnected: Callable[[], Awaitable[bool]],
     heartbeat: timedelta = HEARTBEAT,
+    max_duration: timedelta | None = None,
 ) -> AsyncIterator[str]:
-    """The events of ``task_id`` after stream id ``after``, until the task ends or the client goes."""
+    """The events of ``task_id`` after stream id ``after``, until the task ends, the client goes,
+    or ``max_duration`` has passed (the client then resumes with ``Last-Event-ID``)."""
+    deadline = None if max_duration is None else time.monotonic() + max_duration.total_seconds()
     yield f"retry: {RUNNING_RETRY_MS}\n\n"
     while not await disconnected():
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        if deadline is not None:
+            heartbeat = min(heartbeat, timedelta(seconds=max(deadline - time.monotonic(), 0.001)))
         batch = await run_in_threadpool(queue.events, task_id, after, heartbeat)
         for event_id, record in batch:
             after = event_id

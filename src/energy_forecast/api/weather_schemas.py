@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from energy_forecast.api.schemas import WindowEnd, WindowStart
-from energy_forecast.domain.meters import SiteId, TimeZoneName
-from energy_forecast.domain.sites import CountryCode
+from energy_forecast.api.schemas import Country, WindowEnd, WindowStart, ZoneName
+from energy_forecast.domain.meters import SiteId
 
 
 class LocationCreate(BaseModel):
@@ -29,8 +28,8 @@ class LocationCreate(BaseModel):
         description="the site to write; without it the site a slug of the city names, else the only "
         "registered site, else a new site named by the slug",
     )
-    timezone: TimeZoneName | None = Field(default=None, description="IANA name, e.g. Europe/Rome")
-    country: CountryCode | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. IT")
+    timezone: ZoneName | None = Field(default=None, description="IANA name, e.g. Europe/Rome")
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. IT")
 
 
 class LocationPublic(BaseModel):

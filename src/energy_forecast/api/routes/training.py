@@ -20,7 +20,7 @@ from energy_forecast.api.schemas import (
     TrainRequest,
     TrainWindowRequest,
 )
-from energy_forecast.errors import InputDataError, NotFoundError
+from energy_forecast.errors import NotFoundError
 
 router = APIRouter(prefix="/trainmodel", tags=["training"])
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="task id returned on enqueue")]
@@ -92,18 +92,25 @@ async def stream(
     request: Request,
     queue: TaskQueueDep,
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(
             pattern=sse.EVENT_ID_PATTERN,
-            description="the id of the last event received; the stream resumes after it",
+            description="the id of the last event received (a browser's EventSource sends it when it "
+            "reconnects); the stream resumes after it. 0: from the first event",
         ),
-    ] = None,
+    ] = "0",
 ) -> StreamingResponse:
     """Server-Sent Events: one data event per state change, the last with the result or error."""
     if await run_in_threadpool(queue.read_status, task_id) is None:
         raise TaskNotFoundError(task_id)
     return StreamingResponse(
-        sse.task_events(queue, task_id, last_event_id or "0", request.is_disconnected),
+        sse.task_events(
+            queue,
+            task_id,
+            last_event_id,
+            request.is_disconnected,
+            max_duration=request.app.state.settings.stream_max_duration,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -116,16 +123,15 @@ def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStore
     if body.meter_ids is not None:
         unknown = [m for m in body.meter_ids if m not in registry]
         if unknown:
-            raise InputDataError(
-                f"unknown meter id(s): {', '.join(unknown[:10])}; import their readings first"
-            )
+            listed = ", ".join(unknown[:10])
+            raise NotFoundError(f"unknown meter id(s): {listed}; import their readings first")
         chosen = [registry[m] for m in dict.fromkeys(body.meter_ids)]
     else:
         chosen = list(registry.values())
     if body.meter_type is not None:
         chosen = [m for m in chosen if m.meter_type == body.meter_type]
     if not chosen:
-        raise InputDataError("no meters match the request; import readings or change meter_type")
+        raise NotFoundError("no registered meter matches the request; import readings or change meter_type")
     batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
     return BatchAccepted(
         batch_id=batch_id, task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)}
