@@ -19,7 +19,7 @@ from energy_forecast.api import sse
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
-from energy_forecast.settings import Settings
+from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from tests.conftest import hourly_series
 
@@ -58,10 +58,11 @@ def seeded_store(settings: Settings) -> DuckDBSeriesStore:
     return store
 
 
-@pytest.fixture
-def finished(settings_factory: Callable[..., Settings], home: Path) -> Iterator[tuple[TestClient, str]]:
-    """A client and the id of a training task that has succeeded."""
-    settings = settings_factory(home=home, worker_threads=1)
+@pytest.fixture(scope="module")
+def finished() -> Iterator[tuple[TestClient, str]]:
+    """A client and the id of a training task that has succeeded (one training for the module)."""
+    home = Path(tempfile.mkdtemp(prefix="ef-"))
+    settings = load_settings(home=home, worker_threads=1)
     store = seeded_store(settings)
     with TestClient(create_app(settings, store=store)) as client:
         accepted = client.post("/trainmodel/", json={"meter_id": "bldg1", "meter_type": "electricity"})
@@ -72,6 +73,7 @@ def finished(settings_factory: Callable[..., Settings], home: Path) -> Iterator[
             time.sleep(0.1)
         yield client, task_id
     store.close()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_every_state_is_a_default_event_with_an_id_and_the_last_carries_the_result(
