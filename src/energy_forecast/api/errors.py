@@ -137,7 +137,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(exc.status_code, exc.detail), status_code=exc.status_code, headers=headers)
 
 
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """An unexpected exception as the same ``{error, detail}`` shape; the traceback goes to the log only."""
+    # The server re-raises it after this answer, and uvicorn logs the traceback.
+    log.error("request_crashed", error=type(exc).__name__)
+    detail = "unexpected server error; the server log has the details (look up this response's X-Request-ID)"
+    return JSONResponse(error_body(500, detail), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(EnergyForecastError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
