@@ -1,15 +1,17 @@
 """The domain exception tree.
 
-Every error the service raises on purpose is one of these. Each carries the seed's ``error_type``
-code so the task layer can file it under ``task_error:{id}`` and the HTTP layer can map it to a
-status code with a message that says what to fix.
+Every error the service raises on purpose is one of these. The HTTP layer maps each to a status
+code with a message that says what to fix. Classes that match one of the seed's six task error
+classes carry that ``error_type`` code; the others carry none (``None``), so an HTTP answer never
+claims a classification that is not true. The task layer files a task's error under
+``task_error:{id}`` with the class's code, and ``TRAINING_ERROR`` for an unclassified one.
 
-    EnergyForecastError                  (error_type TRAINING_ERROR unless overridden)
+    EnergyForecastError                  (error_type None unless set below)
     ├── ConfigurationError               invalid or incoherent settings
     ├── InvalidIdentifierError           meter/site id unsafe for paths and queries
     ├── InputDataError                   rejected import: names file, row and problem
     ├── NotFoundError
-    │   ├── MeterNotFoundError           meter not in the registry
+    │   ├── MeterNotFoundError           NO_DATA_FOUND (meter not in the registry)
     │   └── ModelNotFoundError           no trained model for the meter
     ├── ConflictError                    request contradicts stored state
     ├── DataQualityError
@@ -43,7 +45,7 @@ class ErrorType(StrEnum):
 class EnergyForecastError(Exception):
     """Base of every error the service raises on purpose."""
 
-    error_type: ErrorType = ErrorType.TRAINING_ERROR
+    error_type: ErrorType | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -13,11 +13,11 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     request_timeout: timedelta = timedelta(seconds=120)
+    # One training stream connection at most this long; the client resumes with Last-Event-ID.
+    stream_max_duration: timedelta = timedelta(minutes=10)
+    # Browsers on other origins (README "Security"): exact origins; empty means no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
 
@@ -167,17 +172,47 @@ class Settings(BaseSettings):
             raise ValueError("EF_TASK_RETENTION must be at least 10 minutes")
         return value
 
-    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout")
+    @field_validator("task_time_limit", "worker_heartbeat_timeout", "request_timeout", "stream_max_duration")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("must be at least 1 second")
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: Any) -> Any:
+        """A JSON list (``["https://a.example"]``) or comma-separated text; each an exact origin."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
+        if not isinstance(value, list):
+            return value
+        origins = [str(item).strip() for item in value]
+        for origin in origins:
+            parts = urlsplit(origin)
+            exact = (
+                parts.scheme in {"http", "https"}
+                and parts.netloc
+                and origin == f"{parts.scheme}://{parts.netloc}"
+            )
+            if origin != "*" and not exact:
+                raise ValueError(
+                    f"EF_CORS_ORIGINS entry {origin!r} is not an origin; give scheme://host[:port] with no "
+                    "path or trailing slash (browsers send exactly that), or '*'"
+                )
+        return origins
+
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
         if self.influx.username and not self.influx.password:
             raise ValueError("INFLUX_USERNAME is set without INFLUX_PASSWORD")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError(
+                "EF_CORS_ORIGINS '*' together with EF_CORS_ALLOW_CREDENTIALS would let every site act with "
+                "a visitor's credentials (and browsers refuse it); list the origins that may, or drop "
+                "credentials"
+            )
         if self.debug:
             self.log_level = "DEBUG"
         return self

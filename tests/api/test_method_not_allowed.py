@@ -24,7 +24,7 @@ def test_a_path_served_by_two_routes_lists_both_methods(client: TestClient, meth
 
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
-    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.json() == {"error": "MethodNotAllowed", "detail": "Method Not Allowed"}
 
 
 @pytest.mark.parametrize(
@@ -45,4 +45,4 @@ def test_other_http_errors_pass_through_unchanged(client: TestClient) -> None:
     response = client.get("/no-such-path/")
 
     assert response.status_code == 404 and "allow" not in response.headers
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {"error": "NotFound", "detail": "Not Found"}

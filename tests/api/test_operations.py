@@ -63,7 +63,7 @@ def poll(condition: Callable[[], Any], timeout_s: float = 60, interval_s: float 
 
 def train(client: TestClient, meter_id: str) -> dict[str, Any]:
     accepted = client.post("/trainmodel/", json={"meter_id": meter_id, "meter_type": "electricity"})
-    assert accepted.status_code == 202, accepted.text
+    assert accepted.status_code == 200, accepted.text
     task_id = accepted.json()["task_id"]
 
     def finished() -> dict[str, Any] | None:
@@ -229,7 +229,8 @@ def test_a_dead_lettered_task_is_requeued_and_succeeds_once_its_data_exists(
 @pytest.mark.parametrize(
     ("path", "status", "fragment"),
     [
-        pytest.param("/tasks/not-a-uuid/retry", 422, "not a UUID", id="malformed-id"),
+        # The UUID pattern is in the schema, so FastAPI's validation answers it.
+        pytest.param("/tasks/not-a-uuid/retry", 422, "string_pattern_mismatch", id="malformed-id"),
         pytest.param(f"/tasks/{uuid.uuid4()}/retry", 404, "no task", id="unknown-id"),
     ],
 )
@@ -239,7 +240,7 @@ def test_retry_rejects_bad_and_unknown_task_ids(
     response = client.post(path)
 
     assert response.status_code == status
-    assert fragment in response.json()["detail"]
+    assert fragment in response.text and "error_type" not in response.json()
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,11 @@ def test_a_location_is_created_updated_and_listed_with_its_meters(app_client: Ca
         updated = client.post(
             "/location/", json={"latitude": 45.07, "longitude": 7.68, "city": "Torino", "site_id": "s1"}
         )
+        # The seed's body names no site: on a one-site install it means that site.
+        seed_body = {"latitude": 45.08, "longitude": 7.69, "city": "Torino centro"}
+        only_site = client.post("/location/", json=seed_body)
+        genova = {"latitude": 44.4, "longitude": 8.9, "city": "Genova", "site_id": "s2"}
+        client.post("/location/", json=genova)
         derived = client.post(
             "/location/", json={"latitude": 40.7128, "longitude": -74.006, "city": "New York"}
         )
@@ -94,8 +99,16 @@ def test_a_location_is_created_updated_and_listed_with_its_meters(app_client: Ca
         "meter_ids": ["b1"],
         "created": None,
     }
-    assert derived.json()["site_id"] == "new_york" and derived.json()["timezone"] == "UTC"
-    assert [s["site_id"] for s in listed] == ["new_york", "s1"]
+    assert only_site.json() | {"created": None} == updated.json() | {
+        "latitude": 45.08,
+        "longitude": 7.69,
+        "city": "Torino centro",
+        "created": None,
+    }
+    assert only_site.json()["created"] is False
+    assert derived.json()["site_id"] == "new_york" and derived.json()["created"] is True
+    assert derived.json()["timezone"] == "UTC"
+    assert [s["site_id"] for s in listed] == ["new_york", "s1", "s2"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
-from energy_forecast.services.forecasting import ModelCache, forecast_meter
+from energy_forecast.services.forecast_cache import ModelCache
+from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.training import train_meter
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore

@@ -14,7 +14,8 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import InputDataError, NotFoundError
 from energy_forecast.services.climatology import climatology_at, climatology_table
-from energy_forecast.services.forecasting import ModelCache, answer_version, forecast_meter
+from energy_forecast.services.forecast_cache import ModelCache, answer_version
+from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.training import train_meter
 from energy_forecast.services.weather import ProviderTemperature
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore

@@ -264,3 +264,13 @@ def test_a_data_version_if_given_changes_when_the_readings_do(series_store: Seri
         assert before is not None and after is not None and after != before
     else:  # other processes write to a server store: it must not claim to know
         assert before is None and after is None
+
+
+def test_a_site_without_coordinates_round_trips_and_gets_them_later(series_store: SeriesStore) -> None:
+    series_store.upsert_site(Site("tetouan_ma"))
+
+    registered = series_store.get_site("tetouan_ma")
+    series_store.upsert_site(Site("tetouan_ma", 35.57, -5.36, "Tetouan"))
+
+    assert registered == Site("tetouan_ma") and registered is not None and not registered.has_coordinates
+    assert series_store.get_site("tetouan_ma") == Site("tetouan_ma", 35.57, -5.36, "Tetouan")

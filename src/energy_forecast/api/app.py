@@ -1,6 +1,7 @@
 """The FastAPI application factory: ``create_app(settings)`` wires adapters in a lifespan.
 
-Domain errors are mapped to HTTP here and only here, each with a message that says what to fix.
+Domain errors are mapped to HTTP in ``api.errors`` and only there, each with a message that says
+what to fix.
 """
 
 from __future__ import annotations
@@ -11,86 +12,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
+from energy_forecast.api.cors import install_cors
+from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
 from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
+from energy_forecast.api.routes.docs import install_docs
 from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
-from energy_forecast.api.validation import validation_error_handler
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
-from energy_forecast.errors import (
-    ConfigurationError,
-    ConflictError,
-    DataQualityError,
-    EnergyForecastError,
-    InputDataError,
-    InvalidIdentifierError,
-    NoDataFoundError,
-    NotFoundError,
-    QueueUnavailableError,
-    StorageError,
-    WeatherProviderError,
-)
 from energy_forecast.home import prepare_home
 from energy_forecast.logging import get_logger
-from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.forecast_cache import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.tasks.monitor import TaskMonitor
 
 log = get_logger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-# Most specific first: the first matching class decides the status. NoDataFoundError stays a
-# DataQualityError (a task files it as NO_DATA_FOUND) but answers 404: the meter or its readings
-# are not there, which is not something the request body can fix.
-ERROR_STATUS: list[tuple[type[EnergyForecastError], int]] = [
-    (InvalidIdentifierError, 422),
-    (NoDataFoundError, 404),
-    (InputDataError, 422),
-    (DataQualityError, 422),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (QueueUnavailableError, 503),
-    (StorageError, 503),
-    (WeatherProviderError, 502),
-    (ConfigurationError, 500),
-]
-
-
-def status_for(exc: EnergyForecastError) -> int:
-    for cls, status in ERROR_STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 500
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EnergyForecastError)
-    status = status_for(exc)
-    log.warning("request_failed", error=type(exc).__name__, status=status, message=exc.message)
-    body: dict[str, object] = {
-        "detail": exc.message,
-        "error": type(exc).__name__,
-        "error_type": exc.error_type.value,
-    }
-    for attr in ("source", "row", "meter_id", "provider"):
-        value = getattr(exc, attr, None)
-        if value is not None:
-            body[attr] = value
-    return JSONResponse(status_code=status, content=body)
 
 
 class RequestIdMiddleware:
@@ -118,42 +64,6 @@ class RequestIdMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             await self.app(scope, receive, send_with_id)
-
-
-# The keys of an OpenAPI path item that are operations (others: summary, parameters, servers).
-HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def allowed_methods(app: FastAPI, path: str) -> set[str]:
-    """The methods the OpenAPI schema declares for every path template that matches ``path``.
-
-    Starlette's 405 names only the first matching route's methods, and FastAPI's included routers
-    keep their routes out of ``app.router.routes``; the schema is the one public list of them all.
-    """
-    patterns: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_patterns", None)
-    if patterns is None:
-        patterns = [
-            (compile_path(template)[0], {key.upper() for key in operations if key in HTTP_METHODS})
-            for template, operations in app.openapi().get("paths", {}).items()
-        ]
-        app.state.allow_patterns = patterns
-    allowed: set[str] = set()
-    for pattern, methods in patterns:
-        if pattern.match(path):
-            allowed |= methods
-    return allowed
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's answer, with a 405's ``Allow`` naming every method of the path (GET and POST /location/)."""
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 405:
-        root = request.scope.get("root_path", "")
-        path = request.scope["path"]
-        allowed = allowed_methods(request.app, path[len(root) :] if root and path.startswith(root) else path)
-        if allowed:
-            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
-    return await http_exception_handler(request, exc)
 
 
 def create_app(
@@ -215,14 +125,17 @@ def create_app(
         version=__version__,
         description="Hourly electricity and water consumption forecasts per meter.",
         lifespan=lifespan,
+        # Served by api/routes/docs.py with local assets instead of FastAPI's CDN-loading pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.add_exception_handler(EnergyForecastError, _domain_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    install_error_handlers(app)
     install_security(app, settings, locked_page=locked_page)
 
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: preflights are answered before the key check, every other request passes it.
+    install_cors(app, settings)
 
     app.include_router(health.router)
     app.include_router(meters.router)
@@ -233,6 +146,7 @@ def create_app(
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
     app.include_router(dashboard_router)
+    install_docs(app)  # before /static, which would shadow its assets
     app.mount("/static", static_files(), name="static")
     install_metrics(app)
     return app

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from energy_forecast.errors import QueueUnavailableError
-from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.forecast_cache import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import ModelStore, SeriesStore
 from energy_forecast.tasks.queue import TaskQueue

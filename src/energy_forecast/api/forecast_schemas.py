@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from energy_forecast.api.schemas import WindowEnd, WindowStart
+from energy_forecast.api.schemas import JsonInt, WindowEnd, WindowStart
 from energy_forecast.domain.meters import MeterId, MeterType
 
 LOCATION_NOTE = (
@@ -24,8 +24,9 @@ LOCATION_NOTE = (
 class LocationFields(BaseModel):
     """Optional site location, accepted as the public seed implementation accepts it."""
 
-    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    # strict: a JSON boolean is not a number (pydantic's lax mode reads false as 0).
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False, strict=True)
     city: str | None = Field(default=None, min_length=1, max_length=100)
 
     def location(self) -> dict[str, Any] | None:
@@ -91,14 +92,14 @@ class ModelTestRequest(LocationFields):
 
     meter_id: MeterId
     meter_type: MeterType
-    test_size: float = Field(default=0.2, gt=0, lt=1)
+    test_size: float = Field(default=0.2, gt=0, lt=1, allow_inf_nan=False, strict=True)
 
 
 class AllModelsRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     meter_type: MeterType | None = None
-    test_size: float = Field(default=0.2, gt=0, lt=1)
+    test_size: float = Field(default=0.2, gt=0, lt=1, allow_inf_nan=False, strict=True)
 
 
 class ModelTestResultsPublic(BaseModel):
@@ -130,8 +131,8 @@ class BacktestRequest(BaseModel):
 
     meter_id: MeterId
     meter_type: MeterType
-    horizon_hours: int = Field(default=24, ge=1, le=168)
-    days: int = Field(default=28, ge=1, le=365)
+    horizon_hours: JsonInt = Field(default=24, ge=1, le=168)
+    days: JsonInt = Field(default=28, ge=1, le=365)
 
 
 class BacktestPublic(BaseModel):

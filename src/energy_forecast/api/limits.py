@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from energy_forecast.api.errors import error_body
 from energy_forecast.logging import get_logger
 
 log = get_logger(__name__)
@@ -161,4 +162,4 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _json(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+    await JSONResponse(error_body(status, detail), status_code=status)(scope, receive, send)

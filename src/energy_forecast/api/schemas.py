@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+import pycountry
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from energy_forecast.domain.meters import MeterId, MeterType
+from energy_forecast.domain.sites import validate_country
 
 
 def _iso_text(value: Any) -> Any:
@@ -46,9 +49,22 @@ def _plausible_year(value: datetime) -> datetime:
     return value
 
 
+# What the schema says of a request timestamp, as JSON Schema can say it: an RFC 3339 date-time or
+# a date, in a year the server accepts (the pattern: 1900..2199).
+TIMESTAMP_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "anyOf": [{"format": "date-time"}, {"format": "date"}],
+    "pattern": "^(19|2[01])[0-9]{2}-",
+    "description": f"ISO-8601 date-time or date, years {FIRST_YEAR}..{LAST_YEAR}; naive times are UTC",
+}
+
+END_SCHEMA = TIMESTAMP_SCHEMA | {"description": f"{TIMESTAMP_SCHEMA['description']}; a date covers that day"}
+
 # A timestamp in a request body or query: an ISO-8601 string, as the OpenAPI schema says, in a
 # plausible year.
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year)]
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_iso_text), AfterValidator(_plausible_year), WithJsonSchema(TIMESTAMP_SCHEMA)
+]
 
 
 def _naive_is_utc(value: datetime) -> datetime:
@@ -66,7 +82,54 @@ def _whole_last_day(value: Any) -> Any:
 # as a date covers that whole day.
 WindowStart = Annotated[IsoDateTime, AfterValidator(_naive_is_utc)]
 WindowEnd = Annotated[
-    datetime, BeforeValidator(_whole_last_day), AfterValidator(_plausible_year), AfterValidator(_naive_is_utc)
+    datetime,
+    BeforeValidator(_whole_last_day),
+    AfterValidator(_plausible_year),
+    AfterValidator(_naive_is_utc),
+    WithJsonSchema(END_SCHEMA),
+]
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer as JSON Schema reads it: 95 and 95.0, not true, not "95"."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer field of a JSON body: strict (no booleans, no digit strings), integral floats allowed.
+JsonInt = Annotated[int, BeforeValidator(_json_integer), Field(strict=True)]
+
+# Exactly the values the server accepts, listed so generated clients know them.
+TIME_ZONES = sorted(available_timezones() | {"UTC"})
+COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
+
+
+def _known_zone(value: str) -> str:
+    if value not in TIME_ZONES:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Rome', 'UTC')")
+    return value
+
+
+def _known_country(value: str) -> str:
+    if value not in COUNTRIES and value.upper() not in COUNTRIES:
+        raise ValueError(
+            f"country {value!r} is not an ISO 3166-1 alpha-2 code; use two letters such as 'IT', 'MA', 'GB'"
+        )
+    return validate_country(value)
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone), WithJsonSchema({"type": "string", "enum": TIME_ZONES})]
+Country = Annotated[
+    str,
+    AfterValidator(_known_country),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": COUNTRIES + [c.lower() for c in COUNTRIES],
+            "description": "ISO 3166-1 alpha-2 (upper or lower case)",
+        }
+    ),
 ]
 
 
@@ -143,6 +206,9 @@ class BatchTrainRequest(BaseModel):
 
     meter_ids: list[MeterId] | None = Field(default=None, max_length=10_000)
     meter_type: MeterType | None = None
+
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class TaskAccepted(BaseModel):

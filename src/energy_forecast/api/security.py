@@ -30,10 +30,11 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from energy_forecast.api.errors import error_body
 from energy_forecast.api.limits import BodySizeLimitMiddleware, RequestTimeoutMiddleware
 from energy_forecast.api.ratelimit import MemoryTokenBucket, RateLimiter, RedisTokenBucket
 from energy_forecast.api.redirects import RelativeRedirectMiddleware
-from energy_forecast.errors import ConfigurationError
+from energy_forecast.errors import ConfigurationError, ErrorType
 from energy_forecast.logging import get_logger
 from energy_forecast.services.apikeys import ApiKey, ApiKeyStore
 from energy_forecast.settings import Settings
@@ -233,7 +234,7 @@ async def _deny(
     headers: dict[str, str] | None = None,
 ) -> None:
     log.info("request_denied", status=status, path=scope["path"], method=scope["method"])
-    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+    await JSONResponse(error_body(status, detail), status_code=status, headers=headers)(scope, receive, send)
 
 
 def install_security(app: FastAPI, settings: Settings, *, locked_page: ASGIApp | None = None) -> None:
@@ -281,11 +282,15 @@ async def close_rate_limiter(app: FastAPI) -> None:
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorPublic",
     "type": "object",
-    "required": ["detail"],
+    "required": ["error", "detail"],
     "properties": {
+        "error": {"type": "string", "description": "the class of the problem, e.g. NotFound, InputDataError"},
         "detail": {"type": "string", "description": "what went wrong and what to change"},
-        "error": {"type": "string"},
-        "error_type": {"type": "string"},
+        "error_type": {
+            "type": "string",
+            "enum": [e.value for e in ErrorType],
+            "description": "the seed's task error class, only where it is true for the problem",
+        },
     },
 }
 ERROR_STATUSES: dict[str, str] = {

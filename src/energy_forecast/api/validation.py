@@ -11,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 EXCERPT_CHARS = 120
 MESSAGE_CHARS = 300
@@ -93,9 +89,3 @@ def _context_value(value: object) -> object:
     if isinstance(value, str | BaseException):
         return str(value)[:MESSAGE_CHARS]
     return excerpt(value)
-
-
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 (``{"detail": [errors]}``) with short errors."""
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(short_errors(exc.errors()))})

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from energy_forecast.api.schemas import WindowEnd, WindowStart
-from energy_forecast.domain.meters import SiteId, TimeZoneName
-from energy_forecast.domain.sites import CountryCode
+from energy_forecast.api.schemas import Country, WindowEnd, WindowStart, ZoneName
+from energy_forecast.domain.meters import SiteId
 
 
 class LocationCreate(BaseModel):
@@ -25,24 +23,19 @@ class LocationCreate(BaseModel):
         ge=-180, le=180, allow_inf_nan=False, strict=True, description="degrees east, -180..180"
     )
     city: str = Field(min_length=1, max_length=100, pattern=r"^[^\n\r]+$")
-    site_id: SiteId | None = Field(default=None, description="defaults to a slug of the city")
-    timezone: TimeZoneName | None = Field(default=None, description="IANA name, e.g. Europe/Rome")
-    country: CountryCode | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. IT")
-
-    @model_validator(mode="after")
-    def _site_id_from_city(self) -> LocationCreate:
-        if self.site_id is None:
-            slug = re.sub(r"[^a-z0-9]+", "_", self.city.lower()).strip("_")[:64]
-            if not slug:
-                raise ValueError("city has no letters or digits to derive a site_id from; give site_id")
-            self.site_id = slug
-        return self
+    site_id: SiteId | None = Field(
+        default=None,
+        description="the site to write; without it the site a slug of the city names, else the only "
+        "registered site, else a new site named by the slug",
+    )
+    timezone: ZoneName | None = Field(default=None, description="IANA name, e.g. Europe/Rome")
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. IT")
 
 
 class LocationPublic(BaseModel):
     site_id: str
-    latitude: float
-    longitude: float
+    latitude: float | None = Field(description="null for a site registered by an import, until set")
+    longitude: float | None
     city: str | None
     timezone: str
     country: str | None

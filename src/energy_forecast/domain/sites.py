@@ -47,11 +47,15 @@ CountryCode = Annotated[str, AfterValidator(validate_country)]
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A location with coordinates; meters point at it through ``Meter.site_id``."""
+    """A location; meters point at it through ``Meter.site_id``.
+
+    An import registers the sites of its meters and temperatures without coordinates (both None)
+    until ``POST /location/`` adds them; weather providers are asked only for sites that have them.
+    """
 
     site_id: str
-    latitude: float
-    longitude: float
+    latitude: float | None = None
+    longitude: float | None = None
     city: str | None = None
     timezone: str = "UTC"
     country: str | None = None
@@ -59,9 +63,17 @@ class Site:
     def __post_init__(self) -> None:
         validate_site_id(self.site_id)
         validate_timezone(self.timezone)
-        object.__setattr__(self, "latitude", validate_latitude(self.latitude))
-        object.__setattr__(self, "longitude", validate_longitude(self.longitude))
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        if self.latitude is not None and self.longitude is not None:
+            object.__setattr__(self, "latitude", validate_latitude(self.latitude))
+            object.__setattr__(self, "longitude", validate_longitude(self.longitude))
         if self.city is not None and (not self.city.strip() or "\n" in self.city or len(self.city) > 100):
             raise ValueError("city must be 1-100 characters on one line")
         if self.country is not None:
             object.__setattr__(self, "country", validate_country(self.country))
+
+    @property
+    def has_coordinates(self) -> bool:
+        """Whether weather providers can be asked for this site."""
+        return self.latitude is not None

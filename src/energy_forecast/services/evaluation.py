@@ -26,6 +26,7 @@ from energy_forecast.ml.backtest import rolling_origin_backtest
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
+from energy_forecast.ml.quality import check_training_data
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
@@ -116,6 +117,10 @@ def evaluate_meter(
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     meter, raw, temperature = load_meter(store, meter_id, meter_type)
+    # Before the feature grid is built over the readings' whole span: sparse readings spread over
+    # decades (found by the schema fuzz) would build a grid of millions of hours first. Flat lines
+    # are left to the training part's check, as before (an all-zero test window gets a message).
+    check_training_data(raw, meter_id, flatline_hours=len(raw) + 1)
     readings = clean_readings(raw)
     temp = temperature if not temperature.empty else None
     timezone, country = meter_calendar(store, meter)

@@ -16,7 +16,8 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.errors import InputDataError, NotFoundError
-from energy_forecast.services.forecasting import MAX_HORIZON, ModelCache, forecast_meter
+from energy_forecast.services.forecast_cache import ModelCache
+from energy_forecast.services.forecasting import MAX_HORIZON, forecast_meter
 from energy_forecast.storage.base import ModelStore, SeriesStore
 from energy_forecast.storage.forecast_layout import model_version_tag
 

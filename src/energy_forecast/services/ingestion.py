@@ -27,6 +27,7 @@ from energy_forecast.domain.meters import DEFAULT_SITE, Meter, MeterType
 from energy_forecast.domain.series import make_series
 from energy_forecast.errors import ConflictError, InputDataError
 from energy_forecast.services import csv_formats as fmt
+from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
 
 LONG_READINGS = {MeterType.ELECTRICITY: "electricity.csv", MeterType.WATER: "water.csv"}
@@ -243,6 +244,9 @@ def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
 def _write_plan(store: SeriesStore, plan: _Plan, meters: list[Meter], report: ImportReport) -> None:
     store.upsert_meters(meters)
     report.meters_registered = len(meters)
+    # Sites come with the data: listed by GET /location/ and served by /temperature/series/.
+    temperature_sites = [str(k) for table in plan.temperatures for k in pd.unique(table.frame["key"])]
+    register_sites(store, [m.site_id for m in meters] + temperature_sites)
     for meter_type, table in plan.readings:
         report.empty_rows_skipped += table.empty_rows
         for meter_id, series in _groups(table):
@@ -282,6 +286,7 @@ def import_meter_readings(
         )
     if existing is None:
         store.upsert_meters([meter])
+        register_sites(store, [meter.site_id])
     if table.frame.empty:
         return 0
     series = make_series(

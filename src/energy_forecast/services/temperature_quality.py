@@ -162,7 +162,7 @@ def _compare(
     if not chain.providers:
         return {"available": False, "reason": "no weather provider is configured (EF_WEATHER__PROVIDERS)"}
     site = store.get_site(site_id)
-    if site is None:
+    if site is None or not site.has_coordinates:
         return {
             "available": False,
             "reason": f"site {site_id!r} has no coordinates; register it with POST /location/ to compare",

@@ -68,8 +68,8 @@ def resolve_site(store: SeriesStore, site_id: str | None) -> Site:
         site = store.get_site(site_id)
         if site is None:
             raise NotFoundError(
-                f"site {site_id!r} is not registered; create it with POST /location/ "
-                "{latitude, longitude, city, site_id}"
+                f"site {site_id!r} is not registered; import its temperatures or meters, or create it "
+                "with POST /location/ {latitude, longitude, city, site_id}"
             )
         return site
     sites = store.list_sites()
@@ -124,7 +124,10 @@ def temperature_series(
             "(the CLI `energy-forecast weather fetch` backfills longer periods)"
         )
     index = hourly_index(start, end)
-    result = chain.around(first=[StoredObservations(store)]).fetch(site, index)
+    # Providers need coordinates; a site registered by an import has none until POST /location/.
+    observed = [StoredObservations(store)]
+    sources = chain.around(first=observed) if site.has_coordinates else FallbackChain(observed)
+    result = sources.fetch(site, index)
     fetched = (result.sources != OBSERVED) & ~result.missing & (index < to_utc(now).floor("h"))
     written = 0
     if fetched.any():
@@ -189,13 +192,14 @@ class ProviderTemperature:
 
     def applies(self, site_id: str) -> bool:
         """Whether a provider may answer for this site (so a forecast can change without new data)."""
-        return bool(self._chain.providers) and self._store.get_site(site_id) is not None
+        site = self._store.get_site(site_id) if self._chain.providers else None
+        return site is not None and site.has_coordinates
 
     def __call__(self, site_id: str, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray] | None:
         if not self._chain.providers or len(index) == 0:
             return None
         site = self._store.get_site(site_id)
-        if site is None:
+        if site is None or not site.has_coordinates:
             return None
         result = self._chain.fetch(site, index)
         return result.values, result.sources

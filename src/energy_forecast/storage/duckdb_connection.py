@@ -47,12 +47,15 @@ CREATE TABLE IF NOT EXISTS temperature (
 );
 CREATE TABLE IF NOT EXISTS sites (
     site_id VARCHAR PRIMARY KEY,
-    latitude DOUBLE NOT NULL,
-    longitude DOUBLE NOT NULL,
+    latitude DOUBLE,
+    longitude DOUBLE,
     city VARCHAR,
     timezone VARCHAR NOT NULL,
     country VARCHAR
 );
+-- Sites registered by an import have no coordinates yet; files made before that get them nullable.
+ALTER TABLE sites ALTER latitude DROP NOT NULL;
+ALTER TABLE sites ALTER longitude DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS forecast (
     meter_type VARCHAR NOT NULL,
     meter_id VARCHAR NOT NULL,

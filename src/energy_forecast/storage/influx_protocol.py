@@ -107,23 +107,24 @@ def registry_line(meter: Meter) -> str:
 
 
 def site_line(site: Site) -> str:
-    """One ``site_registry`` point at time 0. Absent optional fields are written as empty strings,
-    so every field is rewritten and an upsert never leaves an old city or country behind."""
+    """One ``site_registry`` point at time 0. Absent optional strings are written as empty strings,
+    so every field is rewritten and an upsert never leaves an old city or country behind; absent
+    coordinates are left out (the store deletes old ones first)."""
     fields = [
-        f"latitude={float(site.latitude)!r}",
-        f"longitude={float(site.longitude)!r}",
         f"city={string_field(site.city or '')}",
         f"timezone={string_field(site.timezone)}",
         f"country={string_field(site.country or '')}",
     ]
+    if site.latitude is not None and site.longitude is not None:
+        fields[:0] = [f"latitude={float(site.latitude)!r}", f"longitude={float(site.longitude)!r}"]
     return f"{SITES},site_id={escape_key(site.site_id)} {','.join(fields)} 0"
 
 
 def site_from_row(row: dict[str, Any]) -> Site:
     return Site(
         site_id=row["site_id"],
-        latitude=float(row["latitude"]),
-        longitude=float(row["longitude"]),
+        latitude=float_or_none(row.get("latitude")),
+        longitude=float_or_none(row.get("longitude")),
         city=row.get("city") or None,
         timezone=row.get("timezone") or "UTC",
         country=row.get("country") or None,

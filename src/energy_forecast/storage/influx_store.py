@@ -7,8 +7,9 @@ Layout (the seed's):
 - ``meter_registry``: tag ``meter_id``; string fields ``meter_type``, ``site_id``, ``unit``,
   ``timezone``; float fields ``latitude``, ``longitude``; every entry at time 0, so an upsert
   overwrites it.
-- ``site_registry``: tag ``site_id``; float fields ``latitude``, ``longitude``, string fields
-  ``city``, ``timezone``, ``country`` (empty string = none); at time 0 like the meter registry.
+- ``site_registry``: tag ``site_id``; float fields ``latitude``, ``longitude`` (absent until a
+  site registered by an import gets coordinates), string fields ``city``, ``timezone``,
+  ``country`` (empty string = none); at time 0 like the meter registry.
 
 A point is keyed by (measurement, tag set, time), so re-writing a point replaces it: writes are
 idempotent upserts without a read. Timestamps go out with ``precision=s`` and come back with
@@ -17,14 +18,9 @@ idempotent upserts without a read. Timestamps go out with ``precision=s`` and co
 Ids are validated slugs before they reach line protocol or InfluxQL, and are escaped as well:
 validation is what stops injection, escaping is what keeps free text (``unit``) well formed.
 
-The same client speaks to InfluxDB 1.x and to the v1-compatibility endpoints of 2.x and 3.x:
+The wire (auth, database creation, errors, batched POSTs) is ``influx_client.InfluxHttp``; the
+line protocol and InfluxQL pieces are ``influx_protocol``. What stays here is the layout.
 
-- auth: ``token`` sends ``Authorization: Token …`` (2.x/3.x tokens, 1.x with a JWT shared secret);
-  ``username``/``password`` send HTTP basic auth (1.x users; on 2.x any username plus the token
-  as password). Credentials never travel in the query string, so they cannot leak into URLs.
-- database: 1.x creates it on first use (``CREATE DATABASE`` is idempotent); 2.x refuses the
-  statement and the database must be a bucket with a DBRP mapping; 3.x creates it on first write.
-  A refused ``CREATE DATABASE`` is therefore tolerated, not raised.
 - deletes: InfluxQL ``DELETE`` exists only in 1.x. 2.x answers it with an error (use
   ``/api/v2/delete``), 3.x cannot delete points; both surface as ``StorageError``.
 - retention: registry entries sit at time 0, so on 2.x the bucket needs infinite retention.
@@ -32,7 +28,6 @@ The same client speaks to InfluxDB 1.x and to the v1-compatibility endpoints of 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -46,17 +41,15 @@ from energy_forecast.domain.meters import (
     MeterType,
     validate_meter_id,
     validate_site_id,
-    validate_slug,
 )
 from energy_forecast.domain.series import SeriesStats, empty_series, make_series
 from energy_forecast.domain.sites import Site
-from energy_forecast.errors import StorageError
 from energy_forecast.storage import forecast_layout
 from energy_forecast.storage import influx_protocol as lp
+from energy_forecast.storage.influx_client import InfluxHttp
 
 REGISTRY = lp.REGISTRY
 TEMPERATURE = "temperature_data"
-_READ_CHUNK_ROWS = 100_000
 
 
 class InfluxSeriesStore:
@@ -74,143 +67,17 @@ class InfluxSeriesStore:
         batch_size: int = 50_000,
         client: httpx.Client | None = None,
     ) -> None:
-        parsed = httpx.URL(url)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"InfluxDB url must be http(s)://host[:port], got scheme {parsed.scheme!r}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be positive")
-        if username is None and parsed.username:
-            username, password = parsed.username, parsed.password
-        self._database = validate_slug(database, "database")
-        port = f":{parsed.port}" if parsed.port else ""
-        # Shown in errors: scheme, host and port only, never userinfo.
-        self._display = f"{parsed.scheme}://{parsed.host}{port}"
-        self._base = f"{self._display}{parsed.path.rstrip('/')}"
-        self._secrets = [s for s in (token, password, parsed.password) if s]
-        self._headers = {"Authorization": f"Token {token}"} if token else {}
-        self._auth = httpx.BasicAuth(username, password or "") if username and not token else None
-        self._timeout_s = timeout_s
+        self._http = InfluxHttp(
+            url,
+            database,
+            token=token,
+            username=username,
+            password=password,
+            timeout_s=timeout_s,
+            batch_size=batch_size,
+            client=client,
+        )
         self._batch_size = batch_size
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout_s)
-        self._database_ready = False
-        self._closed = False
-        self._local = threading.local()
-
-    # transport ----------------------------------------------------------------------------------
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def _send(
-        self,
-        path: str,
-        method: str = "POST",
-        *,
-        params: dict[str, str],
-        content: bytes | None = None,
-        data: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        if self._closed:
-            raise StorageError(f"InfluxDB store for {self._display} is closed")
-        try:
-            response = self._client.request(
-                method,
-                self._base + path,
-                params=params,
-                content=content,
-                data=data,
-                headers=self._headers,
-                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
-                timeout=self._timeout_s,
-            )
-        except httpx.TimeoutException as exc:
-            detail = self._scrub(str(exc) or type(exc).__name__)
-            raise StorageError(
-                f"InfluxDB at {self._display} timed out after {self._timeout_s:g}s: {detail}"
-            ) from exc
-        except httpx.TransportError as exc:
-            detail = self._scrub(str(exc) or type(exc).__name__)
-            raise StorageError(f"InfluxDB at {self._display} unreachable: {detail}") from exc
-        if response.status_code >= 300:
-            raise StorageError(self._http_problem(path, response))
-        return response
-
-    def _http_problem(self, path: str, response: httpx.Response) -> str:
-        try:
-            detail = str(response.json().get("error", ""))
-        except (ValueError, AttributeError):
-            detail = response.text[:300]
-        code = response.status_code
-        hint = {
-            401: "authentication failed; check the token or username/password",
-            403: "permission denied for this token or user",
-            413: "request body too large; lower batch_size",
-        }.get(code, "request refused")
-        return self._scrub(f"InfluxDB at {self._display} {path}: HTTP {code}, {hint}: {detail}".rstrip(": "))
-
-    def _ensure_database(self) -> None:
-        if self._database_ready:
-            return
-        try:
-            self._send("/query", params={}, data={"q": f"CREATE DATABASE {lp.ident(self._database)}"})
-        except StorageError as exc:
-            # 2.x refuses CREATE DATABASE (the bucket must pre-exist), 1.x non-admin users get 403.
-            # Both are fine if the database exists; a wrong credential or a dead server is not.
-            cause = exc.__cause__
-            if isinstance(cause, httpx.TransportError) or "HTTP 401" in exc.message:
-                raise
-        self._database_ready = True
-
-    def _query(self, statements: list[str], *, chunked: bool = False) -> dict[int, list[lp.Series]]:
-        """Run InfluxQL statements in one request; series per statement id, chunks merged."""
-        self._ensure_database()
-        self._flush_batch()
-        params = {"db": self._database, "epoch": "s"}
-        if chunked:
-            params |= {"chunked": "true", "chunk_size": str(_READ_CHUNK_ROWS)}
-        response = self._send("/query", params=params, data={"q": ";\n".join(statements)})
-        merged: dict[int, dict[tuple[str, tuple[tuple[str, str], ...]], lp.Series]] = {}
-        for obj in lp.decode_objects(response.text):
-            if "error" in obj:
-                raise StorageError(self._scrub(f"InfluxDB at {self._display} query failed: {obj['error']}"))
-            for result in obj.get("results", []):
-                if "error" in result:
-                    raise StorageError(
-                        self._scrub(f"InfluxDB at {self._display} query failed: {result['error']}")
-                    )
-                by_key = merged.setdefault(int(result.get("statement_id", 0)), {})
-                for raw in result.get("series", []):
-                    tags = raw.get("tags") or {}
-                    key = (raw.get("name", ""), tuple(sorted(tags.items())))
-                    found = by_key.setdefault(key, lp.Series(key[0], tags, raw["columns"]))
-                    found.values.extend(raw.get("values") or [])
-        return {sid: list(series.values()) for sid, series in merged.items()}
-
-    def _post_lines(self, body: str) -> None:
-        self._send("/write", params={"db": self._database, "precision": "s"}, content=body.encode("utf-8"))
-
-    def _write(self, bodies: Iterator[tuple[str, int]]) -> None:
-        """Send line protocol now, or hand it to the open ``batch()`` of this thread."""
-        self._ensure_database()
-        batch_writer: lp.Writer | None = getattr(self._local, "writer", None)
-        writer = batch_writer or lp.Writer(self._post_lines, self._batch_size)
-        try:
-            for body, lines in bodies:
-                writer.add(body, lines)
-        except BaseException:
-            if batch_writer is None:
-                writer.finish(discard=True)
-            raise
-        if batch_writer is None:
-            writer.finish()
-
-    def _flush_batch(self) -> None:
-        # Reads and deletes inside a batch must see (and come after) the writes before them.
-        writer: lp.Writer | None = getattr(self._local, "writer", None)
-        if writer is not None:
-            writer.drain()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -221,23 +88,12 @@ class InfluxSeriesStore:
         exception discards what is still buffered, but batches already sent stay. Re-running an
         import completes it, since every write is an idempotent upsert.
         """
-        if getattr(self._local, "writer", None) is not None:
+        with self._http.batch():
             yield
-            return
-        writer = lp.Writer(self._post_lines, self._batch_size)
-        self._local.writer = writer
-        try:
-            yield
-        except BaseException:
-            self._local.writer = None
-            writer.finish(discard=True)
-            raise
-        self._local.writer = None
-        writer.finish()
 
     # SeriesStore --------------------------------------------------------------------------------
     def ping(self) -> None:
-        self._send("/ping", "GET", params={})
+        self._http.ping()
 
     def upsert_meters(self, meters: list[Meter]) -> None:
         if not meters:
@@ -252,8 +108,8 @@ class InfluxSeriesStore:
             or (old.longitude is not None and latest[old.meter_id].longitude is None)
         ]
         for ids in lp.chunks(losing, lp.OR_CHUNK):
-            self._query([f"DELETE FROM {lp.ident(REGISTRY)} WHERE {lp.id_filter('meter_id', ids)}"])
-        self._write(iter([("\n".join(lp.registry_line(m) for m in latest.values()), len(latest))]))
+            self._http.query([f"DELETE FROM {lp.ident(REGISTRY)} WHERE {lp.id_filter('meter_id', ids)}"])
+        self._http.write(iter([("\n".join(lp.registry_line(m) for m in latest.values()), len(latest))]))
 
     def get_meter(self, meter_id: str) -> Meter | None:
         found = self._select_meters([validate_meter_id(meter_id)])
@@ -273,7 +129,7 @@ class InfluxSeriesStore:
         if not statements:
             return []
         meters = {}
-        for series_list in self._query(statements).values():
+        for series_list in self._http.query(statements).values():
             for series in series_list:
                 for row in series.rows():
                     meters[row["meter_id"]] = Meter(
@@ -312,7 +168,7 @@ class InfluxSeriesStore:
     ) -> None:
         measurement = MeterType(meter_type).measurement
         where = lp.id_filter("meter_id", [validate_meter_id(meter_id)]) + lp.time_clause(start, end)
-        self._query([f"DELETE FROM {lp.ident(measurement)} WHERE {where}"])
+        self._http.query([f"DELETE FROM {lp.ident(measurement)} WHERE {where}"])
 
     def data_version(self, meter_type: MeterType, meter_id: str, site_id: str) -> Hashable | None:
         # Workers, imports and other API processes write to the same server: nothing here can tell.
@@ -336,13 +192,19 @@ class InfluxSeriesStore:
 
     def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
         where = lp.id_filter("site_id", [validate_site_id(site_id)]) + lp.time_clause(start, end)
-        self._query([f"DELETE FROM {lp.ident(TEMPERATURE)} WHERE {where}"])
+        self._http.query([f"DELETE FROM {lp.ident(TEMPERATURE)} WHERE {where}"])
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
         return self._stats([TEMPERATURE], "temperature", "site_id")
 
     def upsert_site(self, site: Site) -> None:
-        self._write(iter([(lp.site_line(site), 1)]))
+        if not site.has_coordinates:
+            # Absent fields would keep their old values: coordinates being removed are deleted first.
+            old = self.get_site(site.site_id)
+            if old is not None and old.has_coordinates:
+                where = lp.id_filter("site_id", [site.site_id])
+                self._http.query([f"DELETE FROM {lp.ident(lp.SITES)} WHERE {where}"])
+        self._http.write(iter([(lp.site_line(site), 1)]))
 
     def get_site(self, site_id: str) -> Site | None:
         where = lp.id_filter("site_id", [validate_site_id(site_id)])
@@ -355,7 +217,7 @@ class InfluxSeriesStore:
     def _select_sites(self, statement: str) -> list[Site]:
         sites = {
             row["site_id"]: lp.site_from_row(row)
-            for series in self._query([statement]).get(0, [])
+            for series in self._http.query([statement]).get(0, [])
             for row in series.rows()
         }
         return [sites[k] for k in sorted(sites)]
@@ -382,7 +244,7 @@ class InfluxSeriesStore:
             if np.isfinite(upper):
                 fields += f",upper={upper!r}"
             lines.append(f"{tags} {fields} {stamp}")
-        self._write(iter([("\n".join(lines), len(lines))]))
+        self._http.write(iter([("\n".join(lines), len(lines))]))
         return len(lines)
 
     def read_forecast(
@@ -402,7 +264,7 @@ class InfluxSeriesStore:
             f"WHERE {where} GROUP BY {lp.ident('model_version')}"
         )
         frames = []
-        for series in self._query([statement], chunked=True).get(0, []):
+        for series in self._http.query([statement], chunked=True).get(0, []):
             if not series.values:
                 continue
             table = pd.DataFrame(series.values, columns=series.columns)
@@ -418,21 +280,19 @@ class InfluxSeriesStore:
         )
 
     def close(self) -> None:
-        self._closed = True
-        if self._owns_client:
-            self._client.close()
+        self._http.close()
 
     # helpers ------------------------------------------------------------------------------------
     def _write_series(self, prefix: str, series: pd.Series) -> int:
         if series.empty:
             return 0
         count = int((~series.index.duplicated(keep="last")).sum())
-        self._write(lp.line_batches(prefix, series, self._batch_size))
+        self._http.write(lp.line_batches(prefix, series, self._batch_size))
         return count
 
     def _read_series(self, statement: str, name: str) -> pd.Series:
         rows: list[list[Any]] = []
-        for series in self._query([statement], chunked=True).get(0, []):
+        for series in self._http.query([statement], chunked=True).get(0, []):
             rows.extend(series.values)
         if not rows:
             return empty_series(name)
@@ -448,7 +308,7 @@ class InfluxSeriesStore:
             for m in measurements
             for fn in ("count", "first", "last")
         ]
-        results = self._query(statements)
+        results = self._http.query(statements)
         count: dict[str, int] = {}
         first: dict[str, int] = {}
         last: dict[str, int] = {}

@@ -44,7 +44,8 @@ def current_reporter() -> RedisReporter:
 def classify(exc: BaseException) -> ErrorType:
     """Map an exception to the seed's error_type code."""
     if isinstance(exc, EnergyForecastError):
-        return exc.error_type
+        # A task error is always classified: a domain error of no seed class failed the training.
+        return exc.error_type or ErrorType.TRAINING_ERROR
     if isinstance(exc, TimeLimitExceeded):
         return ErrorType.TIMEOUT_ERROR
     if isinstance(exc, MemoryError):

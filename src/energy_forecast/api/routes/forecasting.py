@@ -20,7 +20,9 @@ from energy_forecast.api.forecast_schemas import (
     ModelTestResultsPublic,
 )
 from energy_forecast.services.evaluation import backtest_meter, evaluate_fleet, evaluate_meter
-from energy_forecast.services.forecasting import ForecastPoint, ModelCache, answer_version, forecast_meter
+from energy_forecast.services.forecast_cache import ModelCache, answer_version
+from energy_forecast.services.forecast_points import ForecastPoint
+from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.weather import ProviderTemperature
 from energy_forecast.storage.base import ModelStore, SeriesStore
 

@@ -17,14 +17,13 @@ from energy_forecast.api.json_body import (
     release,
     validate_stepwise,
 )
-from energy_forecast.api.schemas import MeterPublic, ReadingIn, ReadingsImported
+from energy_forecast.api.schemas import MeterPublic, ReadingIn, ReadingsImported, ZoneName
 from energy_forecast.domain.meters import (
     DEFAULT_SITE,
     SLUG_PATTERN,
     Meter,
     MeterType,
     validate_site_id,
-    validate_timezone,
 )
 from energy_forecast.errors import InputDataError
 from energy_forecast.services.ingestion import import_meter_readings, read_csv
@@ -42,7 +41,11 @@ _READINGS_BODY: dict[str, Any] = {
                 "schema": {"type": "string", "example": "timestamp,consumption\n2024-01-01T00:00:00Z,12.5\n"}
             },
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
             },
         },
     }
@@ -134,13 +137,9 @@ async def post_readings(
     settings: SettingsDep,
     site_id: Annotated[str, Query(pattern=SLUG_PATTERN)] = DEFAULT_SITE,
     unit: Annotated[str, Query(max_length=64)] = "",
-    timezone: Annotated[str, Query(max_length=64)] = "UTC",
+    timezone: Annotated[ZoneName, Query()] = "UTC",
 ) -> ReadingsImported:
     """Import hourly readings of one meter (JSON list, CSV body or CSV file); all or nothing."""
-    try:
-        validate_timezone(timezone)
-    except ValueError as exc:
-        raise InputDataError(f"query timezone: {exc}") from None
     meter = Meter(
         meter_id=meter_id,
         meter_type=meter_type,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from energy_forecast.api.ops_schemas import TaskListPublic, TaskRetryPublic, TaskRowPublic
+from energy_forecast.api.schemas import UUID_PATTERN
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.errors import InputDataError, QueueUnavailableError
 from energy_forecast.tasks.monitor import TaskMonitor
@@ -23,7 +24,9 @@ async def _monitor(request: Request) -> TaskMonitor:
 
 
 MonitorDep = Annotated[TaskMonitor, Depends(_monitor)]
-TaskIdPath = Annotated[str, Path(description="the task id returned when the task was submitted (a UUID)")]
+TaskIdPath = Annotated[
+    str, Path(pattern=UUID_PATTERN, description="the task id returned when the task was submitted (a UUID)")
+]
 
 
 def _task_id(task_id: str) -> str:

@@ -23,6 +23,7 @@ from energy_forecast.api.weather_schemas import (
 )
 from energy_forecast.domain.meters import SiteId
 from energy_forecast.domain.sites import Site
+from energy_forecast.services.sites import location_target
 from energy_forecast.services.temperature_quality import Stretch, TemperatureReport, validate_temperature
 from energy_forecast.services.weather import resolve_site, temperature_series
 
@@ -44,11 +45,10 @@ def _location(site: Site, meter_ids: list[str], created: bool | None = None) -> 
 
 @router.post("/location/", response_model=LocationPublic, response_model_exclude_none=False)
 def create_location(body: LocationCreate, store: SeriesStoreDep) -> LocationPublic:
-    """Create a site, or update it; omitted timezone and country keep their stored values."""
-    assert body.site_id is not None  # filled from the city by the schema
-    old = store.get_site(body.site_id)
+    """Create or update a site; without site_id, the city's site or the only one; names its meters."""
+    site_id, old = location_target(store, body.site_id, body.city)
     site = Site(
-        site_id=body.site_id,
+        site_id=site_id,
         latitude=body.latitude,
         longitude=body.longitude,
         city=body.city,

@@ -83,9 +83,28 @@
   }
 
   // Read a text/event-stream response with fetch (EventSource cannot send a header), calling
-  // onEvent(name, data) per event until it returns true or the stream ends.
-  async function readEvents(path, onEvent) {
-    const response = await fetch(path, { headers: withKey({ accept: "text/event-stream" }), cache: "no-store" });
+  // onEvent(data) per data event, as EventSource's onmessage would, until it returns true or the
+  // stream ends. Like EventSource, it remembers the last event id and, when the stream breaks,
+  // reconnects with Last-Event-ID so the server resumes after that event (at most `attempts` times).
+  async function readEvents(path, onEvent, attempts = 3) {
+    let lastEventId = "";
+    for (let attempt = 0; ; attempt++) {
+      const headers = { accept: "text/event-stream" };
+      if (lastEventId) headers["last-event-id"] = lastEventId;
+      let finished = false;
+      try {
+        finished = await readEventStream(path, headers, (id) => { lastEventId = id; }, onEvent);
+      } catch (error) {
+        if (error.status || attempt + 1 >= attempts) throw error;
+      }
+      if (finished) return true;
+      if (attempt + 1 >= attempts) return false;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  async function readEventStream(path, headers, onId, onEvent) {
+    const response = await fetch(path, { headers: withKey(headers), cache: "no-store" });
     if (!response.ok || !response.body) {
       const error = new Error(`${response.status} ${response.statusText}`);
       error.status = response.status;
@@ -107,8 +126,9 @@
           for (const line of block.split("\n")) {
             if (line.startsWith("event:")) name = line.slice(6).trim();
             else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+            else if (line.startsWith("id:")) onId(line.slice(3).trim());
           }
-          if (data.length && onEvent(name, data.join("\n"))) return true;
+          if (name === "message" && data.length && onEvent(data.join("\n"))) return true;
           // One task per event, as EventSource dispatches them: each stage is rendered on its own.
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
@@ -180,12 +200,13 @@
     const statusPath = `/trainmodel/status/${encodeURIComponent(taskId)}`;
     let last = null;
     try {
-      await readEvents(`/trainmodel/stream/${encodeURIComponent(taskId)}`, (name, data) => {
-        if (name !== "progress") return false;
+      const ended = await readEvents(`/trainmodel/stream/${encodeURIComponent(taskId)}`, (data) => {
         last = JSON.parse(data);
         onUpdate(last);
         return TERMINAL.has(last.status);
       });
+      // The final event carries the same result or error record as the status route.
+      if (ended && last) return last;
     } catch (_error) {
       // stream refused or broken: the polling below picks up from the stored status
     }

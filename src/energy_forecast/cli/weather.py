@@ -7,6 +7,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from energy_forecast.cli.common import build_series_store, fail, opened_store, settings
 from energy_forecast.errors import EnergyForecastError
 
 weather_app = typer.Typer(help="Sites and weather-provider temperatures.", no_args_is_help=True)
@@ -31,20 +32,14 @@ def site(
     country: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2")] = None,
 ) -> None:
     """Create or update a site (the same as POST /location/)."""
-    from energy_forecast import cli
     from energy_forecast.domain.sites import Site
 
     try:
         record = Site(site_id, latitude, longitude, city, timezone, country)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    store = cli.build_series_store(cli._settings(file_log=False))
-    try:
+    with opened_store(settings(file_log=False)) as store:
         store.upsert_site(record)
-    except EnergyForecastError as exc:
-        raise cli._fail(exc) from None
-    finally:
-        store.close()
     typer.echo(
         f"site {record.site_id}: {record.latitude}, {record.longitude} ({record.city}, {record.country})"
     )
@@ -57,20 +52,19 @@ def fetch(
     end: Annotated[str, typer.Option("--end", help="last day (whole day) or hour, UTC")],
 ) -> None:
     """Backfill a site's hourly temperatures: stored hours are kept, missing ones fetched and stored."""
-    from energy_forecast import cli
     from energy_forecast.bootstrap import build_weather
     from energy_forecast.services.weather import backfill_temperature, resolve_site
 
-    settings = cli._settings()
+    chosen = settings()
     first, last = _date(start, end=False), _date(end, end=True)
-    store = cli.build_series_store(settings)
-    weather = build_weather(settings)
+    store = build_series_store(chosen)
+    weather = build_weather(chosen)
     try:
         result = backfill_temperature(
             store, weather.chain, resolve_site(store, site_id), first, last, now=pd.Timestamp.now(tz="UTC")
         )
     except EnergyForecastError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     finally:
         weather.close()
         store.close()

@@ -1,0 +1,98 @@
+"""``energy-forecast serve`` and ``worker``: the long-running processes."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from energy_forecast.cli.common import log, settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default EF_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EF_PORT)")] = None,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="take the client address and scheme from X-Forwarded-For/-Proto sent by a trusted "
+            "proxy (uvicorn's default: on)"
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated addresses or networks of your proxies, trusted for those headers "
+            "(default: uvicorn's, $FORWARDED_ALLOW_IPS or 127.0.0.1,::1); never '*', which lets any "
+            "client pick its own address and so its own rate-limit bucket"
+        ),
+    ] = None,
+) -> None:
+    """Run the HTTP API (and, without REDIS_URL, an embedded Redis and in-process workers).
+
+    Behind a reverse proxy the rate limit keys anonymous clients by address, so the proxy's
+    forwarded address must be believed: trust the proxy with ``--forwarded-allow-ips``.
+    """
+    import uvicorn
+
+    from energy_forecast.api.app import create_app
+
+    chosen = settings()
+    if host is not None or port is not None:
+        chosen = chosen.model_copy(update={"host": host or chosen.host, "port": port or chosen.port})
+    chosen.home.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "serve",
+        host=chosen.host,
+        port=chosen.port,
+        storage=chosen.storage_backend,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
+    if "*" in (forwarded_allow_ips or "").split(","):
+        log.warning("forwarded_allow_ips_any", note="any client can pick its address and rate-limit bucket")
+    umask = os.umask(0o077)  # every file the service creates is owner-only (see energy_forecast.home)
+    try:
+        uvicorn.run(
+            create_app(chosen),
+            host=chosen.host,
+            port=chosen.port,
+            log_config=None,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
+    finally:
+        os.umask(umask)
+
+
+def worker(
+    processes: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 2,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="threads per process")] = 1,
+) -> None:
+    """Run Dramatiq worker processes against REDIS_URL (scale out by starting more of these)."""
+    from functools import partial
+
+    from energy_forecast.bootstrap import worker_process_bootstrap
+    from energy_forecast.tasks.worker import run_worker_processes
+
+    chosen = settings()
+    if chosen.redis_url is None:
+        typer.echo("error: REDIS_URL is not set; separate workers need a shared Redis", err=True)
+        raise typer.Exit(2)
+    if chosen.storage_backend == "duckdb":
+        typer.echo(
+            "error: the embedded DuckDB store can be opened by one process only; set INFLUX_URL for "
+            "separate workers, or let `energy-forecast serve` run workers in-process",
+            err=True,
+        )
+        raise typer.Exit(2)
+    log.info("workers_starting", processes=processes, threads=threads)
+    umask = os.umask(0o077)  # as serve
+    try:
+        code = run_worker_processes(
+            partial(worker_process_bootstrap, chosen), processes=processes, threads=threads
+        )
+    finally:
+        os.umask(umask)
+    raise typer.Exit(code)
