@@ -34,7 +34,11 @@ def tighten(path: Path) -> bool:
         return False
     if path.is_symlink() or not mode & 0o077:
         return False
-    os.chmod(path, mode & 0o700)
+    try:
+        os.chmod(path, mode & 0o700)
+    except PermissionError:  # another user's file (a CLI run by someone else): say so, go on
+        log.warning("home_permissions_not_tightened", path=str(path), mode=oct(mode))
+        return False
     return True
 
 

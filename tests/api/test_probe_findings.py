@@ -24,6 +24,11 @@ FORECAST = {
 }
 
 
+def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    """What was logged: structlog prints unless an earlier test left it bound to the stdlib."""
+    return "".join(capsys.readouterr()) + caplog.text
+
+
 def client_for(settings: Settings) -> TestClient:
     return TestClient(create_app(settings, start_tasks=False))
 
@@ -70,7 +75,10 @@ def test_health_is_open_but_rate_limited_like_any_anonymous_client(
 
 @pytest.mark.parametrize("auth_required", [None, False], ids=["unset", "explicitly-false"])
 def test_revoking_every_key_keeps_keys_required(
-    settings_factory: Callable[..., Settings], auth_required: bool | None, capsys: pytest.CaptureFixture[str]
+    settings_factory: Callable[..., Settings],
+    auth_required: bool | None,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     overrides = {} if auth_required is None else {"auth_required": auth_required}
     settings = settings_factory(**overrides)
@@ -86,7 +94,7 @@ def test_revoking_every_key_keeps_keys_required(
     assert anonymous_write.status_code == 401 and "missing API key" in anonymous_write.json()["detail"]
     assert anonymous_read.status_code == 401
     assert revoked.status_code == 401
-    warned = "auth_required_false_ignored" in "".join(capsys.readouterr())
+    warned = "auth_required_false_ignored" in logged(capsys, caplog)
     assert warned is (auth_required is False)
 
 
@@ -218,7 +226,9 @@ def test_a_fresh_home_is_private(settings_factory: Callable[..., Settings]) -> N
 
 
 def test_a_loose_home_is_tightened_at_start_with_a_log_line(
-    settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+    settings_factory: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = settings_factory()
     for directory in (settings.home, settings.models_dir, settings.embedded_redis_dir):
@@ -233,5 +243,5 @@ def test_a_loose_home_is_tightened_at_start_with_a_log_line(
     assert mode(settings.home) == 0o700 and mode(settings.models_dir) == 0o700
     assert mode(settings.embedded_redis_dir) == 0o700
     assert mode(settings.embedded_redis_dir / "redis.rdb") == 0o600
-    line = next(x for x in "".join(capsys.readouterr()).splitlines() if "home_permissions_tightened" in x)
+    line = next(x for x in logged(capsys, caplog).splitlines() if "home_permissions_tightened" in x)
     assert "models" in line and "redis/redis.rdb" in line

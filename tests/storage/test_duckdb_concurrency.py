@@ -16,7 +16,7 @@ from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
 ROUNDS = 200
-PINGERS = 6
+PINGERS = 3
 
 
 def test_pings_in_threads_never_break_concurrent_imports(tmp_path: Path) -> None:
@@ -34,6 +34,7 @@ def test_pings_in_threads_never_break_concurrent_imports(tmp_path: Path) -> None
                 pings[slot] += 1
             except BaseException as exc:  # collected and asserted on below
                 ping_errors.append(exc)
+            stop.wait(0.0002)  # probes come spaced; without a pause they starve the writer of the lock
 
     threads = [threading.Thread(target=pinger, args=(i,), daemon=True) for i in range(PINGERS)]
     for thread in threads:
@@ -55,5 +56,5 @@ def test_pings_in_threads_never_break_concurrent_imports(tmp_path: Path) -> None
         store.close()
 
     assert write_errors == [] and ping_errors == []
-    assert sum(pings) >= PINGERS  # the pingers really ran beside the writes
+    assert sum(pings) >= ROUNDS  # the pingers really ran beside the writes, about one per round
     assert meters == ROUNDS
