@@ -244,9 +244,6 @@ def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
 def _write_plan(store: SeriesStore, plan: _Plan, meters: list[Meter], report: ImportReport) -> None:
     store.upsert_meters(meters)
     report.meters_registered = len(meters)
-    # Sites come with the data: listed by GET /location/ and served by /temperature/series/.
-    temperature_sites = [str(k) for table in plan.temperatures for k in pd.unique(table.frame["key"])]
-    register_sites(store, [m.site_id for m in meters] + temperature_sites)
     for meter_type, table in plan.readings:
         report.empty_rows_skipped += table.empty_rows
         for meter_id, series in _groups(table):
@@ -257,6 +254,10 @@ def _write_plan(store: SeriesStore, plan: _Plan, meters: list[Meter], report: Im
         for site_id, series in _groups(table):
             written = store.write_temperature(site_id, series.rename("temperature"))
             report.temperature_written[site_id] = report.temperature_written.get(site_id, 0) + written
+    # Sites come with the data: listed by GET /location/ and served by /temperature/series/. Last,
+    # so the readings' batches go first (a registry read would flush the batch writer early).
+    temperature_sites = [str(k) for table in plan.temperatures for k in pd.unique(table.frame["key"])]
+    register_sites(store, [m.site_id for m in meters] + temperature_sites)
 
 
 def import_meter_readings(
