@@ -1,6 +1,6 @@
 """An import that stops half-way inside its transaction: ``python -m tests.faults.import_main DIR N MARKER``.
 
-It runs ``import_directory`` on the store ``serve`` would open (``EF_HOME``'s DuckDB file) through
+It runs ``import_directory`` on the store ``serve`` opens (``EF_HOME``'s DuckDB file) through
 a ``SeriesStore`` that delegates every call to it and, after the N-th meter's readings are written
 (inside the import's one transaction), creates MARKER and sleeps, so a test can SIGKILL the import
 with half of the rows written and nothing committed. No module of the package is replaced.
@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from energy_forecast.bootstrap import build_series_store
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.services.ingestion import import_directory
 from energy_forecast.settings import load_settings
 from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
 
 class PausingStore:
@@ -45,7 +45,7 @@ class PausingStore:
 
 def main() -> None:
     data_dir, after, marker = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-    store = build_series_store(load_settings())
+    store = DuckDBSeriesStore(load_settings().duckdb_path)  # what ``serve`` opens on this home
     try:
         import_directory(PausingStore(store, after, marker), data_dir)  # type: ignore[arg-type]
     finally:
