@@ -75,14 +75,6 @@ def test_a_batch_cut_by_a_killed_serve_finishes_after_a_restart_on_the_same_home
             time.sleep(0.2)
             polls.append(second.batch(batch_id))
         serving = redis_servers(home)
-        print(
-            "TIMING first_ready",
-            first.ready_s,
-            "second_ready",
-            second.ready_s,
-            "finish_after_ready",
-            time.monotonic() - restarted,
-        )
         statuses = [second.client.get(f"/trainmodel/status/{t}").json() for t in task_ids.values()]
         exit_code = second.stop()
 
