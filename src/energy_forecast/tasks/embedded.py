@@ -317,9 +317,10 @@ class EmbeddedRedis:
                         return
                     try:
                         restarted = self._launch()
-                    except ConfigurationError as exc:
-                        self._detail = f"the embedded redis-server cannot restart: {exc.message}"
-                        log.error("embedded_redis_restart_failed", error=exc.message)
+                    except (ConfigurationError, OSError) as exc:
+                        error = exc.message if isinstance(exc, ConfigurationError) else str(exc)
+                        self._detail = f"the embedded redis-server cannot restart: {error}"
+                        log.error("embedded_redis_restart_failed", error=error)
                         delay = min(delay * 2, MAX_RESTART_DELAY)
                         continue
                     self._process = restarted
