@@ -185,33 +185,44 @@ def reclaim_dead_workers(broker: RedisBroker, *, alive: frozenset[str] = frozens
     """Requeue now the messages fetched by every broker id but ours and ``alive``; returns how many.
 
     Dramatiq requeues a dead worker's unacked messages once its heartbeat is ``heartbeat_timeout``
-    old. Only call this when no other broker id can be alive: the embedded default right after a
-    restart, whose server and home lock are its own, so every id the server knows is a dead run's.
-    Their heartbeats are aged to zero and maintenance runs at once on each queue they hold.
+    old, at the tail of the queue. Only call this when no other broker id can be alive: the
+    embedded default right after a restart, whose server and home lock are its own, so every id the
+    server knows is a dead run's. Their messages go to the head of their queues (they were started
+    first, and their records still show the stage the dead run reached), their acks and
+    heartbeats are dropped.
     """
     client = broker.client
     namespace = broker.namespace
     heartbeats = f"{namespace}:__heartbeats__"
     keep = {broker.broker_id, *alive}
     dead = [m.decode() for m in client.zrange(heartbeats, 0, -1) if m.decode() not in keep]
-    if not dead:
-        return 0
-    queues: set[str] = set()
-    pending = 0
+    requeued = 0
     for worker_id in dead:
         prefix = f"{namespace}:__acks__.{worker_id}."
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            queues.add(key.decode()[len(prefix) :])
-            pending += int(client.scard(key))
-    client.zadd(heartbeats, dict.fromkeys(dead, 0))
-    previous = getattr(_maintenance, "always", False)
-    _maintenance.always = True
-    try:
-        for queue_name in sorted(queues):
-            broker.do_qsize(queue_name)  # qsize with maintenance: requeues the dead ids' acks
-    finally:
-        _maintenance.always = previous
-    return pending
+        for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
+            queue = f"{namespace}:{key.decode()[len(prefix) :]}"
+            fetched = sorted(client.smembers(key))
+            present = [
+                m
+                for m, there in zip(fetched, _hexists(client, f"{queue}.msgs", fetched), strict=True)
+                if there
+            ]
+            with client.pipeline(transaction=True) as pipe:
+                if present:
+                    pipe.lpush(queue, *present)
+                pipe.delete(key)
+                pipe.execute()
+            requeued += len(present)
+    if dead:
+        client.zrem(heartbeats, *dead)
+    return requeued
+
+
+def _hexists(client: redis.Redis, key: str, fields: list[bytes]) -> list[bool]:
+    with client.pipeline(transaction=False) as pipe:
+        for field in fields:
+            pipe.hexists(key, field)
+        return [bool(x) for x in pipe.execute()]
 
 
 def build_broker(
