@@ -106,6 +106,7 @@ def test_the_server_of_a_killed_owner_is_shut_down_and_its_data_kept(redis_dir: 
     finally:
         owner.send_signal(signal.SIGKILL)  # the owner dies; its redis-server lives on, orphaned
         owner.wait(10)
+        owner.stdout.close()
     assert [p.pid for p in servers_in(redis_dir)] == [leftover_pid]
 
     with EmbeddedRedis(redis_dir) as server:
