@@ -279,6 +279,8 @@ class EmbeddedRedis:
                         )
                     break
                 time.sleep(0.02)
+            else:
+                raise ConfigurationError("EF_HOME", f"{self.aof_path} was not written within {START_TIMEOUT}")
         finally:
             client.close()
         snapshot = self.directory / RDB_NAME
