@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from energy_forecast.api.app import create_app
@@ -39,11 +39,13 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module", autouse=True)
 def running_app() -> Iterator[None]:
-    """The lifespan (store, models, task queue) stays open while schemathesis calls the same app."""
+    """Schemathesis starts the app's lifespan (store, models, task queue) at its first call and keeps
+    it open for every case; it is stopped here, before the home goes. A lifespan of our own beside
+    it would be a second embedded Redis on the same home, which the home's lock refuses."""
     try:
-        with TestClient(APP):
-            yield
+        yield
     finally:
+        shutdown_lifespans()
         shutil.rmtree(HOME, ignore_errors=True)
 
 

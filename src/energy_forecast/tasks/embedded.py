@@ -293,11 +293,16 @@ class EmbeddedRedis:
                 client.shutdown(nosave=True)  # the AOF is flushed and fsynced; no RDB to fail
             client.close()
             try:
-                process.wait(timeout.total_seconds())
+                process.wait(1)
             except subprocess.TimeoutExpired:
-                log.warning("embedded_redis_killed", pid=process.pid)
-                process.kill()
-                process.wait(5)
+                # Not reached through the socket (its file removed?): SIGTERM is Redis's SHUTDOWN.
+                process.terminate()
+                try:
+                    process.wait(timeout.total_seconds())
+                except subprocess.TimeoutExpired:
+                    log.warning("embedded_redis_killed", pid=process.pid)
+                    process.kill()
+                    process.wait(5)
         log.info("embedded_redis_stopped", pid=process.pid)
 
     def _supervise(self) -> None:
