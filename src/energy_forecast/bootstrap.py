@@ -15,12 +15,13 @@ import httpx
 from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.errors import ConfigurationError
+from energy_forecast.logging import get_logger
 from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.model_store import FileModelStore
 from energy_forecast.tasks.actors import declare_actors
-from energy_forecast.tasks.broker import build_broker
+from energy_forecast.tasks.broker import build_broker, reclaim_dead_workers
 from energy_forecast.tasks.context import configure as configure_context
 from energy_forecast.tasks.context import reset as reset_context
 from energy_forecast.tasks.embedded import EmbeddedRedis
@@ -31,6 +32,8 @@ from energy_forecast.weather.fallback import FallbackChain
 from energy_forecast.weather.http import JsonFetcher
 from energy_forecast.weather.open_meteo import OpenMeteoProvider
 from energy_forecast.weather.openweathermap import OpenWeatherMapProvider
+
+log = get_logger(__name__)
 
 
 def build_series_store(settings: Settings) -> SeriesStore:
@@ -119,7 +122,9 @@ def start_task_runtime(
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
-        embedded = EmbeddedRedis(embedded_dir or settings.embedded_redis_dir)
+        embedded = EmbeddedRedis(
+            embedded_dir or settings.embedded_redis_dir, appendfsync=settings.embedded_redis_appendfsync
+        )
         redis_url = embedded.start()
     try:
         broker = build_broker(redis_url, **broker_options(settings))
@@ -128,6 +133,11 @@ def start_task_runtime(
             training_time_limit=settings.task_time_limit,
             training_max_retries=settings.task_max_retries,
         )
+        if embedded is not None:
+            # The server and the home's lock are ours: every broker id it knows is a dead run's.
+            requeued = reclaim_dead_workers(broker)
+            if requeued:
+                log.warning("dead_run_tasks_requeued", messages=requeued)
         if run_workers is None:
             run_workers = embedded is not None or settings.storage_backend == "duckdb"
         worker = worker_broker = None

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     task_time_limit: timedelta = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
     worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
+    # When the embedded Redis fsyncs its append-only file; what a power cut may lose (README
+    # "Failure modes"): everysec about the last second of writes, always nothing acknowledged.
+    embedded_redis_appendfsync: Literal["everysec", "always"] = "everysec"
     max_import_rows: int = Field(default=500_000, ge=1)
     # Security and limits (README "Security"): keys enforced off loopback, when asked, or once one exists.
     auth_required: bool = False

@@ -93,6 +93,7 @@ def create_app(
             if start_tasks:
                 runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
                 app.state.tasks = runtime.queue
+                app.state.embedded_redis = runtime.embedded  # /health/ reports its server's state
                 app.state.monitor = TaskMonitor(
                     runtime.queue,
                     runtime.redis_url or "",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 EXCERPT_CHARS = 120
 MESSAGE_CHARS = 300
 MAX_ERRORS = 20

@@ -14,7 +14,9 @@ Dramatiq's defaults do not suit hour-long, CPU-bound training, so every limit is
   messages and drops expired dead letters. Dramatiq's 1000 (0.1 %) meant a SIGKILLed worker's task
   waited for ~1000 commands of the survivors (many minutes for idle workers), so every heartbeat
   beat also runs maintenance (``TaskBroker``): a dead worker's messages are requeued within one
-  beat after its heartbeat timeout.
+  beat after its heartbeat timeout, delay queues included. The embedded default, restarted after a
+  crash, need not wait for the timeout at all: ``reclaim_dead_workers`` requeues the dead run's
+  messages before its workers start.
 - ``outage_tolerance``: how long a worker's Redis commands keep retrying (redis-py ``Retry`` with
   capped exponential backoff) before an error surfaces. Dramatiq's after-hooks swallow errors, so
   a progress record, result or retry enqueue that failed while Redis restarted was lost, and the
@@ -171,11 +173,56 @@ class HeartbeatMiddleware(Middleware):
     def _beat(self, broker: RedisBroker) -> None:
         _maintenance.always = True  # this thread only: see TaskBroker
         while not self._stop.wait(self.interval.total_seconds()):
-            for queue_name in sorted(broker.get_declared_queues()):
+            # Delay queues too: a dead worker's fetched retries sit in its ``.DQ`` acks.
+            for queue_name in sorted(broker.get_declared_queues() | broker.get_declared_delay_queues()):
                 try:
                     broker.do_qsize(queue_name)  # any dispatch refreshes this broker's heartbeat
                 except redis.RedisError:
                     break  # the consumers report connection trouble; keep beating
+
+
+def reclaim_dead_workers(broker: RedisBroker, *, alive: frozenset[str] = frozenset()) -> int:
+    """Requeue now the messages fetched by every broker id but ours and ``alive``; returns how many.
+
+    Dramatiq requeues a dead worker's unacked messages once its heartbeat is ``heartbeat_timeout``
+    old, at the tail of the queue. Only call this when no other broker id can be alive: the
+    embedded default right after a restart, whose server and home lock are its own, so every id the
+    server knows is a dead run's. Their messages go to the head of their queues (they were started
+    first, and their records still show the stage the dead run reached), their acks and
+    heartbeats are dropped.
+    """
+    client = broker.client
+    namespace = broker.namespace
+    heartbeats = f"{namespace}:__heartbeats__"
+    keep = {broker.broker_id, *alive}
+    dead = [m.decode() for m in client.zrange(heartbeats, 0, -1) if m.decode() not in keep]
+    requeued = 0
+    for worker_id in dead:
+        prefix = f"{namespace}:__acks__.{worker_id}."
+        for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
+            queue = f"{namespace}:{key.decode()[len(prefix) :]}"
+            fetched = sorted(client.smembers(key))
+            present = [
+                m
+                for m, there in zip(fetched, _hexists(client, f"{queue}.msgs", fetched), strict=True)
+                if there
+            ]
+            with client.pipeline(transaction=True) as pipe:
+                if present:
+                    pipe.lpush(queue, *present)
+                pipe.delete(key)
+                pipe.execute()
+            requeued += len(present)
+    if dead:
+        client.zrem(heartbeats, *dead)
+    return requeued
+
+
+def _hexists(client: redis.Redis, key: str, fields: list[bytes]) -> list[bool]:
+    with client.pipeline(transaction=False) as pipe:
+        for field in fields:
+            pipe.hexists(key, field)
+        return [bool(x) for x in pipe.execute()]
 
 
 def build_broker(

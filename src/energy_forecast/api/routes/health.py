@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
-from energy_forecast.errors import EnergyForecastError
+from energy_forecast.errors import EnergyForecastError, QueueUnavailableError
 from energy_forecast.logging import get_logger, hide_paths
 from energy_forecast.tasks.monitor import TaskMonitor
 
@@ -136,10 +136,19 @@ def _check_health(
     monitor = _monitor(request)
     mode = "external" if settings.redis_url else "embedded"
 
+    embedded = getattr(request.app.state, "embedded_redis", None)
+
     def redis_check() -> dict[str, Any]:
         if monitor is None:
             return {"status": "disabled", "detail": "this process runs without a task queue"}
-        return {"mode": mode, "round_trip_ms": round(monitor.ping(), 2)}
+        server: dict[str, Any] = {}
+        if embedded is not None:
+            # The supervisor knows the moment the server dies, before any ping could time out.
+            state = embedded.status()
+            if not state.running:
+                raise QueueUnavailableError(state.detail or "the embedded redis-server is not running")
+            server = {"pid": state.pid, "restarts": state.restarts, "appendfsync": state.appendfsync}
+        return {"mode": mode, "round_trip_ms": round(monitor.ping(), 2), **server}
 
     def workers_check() -> dict[str, Any]:
         if monitor is None:
