@@ -33,6 +33,9 @@ class BacktestResult:
     forecasts: pd.DataFrame
     metrics: dict[str, dict[str, float | None]]
     training: TrainingResult
+    # Which forecaster answered: "meter" (its own model), "blend" or "fleet" (ml/blend.py).
+    model_kind: str = "meter"
+    blend: dict[str, float | str | int] | None = None
 
     @property
     def best_baseline(self) -> str | None:

@@ -52,6 +52,9 @@ class TrainingResult:
     metrics: dict[str, float | None]
     data_points: int
     training_window: tuple[pd.Timestamp, pd.Timestamp]
+    # The hold-out model's day-ahead forecasts (forecast, lower, upper) and the actuals on the
+    # hold-out hours: what blend weights are chosen on (ml/blend.py). Not saved in the bundle.
+    holdout: pd.DataFrame | None = None
 
 
 def clean_readings(consumption: pd.Series) -> pd.Series:
@@ -154,10 +157,14 @@ def multi_day_origins(
 
 
 def holdout_metrics(
-    model: ForecastModel, consumption: pd.Series, features: pd.DataFrame, actual: np.ndarray
+    model: ForecastModel,
+    consumption: pd.Series,
+    features: pd.DataFrame,
+    actual: np.ndarray,
+    frame: pd.DataFrame | None = None,
 ) -> dict[str, float | None]:
     """Model and seasonal-naive metrics on the hold-out rows (day-ahead basis)."""
-    frame = model.predict_interval(features)
+    frame = model.predict_interval(features) if frame is None else frame
     metrics = evaluate(actual, frame["forecast"], frame["lower"], frame["upper"])
     baselines = baseline_frame(consumption, features.index, np.zeros(len(features), dtype=np.int64))
     best: float | None = None
@@ -211,7 +218,9 @@ def fit_model(
     if origins and evaluation_model.intervals is not None:
         widen = calibrate_widening(evaluation_model, readings, temperature, origins, WIDEN_DAYS)
         evaluation_model.intervals = replace(evaluation_model.intervals, widen=widen)
-    metrics = holdout_metrics(evaluation_model, readings, features.iloc[cut:], target[cut:])
+    holdout = evaluation_model.predict_interval(features.iloc[cut:])
+    metrics = holdout_metrics(evaluation_model, readings, features.iloc[cut:], target[cut:], holdout)
+    holdout["actual"] = target[cut:]
     metrics["train_hours"] = float(cut)
 
     window = (readings.index[0], readings.index[-1])
@@ -225,4 +234,6 @@ def fit_model(
     }
     model = fit_booster(features, target, spec, params, metadata)
     model.intervals = evaluation_model.intervals
-    return TrainingResult(model=model, metrics=metrics, data_points=len(readings), training_window=window)
+    return TrainingResult(
+        model=model, metrics=metrics, data_points=len(readings), training_window=window, holdout=holdout
+    )
