@@ -32,7 +32,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
-from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet
+from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 
 SITES = {
@@ -104,7 +104,7 @@ def train_fleets(
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
-        fleets[key] = fit_fleet(same_type, MeterType(meter.meter_type), until=key[1])
+        fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
         info = fleets[key].metadata
         print(
             f"fleet {meter.meter_type} until {key[1].date()}: {info['meters']} meters, {info['rows']} rows, "

@@ -88,7 +88,7 @@ def simplex_weights(actual: np.ndarray, members: np.ndarray, step: float = GRID_
         ]
     for w in grid:
         error = float(np.sum((x @ w - y) ** 2))
-        if error < best_error - 1e-12 * max(1.0, best_error):
+        if not np.isfinite(best_error) or error < best_error * (1 - 1e-12):
             best, best_error = w, error
     return best
 
@@ -175,12 +175,15 @@ def blended_forecast(
     temperature: pd.Series | None,
     origin: pd.Timestamp,
     horizon_hours: int,
+    *,
+    own: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The blend of the three forecasts from ``origin``; columns ``forecast, lower, upper``.
 
-    Without a fleet model its weight goes to the other two in proportion (renormalised).
+    ``own`` is the meter model's forecast when the caller has it (a memoised one). Without a fleet
+    model its weight goes to the other two in proportion (renormalised).
     """
-    own = forecast(model, history, temperature, origin, horizon_hours)
+    own = forecast(model, history, temperature, origin, horizon_hours) if own is None else own
     columns = [own["forecast"].to_numpy()]
     w = [weights.model]
     if fleet_model is not None and weights.fleet > 0:

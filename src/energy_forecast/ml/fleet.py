@@ -32,7 +32,7 @@ import xgboost as xgb
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import TrainingError
-from energy_forecast.features.spec import FeatureSpec
+from energy_forecast.features.spec import FeatureSpec, build_features
 from energy_forecast.ml.forecasting import calibrate_widening
 from energy_forecast.ml.model import ForecastModel, IntervalOffsets, TargetScaler, library_versions
 from energy_forecast.ml.params import ModelParams, default_params, default_spec
@@ -180,6 +180,25 @@ class _Rows:
     member: np.ndarray
 
 
+def _sampled_frame(
+    readings: pd.Series, temperature: pd.Series | None, spec: FeatureSpec, cap: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``training_frame`` on at most ``cap`` hours drawn at random (seeded), built only for those.
+
+    Features are built for the drawn hours alone (``build_features`` takes any target index), so a
+    meter costs the same whatever its length once it has more than ``cap`` readings.
+    """
+    if len(readings) <= cap:
+        return training_frame(readings, temperature, spec)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(readings), cap, replace=False))
+    index = pd.DatetimeIndex(readings.index[chosen])
+    features = build_features(readings, temperature, spec, index)
+    target = readings.to_numpy(dtype="float64")[chosen]
+    history_columns = [c for c in features.columns if c.startswith(("lag_", "roll_", "same_hour_"))]
+    keep = np.isfinite(target) & features[history_columns].notna().any(axis=1).to_numpy()
+    return features.loc[keep], target[keep]
+
+
 def _member_rows(
     member: FleetMember, index: int, meter_type: MeterType, params: ModelParams, cap: int, seed: int
 ) -> tuple[_Rows, list[str]] | None:
@@ -187,12 +206,9 @@ def _member_rows(
     if not has_fleet_history(readings):
         return None
     spec = fleet_spec(meter_type, member.timezone, member.country)
-    features, target = training_frame(readings, member.temperature, spec)
+    features, target = _sampled_frame(readings, member.temperature, spec, cap, seed + index)
     if len(target) < 24:
         return None
-    if len(target) > cap:
-        keep = np.sort(np.random.default_rng(seed + index).choice(len(target), cap, replace=False))
-        features, target = features.iloc[keep], target[keep]
     fallback = float(np.mean(target)) if np.mean(target) > 0 else 1.0
     template = ForecastModel(
         booster=xgb.Booster(),
@@ -223,7 +239,8 @@ def _fit(matrix: np.ndarray, encoded: np.ndarray, params: ModelParams) -> xgb.Bo
 
 
 def fit_fleet(
-    members: Sequence[FleetMember],
+    meter_ids: Sequence[str],
+    load: Callable[[str], FleetMember | None],
     meter_type: MeterType,
     *,
     until: pd.Timestamp | None = None,
@@ -235,28 +252,34 @@ def fit_fleet(
 ) -> FleetModel:
     """Train the fleet model of one type on readings strictly before ``until`` (None: all).
 
+    ``load`` returns one meter's readings (None: skip it); meters are loaded one at a time and
+    only their sampled rows are kept, so memory is bounded by ``max_rows``, not by the fleet.
+
     Raises:
         TrainingError: fewer than two meters with a week of readings, or XGBoost failed.
     """
     meter_type = MeterType(meter_type)
     params = params or default_params(meter_type)
     report = progress or (lambda _message, _share: None)
-    ordered = sorted(members, key=lambda m: m.meter_id)
-    if until is not None:
-        ordered = [
-            replace(m, consumption=m.consumption[m.consumption.index < until], temperature=m.temperature)
-            for m in ordered
-        ]
+    ordered = sorted(meter_ids)
+
+    def loaded(meter_id: str) -> FleetMember | None:
+        member = load(meter_id)
+        if member is None or until is None:
+            return member
+        return replace(member, consumption=member.consumption[member.consumption.index < until])
+
     cap = max(24, max_rows // max(1, len(ordered)))
     parts: list[_Rows] = []
-    used: list[FleetMember] = []
+    used: list[str] = []
     names: list[str] = []
-    for i, member in enumerate(ordered):
-        built = _member_rows(member, len(used), meter_type, params, cap, seed)
+    for i, meter_id in enumerate(ordered):
+        member = loaded(meter_id)
+        built = _member_rows(member, len(used), meter_type, params, cap, seed) if member is not None else None
         if built is not None:
             parts.append(built[0])
             names = built[1]
-            used.append(member)
+            used.append(meter_id)
         if i % 25 == 0:
             report(f"features of {i + 1}/{len(ordered)} meters", 0.6 * (i + 1) / len(ordered))
     if len(used) < 2:
@@ -292,7 +315,7 @@ def fit_fleet(
         feature_names=names,
         fold_boosters=fold_boosters,
         full_booster=full,
-        folds={m.meter_id: int(group[i]) for i, m in enumerate(used)},
+        folds={meter_id: int(group[i]) for i, meter_id in enumerate(used)},
         intervals=intervals,
         metadata={
             "kind": "fleet",
@@ -302,12 +325,17 @@ def fit_fleet(
             "max_rows": max_rows,
             "folds": k,
             "until": until.isoformat() if until is not None else None,
-            "last_reading": max(m.consumption.index[-1] for m in used).isoformat(),
         },
     )
     report("interval widening", 0.95)
-    model.intervals = replace(intervals, widen=_fleet_widening(model, used))
+    model.intervals = replace(intervals, widen=_fleet_widening(model, used, loaded))
     return model
+
+
+def fit_fleet_members(members: Sequence[FleetMember], meter_type: MeterType, **options: Any) -> FleetModel:
+    """``fit_fleet`` on meters already in memory."""
+    by_id = {m.meter_id: m for m in members}
+    return fit_fleet(list(by_id), by_id.get, meter_type, **options)
 
 
 def _pooled_intervals(residuals: np.ndarray, hours: np.ndarray, level: float = 0.8) -> IntervalOffsets:
@@ -319,11 +347,16 @@ def _pooled_intervals(residuals: np.ndarray, hours: np.ndarray, level: float = 0
     return IntervalOffsets((float(low),) * 24, (float(high),) * 24, level)
 
 
-def _fleet_widening(model: FleetModel, members: list[FleetMember]) -> tuple[float, ...]:
+def _fleet_widening(
+    model: FleetModel, meter_ids: list[str], load: Callable[[str], FleetMember | None]
+) -> tuple[float, ...]:
     """Per-day factors: the median over a few meters of their out-of-fold multi-day calibration."""
-    chosen = members[:: max(1, len(members) // WIDEN_METERS)][:WIDEN_METERS]
+    chosen = meter_ids[:: max(1, len(meter_ids) // WIDEN_METERS)][:WIDEN_METERS]
     found: list[tuple[float, ...]] = []
-    for member in chosen:
+    for meter_id in chosen:
+        member = load(meter_id)
+        if member is None:
+            continue
         readings = clean_readings(member.consumption)
         start = readings.index[-1] - pd.Timedelta(days=28)
         origins = multi_day_origins(

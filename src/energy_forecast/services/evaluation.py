@@ -27,6 +27,7 @@ from energy_forecast.ml.baselines import BASELINES, baseline_frame
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
+from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -195,6 +196,8 @@ def evaluate_fleet(
     """
     rows: list[dict[str, Any]] = []
     for info in model_store.list_models(meter_type):
+        if is_fleet_model(info):
+            continue
         row: dict[str, Any] = {
             "meter_id": info.meter_id,
             "meter_type": info.meter_type.value,

@@ -81,6 +81,7 @@ def _compute(
         "meter_type": result.meter_type.value,
         "frequency": result.frequency,
         "model_version": result.model_version,
+        "model": result.model,
         "substituted": result.substituted,
         "substitution_reason": result.substitution_reason,
         "temperature_source": result.temperature_source,
