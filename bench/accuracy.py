@@ -30,6 +30,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
+from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
 from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
@@ -84,9 +85,16 @@ def first_origin(series: pd.Series, days: int) -> pd.Timestamp:
 
 
 def train_fleets(
-    meters: pd.DataFrame, consumption: dict[str, pd.Series], temperature: dict[str, pd.Series], days: int
+    meters: pd.DataFrame,
+    consumption: dict[str, pd.Series],
+    temperature: dict[str, pd.Series],
+    days: int,
+    cache: Path | None = None,
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
-    """One fleet model per (type, first origin), on every meter's readings before that origin."""
+    """One fleet model per (type, first origin), on every meter's readings before that origin.
+
+    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs.
+    """
     fleets: dict[tuple[str, pd.Timestamp], FleetModel] = {}
     members = {
         m.meter_id: FleetMember(
@@ -104,7 +112,15 @@ def train_fleets(
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
-        fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
+        saved = cache / f"{key[0]}_{key[1]:%Y%m%d}" if cache else None
+        if saved is not None and saved.is_dir():
+            fleets[key] = FleetModel.from_artifacts({f.name: f.read_bytes() for f in saved.iterdir()})
+        else:
+            fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
+            if saved is not None:
+                saved.mkdir(parents=True)
+                for name, data in fleets[key].to_artifacts().items():
+                    (saved / name).write_bytes(data)
         info = fleets[key].metadata
         print(
             f"fleet {meter.meter_type} until {key[1].date()}: {info['meters']} meters, {info['rows']} rows, "
@@ -133,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", action="store_true", help="blend with / fall back to a fleet model")
     parser.add_argument("--no-blend", action="store_true", help="with --fleet: own model where one trains")
     parser.add_argument("--cold-days", type=int, default=0, help="truncate each meter to N days of history")
+    parser.add_argument("--fleet-cache", type=Path, default=None, help="keep trained fleet models here")
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
     wanted = {m for m in args.meters.split(",") if m}
-    fleets = train_fleets(meters, consumption, temperature, args.days) if args.fleet else {}
+    fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache) if args.fleet else {}
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
@@ -160,13 +177,17 @@ def main(argv: list[str] | None = None) -> int:
             "horizon_hours": args.horizon,
             "days": args.days,
         }
-        if args.fleet:
-            fleet = fleets[(meter.meter_type, first)]
-            result = fleet_backtest(
-                series, temperature.get(meter.site_id), fleet=fleet, blend=not args.no_blend, **common
-            )
-        else:
-            result = rolling_origin_backtest(series, temperature.get(meter.site_id), **common)
+        try:
+            if args.fleet:
+                fleet = fleets[(meter.meter_type, first)]
+                result = fleet_backtest(
+                    series, temperature.get(meter.site_id), fleet=fleet, blend=not args.no_blend, **common
+                )
+            else:
+                result = rolling_origin_backtest(series, temperature.get(meter.site_id), **common)
+        except InsufficientDataError as exc:
+            print(f"{meter.meter_id:16} {meter.meter_type:11} refused (the fallback answers): {exc.message}")
+            continue
         ours = result.metrics["model"]
         best = result.best_baseline
         base_cv = result.metrics[best]["cv_rmse_percent"] if best else None

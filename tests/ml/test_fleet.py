@@ -61,12 +61,18 @@ def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(fleet:
     changed = []
     for member in members():
         later = member.consumption.index >= ORIGIN
-        changed.append(replace(member, consumption=member.consumption.where(~later, member.consumption * 3 + 7)))
+        changed.append(
+            replace(member, consumption=member.consumption.where(~later, member.consumption * 3 + 7))
+        )
     again = fit_fleet_members(changed, ELEC, until=ORIGIN, max_rows=4000, folds=2)
     target = members()[0]
     history = target.consumption[target.consumption.index < ORIGIN]
-    first = forecast(fleet.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24)
-    second = forecast(again.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24)
+    first = forecast(
+        fleet.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
+    )
+    second = forecast(
+        again.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
+    )
     assert first.equals(second)
 
 

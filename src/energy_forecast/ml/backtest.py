@@ -55,6 +55,11 @@ class BacktestResult:
         return None if not theirs else ours / theirs
 
 
+def first_origin(readings: pd.Series, days: int) -> pd.Timestamp:
+    """The first of ``days`` daily origins ending at the last reading's day (where training stops)."""
+    return clean_readings(readings).index[-1].floor("D") - (days - 1) * DAY
+
+
 def rolling_origin_backtest(
     consumption: pd.Series,
     temperature: pd.Series | None,

@@ -206,3 +206,24 @@ def blended_forecast(
         {"forecast": value, "lower": np.minimum(lower, value), "upper": np.maximum(upper, value)},
         index=own.index,
     )
+
+
+def fit_cold_blend(
+    readings: pd.Series, temperature: pd.Series | None, fleet_model: ForecastModel, level: float = 0.8
+) -> BlendWeights | None:
+    """Weights of the fleet model and the best baseline for a meter too new for its own model.
+
+    Chosen on the meter's own readings after its first week (where the baselines exist), forecast
+    day-ahead by the fleet fold model that never saw the meter: a new meter on which the fleet
+    model fails gets mostly the seasonal-naive forecast. ``model`` is the fleet model's weight.
+    """
+    if readings.empty:
+        return None
+    start = readings.index[0] + pd.Timedelta(days=7)
+    index = pd.DatetimeIndex(readings.index[readings.index >= start])
+    if len(index) < MIN_BLEND_HOURS:
+        return None
+    features = build_features(readings, temperature, fleet_model.spec, index)
+    holdout = fleet_model.predict_interval(features)
+    holdout["actual"] = readings.reindex(index).to_numpy(dtype="float64")
+    return fit_blend(holdout, readings, temperature, None, level=level)

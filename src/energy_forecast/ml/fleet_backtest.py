@@ -14,7 +14,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import DAY, BacktestResult, score_forecasts
 from energy_forecast.ml.baselines import baselines_at
-from energy_forecast.ml.blend import MIN_OWN_DAYS, blended_forecast, fit_blend, own_model_days
+from energy_forecast.ml.blend import MIN_OWN_DAYS, blended_forecast, fit_blend, fit_cold_blend, own_model_days
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
@@ -62,6 +62,8 @@ def fleet_backtest(
             training_window=(train.index[0], train.index[-1]),
         )
         kind = "fleet"
+        if blend:
+            weights = fit_cold_blend(train, temperature, fleet_model)
     else:
         raise InsufficientDataError(
             f"meter {meter_id!r}: {len(train)} readings before the first origin, a week needed",
@@ -71,8 +73,9 @@ def fleet_backtest(
     records: list[pd.DataFrame] = []
     for origin in origins:
         if weights is not None:
+            other = fleet_model if kind == "blend" else None
             frame = blended_forecast(
-                training.model, fleet_model, weights, readings, temperature, origin, horizon_hours
+                training.model, other, weights, readings, temperature, origin, horizon_hours
             )
         else:
             frame = forecast(training.model, readings, temperature, origin, horizon_hours)

@@ -22,12 +22,13 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
-from energy_forecast.ml.backtest import rolling_origin_backtest
+from energy_forecast.ml.backtest import first_origin, rolling_origin_backtest
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
+from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
-from energy_forecast.services.fleet_model import is_fleet_model
+from energy_forecast.services.fleet_model import honest_fleet, is_fleet_model
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -235,7 +236,13 @@ def _clean(value: Any) -> Any:
 
 
 def backtest_meter(
-    store: SeriesStore, *, meter_id: str, meter_type: MeterType, horizon_hours: int = 24, days: int = 28
+    store: SeriesStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    horizon_hours: int = 24,
+    days: int = 28,
+    model_store: ModelStore | None = None,
 ) -> dict[str, Any]:
     """``{"records": [...], "summary": {...}}`` of a rolling-origin backtest over the last ``days``.
 
@@ -245,16 +252,24 @@ def backtest_meter(
     """
     meter, readings, temperature = load_meter(store, meter_id, meter_type)
     timezone, country = meter_calendar(store, meter)
-    result = rolling_origin_backtest(
-        readings,
-        temperature if not temperature.empty else None,
-        meter_id=meter_id,
-        meter_type=meter.meter_type,
-        timezone=timezone,
-        country=country,
-        horizon_hours=horizon_hours,
-        days=days,
+    options: dict[str, Any] = {
+        "meter_id": meter_id,
+        "meter_type": meter.meter_type,
+        "timezone": timezone,
+        "country": country,
+        "horizon_hours": horizon_hours,
+        "days": days,
+    }
+    temp = temperature if not temperature.empty else None
+    fleet = (
+        honest_fleet(store, model_store, meter.meter_type, first_origin(readings, days))
+        if model_store
+        else None
     )
+    if fleet is not None:  # the type uses a fleet model: backtest what the meter gets (issue 15)
+        result = fleet_backtest(readings, temp, fleet=fleet, **options)
+    else:
+        result = rolling_origin_backtest(readings, temp, **options)
     table = result.forecasts
     origins = pd.DatetimeIndex(table["origin"]).strftime(ISO_UTC)
     stamps = pd.DatetimeIndex(table["timestamp"]).strftime(ISO_UTC)
@@ -282,6 +297,8 @@ def backtest_meter(
         "baselines": {name: public_metrics(result.metrics[name]) for name in BASELINES},
         "best_baseline": result.best_baseline,
         "cv_rmse_ratio_to_best_baseline": result.skill_ratio,
+        "model_kind": result.model_kind,
+        "blend": result.blend,
         "note": BACKTEST_NOTE,
     }
     return {"records": records, "summary": summary}

@@ -22,8 +22,15 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
-from energy_forecast.errors import ModelNotFoundError
-from energy_forecast.ml.blend import MIN_OWN_DAYS, BlendWeights, blended_forecast, fit_blend, own_model_days
+from energy_forecast.errors import ModelNotFoundError, TrainingError
+from energy_forecast.ml.blend import (
+    MIN_OWN_DAYS,
+    BlendWeights,
+    blended_forecast,
+    fit_blend,
+    fit_cold_blend,
+    own_model_days,
+)
 from energy_forecast.ml.fleet import (
     FLEET_MODEL_ID,
     MAX_ROWS,
@@ -41,6 +48,9 @@ from energy_forecast.services.meters import meter_calendar
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 
 _LOADED: Memo[FleetModel] = Memo(8)
+_HONEST: Memo[FleetModel] = Memo(8)
+# Backtests train their own fleet model before the first origin; fewer rows keep that quick.
+HONEST_MAX_ROWS = 100_000
 
 
 def is_fleet_model(info: ModelVersion) -> bool:
@@ -186,7 +196,13 @@ def fleet_forecast(
     if own is None or model is None:
         if fleet_model is None:
             return None, "fallback"
-        return forecast(fleet_model, readings, temperature, origin, horizon_hours), "fleet"
+        past = readings[readings.index < origin]
+        cold = fit_cold_blend(past, temperature, fleet_model)
+        if cold is None:
+            return forecast(fleet_model, readings, temperature, origin, horizon_hours), "fleet"
+        return blended_forecast(
+            fleet_model, None, cold, readings, temperature, origin, horizon_hours
+        ), "fleet"
     blend = BlendWeights.from_dict(weights)
     if fleet_model is not None and blend.model == 0 and blend.baseline == 0:
         return forecast(fleet_model, readings, temperature, origin, horizon_hours), "fleet"
@@ -201,3 +217,40 @@ def fleet_token(model_store: ModelStore, meter_type: MeterType) -> tuple[int, st
     except ModelNotFoundError:
         return None
     return info.version, str(info.created_at)
+
+
+def honest_fleet(
+    store: SeriesStore, model_store: ModelStore, meter_type: MeterType, until: pd.Timestamp
+) -> FleetModel | None:
+    """A fleet model trained now on every meter's readings before ``until`` (a backtest's first origin).
+
+    Only when the type has an active fleet model (the operator uses one); None otherwise, or when
+    too few meters have a week of readings before ``until``. Never the stored model itself: that
+    one may have seen the scored days. Memoised per (type, until, the stores' data versions).
+    """
+    if load_fleet(model_store, meter_type) is None:
+        return None
+    meters = [m for m in store.list_meters() if m.meter_type == MeterType(meter_type)]
+    versions = tuple(store.data_version(m.meter_type, m.meter_id, m.site_id) for m in meters)
+    key = (MeterType(meter_type).value, until, id(store), versions)
+    cached = _HONEST.get(key) if None not in versions else None
+    if cached is not None:
+        return cached
+    by_id = {m.meter_id: m for m in meters}
+
+    def load(meter_id: str) -> FleetMember | None:
+        meter = by_id[meter_id]
+        readings = store.read_readings(meter.meter_type, meter_id, None, until)
+        if readings.empty:
+            return None
+        stored = store.read_temperature(meter.site_id)
+        timezone, country = meter_calendar(store, meter)
+        return FleetMember(meter_id, readings, stored if not stored.empty else None, timezone, country)
+
+    try:
+        fleet = fit_fleet(list(by_id), load, meter_type, until=until, max_rows=HONEST_MAX_ROWS)
+    except TrainingError:
+        return None
+    if None not in versions:
+        _HONEST.put(key, fleet)
+    return fleet

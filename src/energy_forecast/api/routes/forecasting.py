@@ -139,11 +139,12 @@ def test_all_models(
 
 
 @router.post("/backtest/", response_model=BacktestPublic)
-def backtest(body: BacktestRequest, store: SeriesStoreDep) -> BacktestPublic:
+def backtest(body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> BacktestPublic:
     """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics."""
     return BacktestPublic(
         **backtest_meter(
             store,
+            model_store=models,
             meter_id=body.meter_id,
             meter_type=body.meter_type,
             horizon_hours=body.horizon_hours,
