@@ -4,7 +4,6 @@ blends and backtests, on a real DuckDB store and file model store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
