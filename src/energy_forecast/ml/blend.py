@@ -208,8 +208,15 @@ def blended_forecast(
     )
 
 
+COLD_PRIOR_HOURS = 336
+
+
 def fit_cold_blend(
-    readings: pd.Series, temperature: pd.Series | None, fleet_model: ForecastModel, level: float = 0.8
+    readings: pd.Series,
+    temperature: pd.Series | None,
+    fleet_model: ForecastModel,
+    level: float = 0.8,
+    prior_hours: float = COLD_PRIOR_HOURS,
 ) -> BlendWeights | None:
     """Weights of the fleet model and the best baseline for a meter too new for its own model.
 
@@ -226,4 +233,16 @@ def fit_cold_blend(
     features = build_features(readings, temperature, fleet_model.spec, index)
     holdout = fleet_model.predict_interval(features)
     holdout["actual"] = readings.reindex(index).to_numpy(dtype="float64")
-    return fit_blend(holdout, readings, temperature, None, level=level)
+    chosen = fit_blend(holdout, readings, temperature, None, level=level)
+    if chosen is None or prior_hours <= 0:
+        return chosen
+    # A week of hours is a noisy judge: shrink toward the fleet model alone, as if ``prior_hours``
+    # more hours had said so (unshrunk weights cost the 14-day cold start its median, see README).
+    share = chosen.holdout_hours / (chosen.holdout_hours + prior_hours)
+    fleet_w = share * chosen.model + (1.0 - share)
+    baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[chosen.baseline_name]
+    blended = _combine(
+        np.array([fleet_w, 1.0 - fleet_w]), [holdout["forecast"].to_numpy(), baseline.to_numpy()]
+    )
+    scale = _interval_scale(holdout["actual"].to_numpy(), blended, holdout, level)
+    return BlendWeights(fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours)
