@@ -150,9 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-blend", action="store_true", help="with --fleet: own model where one trains")
     parser.add_argument("--cold-days", type=int, default=0, help="truncate each meter to N days of history")
     parser.add_argument("--fleet-cache", type=Path, default=None, help="keep trained fleet models here")
+    parser.add_argument(
+        "--drop-last-days", type=int, default=0, help="score the period before the last N days (for tuning)"
+    )
+    parser.add_argument("--cold-prior", type=float, default=None, help="cold-start shrinkage hours")
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
+    if args.drop_last_days:
+        consumption = {
+            k: v[v.index < v.index[-1].floor("D") - pd.Timedelta(days=args.drop_last_days - 1)]
+            for k, v in consumption.items()
+        }
     wanted = {m for m in args.meters.split(",") if m}
     fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache) if args.fleet else {}
     rows = []
@@ -180,8 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.fleet:
                 fleet = fleets[(meter.meter_type, first)]
+                extra = {} if args.cold_prior is None else {"cold_prior_hours": args.cold_prior}
                 result = fleet_backtest(
-                    series, temperature.get(meter.site_id), fleet=fleet, blend=not args.no_blend, **common
+                    series,
+                    temperature.get(meter.site_id),
+                    fleet=fleet,
+                    blend=not args.no_blend,
+                    **common,
+                    **extra,
                 )
             else:
                 result = rolling_origin_backtest(series, temperature.get(meter.site_id), **common)

@@ -14,7 +14,14 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import DAY, BacktestResult, score_forecasts
 from energy_forecast.ml.baselines import baselines_at
-from energy_forecast.ml.blend import MIN_OWN_DAYS, blended_forecast, fit_blend, fit_cold_blend, own_model_days
+from energy_forecast.ml.blend import (
+    COLD_PRIOR_HOURS,
+    MIN_OWN_DAYS,
+    blended_forecast,
+    fit_blend,
+    fit_cold_blend,
+    own_model_days,
+)
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
@@ -32,6 +39,7 @@ def fleet_backtest(
     horizon_hours: int = 24,
     days: int = 28,
     blend: bool = True,
+    cold_prior_hours: float = COLD_PRIOR_HOURS,
 ) -> BacktestResult:
     """Backtest the forecaster this meter would get: blend, own model (``blend=False``) or fleet.
 
@@ -63,7 +71,7 @@ def fleet_backtest(
         )
         kind = "fleet"
         if blend:
-            weights = fit_cold_blend(train, temperature, fleet_model)
+            weights = fit_cold_blend(train, temperature, fleet_model, prior_hours=cold_prior_hours)
     else:
         raise InsufficientDataError(
             f"meter {meter_id!r}: {len(train)} readings before the first origin, a week needed",
