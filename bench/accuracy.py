@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'ratio':>6} {'nmbe':>6} {'cover':>6}"
     )
     started = time.perf_counter()
+    refused = 0
     for meter in meters.itertuples():
         if wanted and meter.meter_id not in wanted:
             continue
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = rolling_origin_backtest(series, temperature.get(meter.site_id), **common)
         except InsufficientDataError as exc:
             print(f"{meter.meter_id:16} {meter.meter_type:11} refused (the fallback answers): {exc.message}")
+            refused += 1
             continue
         ours = result.metrics["model"]
         best = result.best_baseline
@@ -224,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  {result.model_kind}{weights_text(result.blend)}",
             flush=True,
         )
+    if not rows:
+        print(
+            f"\nno meter could be backtested (refused: {refused}); "
+            f"elapsed {time.perf_counter() - started:.1f} s"
+        )
+        return 0
     print(f"\n{'type':11} {'meters':>6} {'med_ratio':>9} {'<1.0':>5} {'med_cover':>9} {'med_nmbe':>8}")
     for kind in sorted({r["type"] for r in rows}):
         chosen = [r for r in rows if r["type"] == kind]
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'all':11} {len(rows):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
         f"{statistics.median(covers):9.1f}   pooled coverage mean {statistics.fmean(covers):.1f}"
+        f"{f', refused {refused}' if refused else ''}"
     )
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
