@@ -12,7 +12,7 @@ import pytest
 from energy_forecast.api.routes.models import version_public
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.ml.fleet import FLEET_MODEL_ID
-from energy_forecast.services.evaluation import backtest_meter
+from energy_forecast.services.evaluation import backtest_meter, evaluate_meter
 from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.training import train_meter
@@ -108,3 +108,15 @@ def test_an_established_meter_stores_blend_weights_and_forecasts_the_blend(
         store, models, meter_id="est", meter_type=ELEC, start=last, end=last + pd.Timedelta(hours=24)
     )
     assert result.model == "blend" and result.model_version == info.version
+
+
+def test_test_model_scores_the_blend_with_a_fleet_trained_before_the_test_hours(
+    fleet_stores: tuple[DuckDBSeriesStore, FileModelStore],
+) -> None:
+    store, models = fleet_stores
+    add_meter(store, "est2", 49, 15.0, seed=11)
+    alone = evaluate_meter(store, meter_id="est2", meter_type=ELEC)
+    blended = evaluate_meter(store, meter_id="est2", meter_type=ELEC, model_store=models)
+    assert blended.test_window == alone.test_window and blended.test_samples == alone.test_samples
+    assert blended.metrics["cv_rmse_percent"] is not None
+    assert blended.metrics != alone.metrics

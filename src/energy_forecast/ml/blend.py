@@ -184,15 +184,28 @@ def blended_forecast(
     model its weight goes to the other two in proportion (renormalised).
     """
     own = forecast(model, history, temperature, origin, horizon_hours) if own is None else own
+    fleet_values = None
+    if fleet_model is not None and weights.fleet > 0:
+        fleet_values = forecast(fleet_model, history, temperature, origin, horizon_hours)[
+            "forecast"
+        ].to_numpy()
+    baseline = None
+    if weights.baseline > 0:
+        baseline = baselines_at(history, origin, horizon_hours)[weights.baseline_name].to_numpy()
+    return blend_frame(own, fleet_values, baseline, weights)
+
+
+def blend_frame(
+    own: pd.DataFrame, fleet_values: np.ndarray | None, baseline: np.ndarray | None, weights: BlendWeights
+) -> pd.DataFrame:
+    """Combine the meter model's frame with the fleet's and the baseline's values (either may be absent)."""
     columns = [own["forecast"].to_numpy()]
     w = [weights.model]
-    if fleet_model is not None and weights.fleet > 0:
-        columns.append(
-            forecast(fleet_model, history, temperature, origin, horizon_hours)["forecast"].to_numpy()
-        )
+    if fleet_values is not None and weights.fleet > 0:
+        columns.append(fleet_values)
         w.append(weights.fleet)
-    if weights.baseline > 0:
-        columns.append(baselines_at(history, origin, horizon_hours)[weights.baseline_name].to_numpy())
+    if baseline is not None and weights.baseline > 0:
+        columns.append(baseline)
         w.append(weights.baseline)
     total = sum(w)
     if total <= 0:

@@ -28,7 +28,7 @@ from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
-from energy_forecast.services.fleet_model import honest_fleet, is_fleet_model
+from energy_forecast.services.fleet_model import blended_test_frame, honest_fleet, is_fleet_model
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -107,7 +107,12 @@ def load_meter(
 
 
 def evaluate_meter(
-    store: SeriesStore, *, meter_id: str, meter_type: MeterType, test_size: float = 0.2
+    store: SeriesStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    test_size: float = 0.2,
+    model_store: ModelStore | None = None,
 ) -> ModelTestResult:
     """Train on the first ``1 - test_size`` of the hours, score model and baselines on the rest.
 
@@ -142,6 +147,11 @@ def evaluate_meter(
     )
     test = features.iloc[cut:]
     frame = training.model.predict_interval(test)
+    fleet = (
+        honest_fleet(store, model_store, meter.meter_type, test_start) if model_store is not None else None
+    )
+    if fleet is not None:  # the type uses a fleet model: test the blend the meter gets (issue 15)
+        frame, _ = blended_test_frame(fleet, training, meter_id, readings, temp, frame, (timezone, country))
     baselines = baseline_frame(readings, test.index, np.zeros(len(test), dtype=np.int64))
     actual = target[cut:]
     used = np.isfinite(actual) & np.all(np.isfinite(baselines.to_numpy()), axis=1)
@@ -206,7 +216,11 @@ def evaluate_fleet(
         }
         try:
             result = evaluate_meter(
-                store, meter_id=info.meter_id, meter_type=info.meter_type, test_size=test_size
+                store,
+                meter_id=info.meter_id,
+                meter_type=info.meter_type,
+                test_size=test_size,
+                model_store=model_store,
             )
         except EnergyForecastError as exc:
             rows.append({**row, "error": exc.message})

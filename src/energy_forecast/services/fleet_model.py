@@ -18,14 +18,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
 from energy_forecast.errors import ModelNotFoundError, TrainingError
+from energy_forecast.features.spec import build_features
+from energy_forecast.ml.baselines import baseline_frame
 from energy_forecast.ml.blend import (
     MIN_OWN_DAYS,
     BlendWeights,
+    blend_frame,
     blended_forecast,
     fit_blend,
     fit_cold_blend,
@@ -254,3 +258,28 @@ def honest_fleet(
     if None not in versions:
         _HONEST.put(key, fleet)
     return fleet
+
+
+def blended_test_frame(
+    fleet: FleetModel,
+    training: TrainingResult,
+    meter_id: str,
+    readings: pd.Series,
+    temperature: pd.Series | None,
+    own: pd.DataFrame,
+    calendar: tuple[str, str | None],
+) -> tuple[pd.DataFrame, str]:
+    """``/test_model/``: the blend's day-ahead forecasts of the test hours ``own.index`` (else ``own``).
+
+    ``fleet`` must have been trained before the first test hour (``honest_fleet``); the weights
+    come from the training part's hold-out, as a training would choose them.
+    """
+    index = pd.DatetimeIndex(own.index)
+    train = readings[readings.index < index[0]]
+    model = fleet.model_for(meter_id, train, *calendar)
+    weights = fit_blend(training.holdout, train, temperature, model) if training.holdout is not None else None
+    if weights is None:
+        return own, "meter"
+    fleet_values = model.predict(build_features(readings, temperature, model.spec, index))
+    baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[weights.baseline_name]
+    return blend_frame(own, fleet_values, baseline.to_numpy(), weights), "blend"

@@ -109,10 +109,14 @@ def _point_content(p: ForecastPoint) -> dict[str, object]:
 
 
 @router.post("/test_model/", response_model=ModelTestPublic)
-def test_model(body: ModelTestRequest, store: SeriesStoreDep) -> ModelTestPublic:
+def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> ModelTestPublic:
     """Train on the first 1 - test_size of the history, score day-ahead on the rest."""
     result = evaluate_meter(
-        store, meter_id=body.meter_id, meter_type=body.meter_type, test_size=body.test_size
+        store,
+        meter_id=body.meter_id,
+        meter_type=body.meter_type,
+        test_size=body.test_size,
+        model_store=models,
     )
     return ModelTestPublic(
         test_results=ModelTestResultsPublic(
