@@ -249,10 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(covers):9.1f}   pooled coverage mean {statistics.fmean(covers):.1f}"
         f"{f', refused {refused}' if refused else ''}"
     )
-    beating = sum(r < 1 for r in ratios)
-    print(
-        f"beating their best baseline: {beating} of {len(rows) + refused} meters ({beating / (len(rows) + refused):.0%})"
-    )
+    beating, total = sum(r < 1 for r in ratios), len(rows) + refused
+    print(f"beating their best baseline: {beating} of {total} meters ({beating / total:.0%})")
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):
