@@ -6,7 +6,15 @@ seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. With ``--
 widening of later days' intervals is checked. A bench, not a test:
 
     .venv/bin/python -P bench/accuracy.py [--data-dir ../shared/data] [--meters a,b] [--days 56]
-        [--horizon 168]
+        [--horizon 168] [--fleet] [--no-blend] [--cold-days 14]
+
+``--fleet`` trains a fleet model per meter type and first origin on every meter's readings before
+that origin (``ml.fleet.fit_fleet(until=...)``), then backtests each meter with the forecaster it
+would get: the blend of its own model, the fleet model and the best seasonal-naive forecast
+(``--no-blend``: its own model; under 28 days of history: the fleet model alone).
+``--cold-days N`` truncates each meter to N days before its scored period (every other meter,
+and so the fleet model's training data, stays whole; the meter is forecast by the fold model that
+never saw it).
 """
 
 from __future__ import annotations
@@ -22,8 +30,11 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
+from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
+from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
+from energy_forecast.ml.fleet_backtest import fleet_backtest
 
 SITES = {
     "tetouan_ma": ("MA", "Africa/Casablanca"),
@@ -68,6 +79,63 @@ def by_lead_day(result: BacktestResult) -> dict[int, tuple[float | None, float |
     return out
 
 
+def first_origin(series: pd.Series, days: int) -> pd.Timestamp:
+    """The first scored origin of a meter (as ``rolling_origin_backtest`` places it)."""
+    return series.dropna().index[-1].floor("D") - pd.Timedelta(days=days - 1)
+
+
+def train_fleets(
+    meters: pd.DataFrame,
+    consumption: dict[str, pd.Series],
+    temperature: dict[str, pd.Series],
+    days: int,
+    cache: Path | None = None,
+) -> dict[tuple[str, pd.Timestamp], FleetModel]:
+    """One fleet model per (type, first origin), on every meter's readings before that origin.
+
+    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs.
+    """
+    fleets: dict[tuple[str, pd.Timestamp], FleetModel] = {}
+    members = {
+        m.meter_id: FleetMember(
+            m.meter_id,
+            consumption[m.meter_id],
+            temperature.get(m.site_id),
+            SITES[m.site_id][1],
+            SITES[m.site_id][0],
+        )
+        for m in meters.itertuples()
+    }
+    for meter in meters.itertuples():
+        key = (meter.meter_type, first_origin(consumption[meter.meter_id], days))
+        if key in fleets:
+            continue
+        same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
+        started = time.perf_counter()
+        saved = cache / f"{key[0]}_{key[1]:%Y%m%d}" if cache else None
+        if saved is not None and saved.is_dir():
+            fleets[key] = FleetModel.from_artifacts({f.name: f.read_bytes() for f in saved.iterdir()})
+        else:
+            fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
+            if saved is not None:
+                saved.mkdir(parents=True)
+                for name, data in fleets[key].to_artifacts().items():
+                    (saved / name).write_bytes(data)
+        info = fleets[key].metadata
+        print(
+            f"fleet {meter.meter_type} until {key[1].date()}: {info['meters']} meters, {info['rows']} rows, "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    return fleets
+
+
+def weights_text(blend: dict[str, float | str | int] | None) -> str:
+    if not blend:
+        return ""
+    return f" w=({blend['model']:.2f},{blend['fleet']:.2f},{blend['baseline']:.2f} {blend['baseline_name']})"
+
+
 def fmt(value: float | None, spec: str = "7.2f") -> str:
     return format(value, spec) if value is not None else "   n/a"
 
@@ -78,30 +146,65 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--meters", default="", help="comma-separated meter ids (default: all)")
     parser.add_argument("--days", type=int, default=56)
     parser.add_argument("--horizon", type=int, default=24)
+    parser.add_argument("--fleet", action="store_true", help="blend with / fall back to a fleet model")
+    parser.add_argument("--no-blend", action="store_true", help="with --fleet: own model where one trains")
+    parser.add_argument("--cold-days", type=int, default=0, help="truncate each meter to N days of history")
+    parser.add_argument("--fleet-cache", type=Path, default=None, help="keep trained fleet models here")
+    parser.add_argument(
+        "--drop-last-days", type=int, default=0, help="score the period before the last N days (for tuning)"
+    )
+    parser.add_argument("--cold-prior", type=float, default=None, help="cold-start shrinkage hours")
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
+    if args.drop_last_days:
+        consumption = {
+            k: v[v.index < v.index[-1].floor("D") - pd.Timedelta(days=args.drop_last_days - 1)]
+            for k, v in consumption.items()
+        }
     wanted = {m for m in args.meters.split(",") if m}
+    fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache) if args.fleet else {}
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
         f"{'ratio':>6} {'nmbe':>6} {'cover':>6}"
     )
     started = time.perf_counter()
+    refused = 0
     for meter in meters.itertuples():
         if wanted and meter.meter_id not in wanted:
             continue
         country, timezone = SITES[meter.site_id]
-        result = rolling_origin_backtest(
-            consumption[meter.meter_id],
-            temperature.get(meter.site_id),
-            meter_id=meter.meter_id,
-            meter_type=MeterType(meter.meter_type),
-            timezone=timezone,
-            country=country,
-            horizon_hours=args.horizon,
-            days=args.days,
-        )
+        series = consumption[meter.meter_id]
+        first = first_origin(series, args.days)
+        if args.cold_days:
+            series = series[series.index >= first - pd.Timedelta(days=args.cold_days)]
+        common = {
+            "meter_id": meter.meter_id,
+            "meter_type": MeterType(meter.meter_type),
+            "timezone": timezone,
+            "country": country,
+            "horizon_hours": args.horizon,
+            "days": args.days,
+        }
+        try:
+            if args.fleet:
+                fleet = fleets[(meter.meter_type, first)]
+                extra = {} if args.cold_prior is None else {"cold_prior_hours": args.cold_prior}
+                result = fleet_backtest(
+                    series,
+                    temperature.get(meter.site_id),
+                    fleet=fleet,
+                    blend=not args.no_blend,
+                    **common,
+                    **extra,
+                )
+            else:
+                result = rolling_origin_backtest(series, temperature.get(meter.site_id), **common)
+        except InsufficientDataError as exc:
+            print(f"{meter.meter_id:16} {meter.meter_type:11} refused (the fallback answers): {exc.message}")
+            refused += 1
+            continue
         ours = result.metrics["model"]
         best = result.best_baseline
         base_cv = result.metrics[best]["cv_rmse_percent"] if best else None
@@ -119,9 +222,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{meter.meter_id:16} {meter.meter_type:11} {fmt(row['cv_ours'])} {fmt(base_cv)} "
             f"{best or '-':>8} "
-            f"{fmt(row['ratio'], '6.3f')} {fmt(row['nmbe'], '6.2f')} {fmt(row['coverage'], '6.1f')}",
+            f"{fmt(row['ratio'], '6.3f')} {fmt(row['nmbe'], '6.2f')} {fmt(row['coverage'], '6.1f')}"
+            f"  {result.model_kind}{weights_text(result.blend)}",
             flush=True,
         )
+    if not rows:
+        print(
+            f"\nno meter could be backtested (refused: {refused}); "
+            f"elapsed {time.perf_counter() - started:.1f} s"
+        )
+        return 0
     print(f"\n{'type':11} {'meters':>6} {'med_ratio':>9} {'<1.0':>5} {'med_cover':>9} {'med_nmbe':>8}")
     for kind in sorted({r["type"] for r in rows}):
         chosen = [r for r in rows if r["type"] == kind]
@@ -137,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'all':11} {len(rows):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
         f"{statistics.median(covers):9.1f}   pooled coverage mean {statistics.fmean(covers):.1f}"
+        f"{f', refused {refused}' if refused else ''}"
     )
+    beating, total = sum(r < 1 for r in ratios), len(rows) + refused
+    print(f"beating their best baseline: {beating} of {total} meters ({beating / total:.0%})")
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):

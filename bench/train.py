@@ -5,7 +5,7 @@
 The longest meter is taken (or the one named); with ``--rows`` its readings are extended backwards
 by whole copies of themselves (shifted by their own span) to reach about that many hours, the size
 the training budget (~2 s on 2 cores) is stated for. Each figure is the best of ``--repeat`` runs.
-fit_model does two fits (hold-out evaluation, then the final refit on everything) plus features,
+fit_model does a hold-out fit (half the trees at twice the rate) and the final refit plus features,
 so a ratio of about 3 to one bare fit is the expected shape; train_meter adds reading the meter and
 its temperature from a DuckDB store and writing the model bundle (the whole path a worker runs).
 """

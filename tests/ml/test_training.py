@@ -68,3 +68,13 @@ def test_nan_readings_are_gaps_not_training_rows() -> None:
     consumption.iloc[100:110] = np.nan
     result = fit_model(consumption, None, meter_id="m", meter_type=MeterType.ELECTRICITY)
     assert result.data_points == len(consumption) - 10
+
+
+def test_holdout_model_is_half_the_trees_at_twice_the_rate() -> None:
+    from energy_forecast.ml.params import default_params
+    from energy_forecast.ml.training import holdout_params
+
+    water = default_params(MeterType.WATER)
+    short = holdout_params(water)
+    assert (short.n_estimators, short.learning_rate) == (water.n_estimators // 2, water.learning_rate * 2)
+    assert holdout_params(water, 1.0) == water

@@ -73,6 +73,12 @@ class ForecastPublic(BaseModel):
     meter_type: MeterType
     frequency: str
     model_version: int | None
+    model: str = Field(
+        "meter",
+        description="which forecaster answered: meter (its own model), blend (its model, the fleet model "
+        "and a seasonal-naive forecast, weights in /models/), fleet (a new meter: the fleet model) or "
+        "fallback (the substitute)",
+    )
     substituted: bool
     substitution_reason: str | None = None
     temperature_source: str = Field(description="observed, climatology, mixed or none (forecast points)")
@@ -149,6 +155,12 @@ class ModelVersionPublic(BaseModel):
     training_window: dict[str, Any] | None
     data_points: int | None
     metrics: dict[str, float | None]
+    kind: str = Field("meter", description="meter (one meter's model) or fleet (the type's fleet model)")
+    blend: dict[str, Any] | None = Field(
+        None,
+        description="weights of the meter's model, the fleet model and the named seasonal-naive "
+        "baseline in its forecasts (chosen on the hold-out), and the interval factor",
+    )
 
 
 class ModelHistoryPublic(BaseModel):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from energy_forecast.features.calendar import calendar_features
+from energy_forecast.features.descriptors import DESCRIPTOR_HOURS, descriptor_columns
 from energy_forecast.features.grid import HOUR, hourly_index, on_grid
 from energy_forecast.features.lags import anchored_columns, lag_columns, same_hour_columns, window_columns
 from energy_forecast.features.weather import temperature_columns
@@ -42,6 +43,8 @@ class FeatureSpec:
     anchor_windows: tuple[int, ...] = (24,)
     heating_base_c: float = 15.5
     cooling_base_c: float = 22.0
+    # Scale-free meter descriptors (features/descriptors.py): on for fleet models only.
+    descriptors: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -84,6 +87,7 @@ class FeatureSpec:
             *(24 * (first_day + n - 1) for n in self.same_hour_days),
             *(w - 1 for w in self.temperature_windows),
             max(168, *self.anchor_windows) + 24 + (self.anchor_hours or 0) if self.anchor_hours else 0,
+            DESCRIPTOR_HOURS + 24 + (self.anchor_hours or 0) if self.descriptors else 0,
         ]
         return max(reach, default=0)
 
@@ -139,5 +143,10 @@ def build_features(
                 heating_base_c=spec.heating_base_c,
                 cooling_base_c=spec.cooling_base_c,
             )
+        )
+    if spec.descriptors:
+        lead = spec.anchor_lead(index) if spec.anchor_hours else np.full(len(index), spec.window_shift - 1)
+        columns.update(
+            descriptor_columns(values, on_grid(temperature, grid), grid, positions, lead, spec.timezone)
         )
     return pd.DataFrame(columns, index=index)

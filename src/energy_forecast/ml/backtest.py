@@ -33,6 +33,9 @@ class BacktestResult:
     forecasts: pd.DataFrame
     metrics: dict[str, dict[str, float | None]]
     training: TrainingResult
+    # Which forecaster answered: "meter" (its own model), "blend" or "fleet" (ml/blend.py).
+    model_kind: str = "meter"
+    blend: dict[str, float | str | int] | None = None
 
     @property
     def best_baseline(self) -> str | None:
@@ -50,6 +53,11 @@ class BacktestResult:
             return None
         theirs = self.metrics[best]["cv_rmse_percent"]
         return None if not theirs else ours / theirs
+
+
+def first_origin(readings: pd.Series, days: int) -> pd.Timestamp:
+    """The first of ``days`` daily origins ending at the last reading's day (where training stops)."""
+    return clean_readings(readings).index[-1].floor("D") - (days - 1) * DAY
 
 
 def rolling_origin_backtest(

@@ -22,12 +22,14 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
-from energy_forecast.ml.backtest import rolling_origin_backtest
+from energy_forecast.ml.backtest import first_origin, rolling_origin_backtest
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
+from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.quality import check_training_data
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
+from energy_forecast.services.fleet_model import blended_test_frame, honest_fleet, is_fleet_model
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -106,7 +108,12 @@ def load_meter(
 
 
 def evaluate_meter(
-    store: SeriesStore, *, meter_id: str, meter_type: MeterType, test_size: float = 0.2
+    store: SeriesStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    test_size: float = 0.2,
+    model_store: ModelStore | None = None,
 ) -> ModelTestResult:
     """Train on the first ``1 - test_size`` of the hours, score model and baselines on the rest.
 
@@ -145,6 +152,11 @@ def evaluate_meter(
     )
     test = features.iloc[cut:]
     frame = training.model.predict_interval(test)
+    fleet = (
+        honest_fleet(store, model_store, meter.meter_type, test_start) if model_store is not None else None
+    )
+    if fleet is not None:  # the type uses a fleet model: test the blend the meter gets (issue 15)
+        frame, _ = blended_test_frame(fleet, training, meter_id, readings, temp, frame, (timezone, country))
     baselines = baseline_frame(readings, test.index, np.zeros(len(test), dtype=np.int64))
     actual = target[cut:]
     used = np.isfinite(actual) & np.all(np.isfinite(baselines.to_numpy()), axis=1)
@@ -200,6 +212,8 @@ def evaluate_fleet(
     """
     rows: list[dict[str, Any]] = []
     for info in model_store.list_models(meter_type):
+        if is_fleet_model(info):
+            continue
         row: dict[str, Any] = {
             "meter_id": info.meter_id,
             "meter_type": info.meter_type.value,
@@ -207,7 +221,11 @@ def evaluate_fleet(
         }
         try:
             result = evaluate_meter(
-                store, meter_id=info.meter_id, meter_type=info.meter_type, test_size=test_size
+                store,
+                meter_id=info.meter_id,
+                meter_type=info.meter_type,
+                test_size=test_size,
+                model_store=model_store,
             )
         except EnergyForecastError as exc:
             rows.append({**row, "error": exc.message})
@@ -237,7 +255,13 @@ def _clean(value: Any) -> Any:
 
 
 def backtest_meter(
-    store: SeriesStore, *, meter_id: str, meter_type: MeterType, horizon_hours: int = 24, days: int = 28
+    store: SeriesStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    horizon_hours: int = 24,
+    days: int = 28,
+    model_store: ModelStore | None = None,
 ) -> dict[str, Any]:
     """``{"records": [...], "summary": {...}}`` of a rolling-origin backtest over the last ``days``.
 
@@ -247,16 +271,24 @@ def backtest_meter(
     """
     meter, readings, temperature = load_meter(store, meter_id, meter_type)
     timezone, country = meter_calendar(store, meter)
-    result = rolling_origin_backtest(
-        readings,
-        temperature if not temperature.empty else None,
-        meter_id=meter_id,
-        meter_type=meter.meter_type,
-        timezone=timezone,
-        country=country,
-        horizon_hours=horizon_hours,
-        days=days,
+    options: dict[str, Any] = {
+        "meter_id": meter_id,
+        "meter_type": meter.meter_type,
+        "timezone": timezone,
+        "country": country,
+        "horizon_hours": horizon_hours,
+        "days": days,
+    }
+    temp = temperature if not temperature.empty else None
+    fleet = (
+        honest_fleet(store, model_store, meter.meter_type, first_origin(readings, days))
+        if model_store
+        else None
     )
+    if fleet is not None:  # the type uses a fleet model: backtest what the meter gets (issue 15)
+        result = fleet_backtest(readings, temp, fleet=fleet, **options)
+    else:
+        result = rolling_origin_backtest(readings, temp, **options)
     table = result.forecasts
     origins = pd.DatetimeIndex(table["origin"]).strftime(ISO_UTC)
     stamps = pd.DatetimeIndex(table["timestamp"]).strftime(ISO_UTC)
@@ -284,6 +316,8 @@ def backtest_meter(
         "baselines": {name: public_metrics(result.metrics[name]) for name in BASELINES},
         "best_baseline": result.best_baseline,
         "cv_rmse_ratio_to_best_baseline": result.skill_ratio,
+        "model_kind": result.model_kind,
+        "blend": result.blend,
         "note": BACKTEST_NOTE,
     }
     return {"records": records, "summary": summary}

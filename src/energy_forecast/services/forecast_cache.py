@@ -22,6 +22,7 @@ from energy_forecast.errors import ModelNotFoundError
 from energy_forecast.ml.forecasting import forecast, forecast_inputs
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.services.climatology import climatology_table
+from energy_forecast.services.fleet_model import fleet_token
 from energy_forecast.services.memo import Memo
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 
@@ -92,9 +93,9 @@ def answer_version(
 ) -> Hashable | None:
     """A token that stays equal exactly while ``forecast_meter`` would answer the same for this meter.
 
-    Made of the store's data version (readings, site temperatures, registries) and the active
-    model's version; None when it cannot be known cheaply: a store that other processes write to,
-    a meter outside the registry, or a weather provider that may supply the future temperatures
+    Made of the store's data version (readings, site temperatures, registries), the active
+    model's version and the type's fleet model version; None when it cannot be known cheaply: a
+    store that other processes write to, a meter outside the registry, or a weather provider that may supply the future temperatures
     (its values move with every provider update). Take it before computing an answer and store the
     answer only if it is unchanged afterwards, so a write racing the computation is never cached.
     """
@@ -110,7 +111,7 @@ def answer_version(
         model = model_key(model_store.get_version(meter_type, meter_id))
     except ModelNotFoundError:
         model = None
-    return data, model
+    return data, model, fleet_token(model_store, meter_type)
 
 
 _CLIMATOLOGIES: Memo[np.ndarray] = Memo(64)

@@ -34,6 +34,7 @@ from energy_forecast.errors import (
 from energy_forecast.features.grid import HOUR, hourly_index, on_grid
 from energy_forecast.ml.quality import check_training_data
 from energy_forecast.services.climatology import climatology_at
+from energy_forecast.services.fleet_model import fleet_forecast
 from energy_forecast.services.forecast_cache import ModelCache, climatology
 from energy_forecast.services.forecast_points import (
     DAILY_NOTE,
@@ -65,6 +66,8 @@ class ForecastResult:
     last_reading: pd.Timestamp
     timezone: str
     notes: list[str] = field(default_factory=list)
+    # Which forecaster answered: meter, blend, fleet or fallback (services/fleet_model.py).
+    model: str = "meter"
 
 
 def check_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
@@ -194,6 +197,7 @@ def forecast_meter(
     )  # fmt: skip
     reason = None
     temperature_source = "none"
+    answered_by = "meter" if loaded is not None else "fallback"
     if horizon_hours:
         index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
         stored = store.read_temperature(site_id) if site_id else empty_series("temperature")
@@ -208,8 +212,16 @@ def forecast_meter(
                 reason = f"the model cannot forecast from these readings ({exc.message})"
         else:
             reason = broken or _unusable_reason(readings, meter_id)
+        if meter is not None:  # blend weights in the bundle, or a cold start: the fleet model (issue 15)
+            own_model = loaded[1] if loaded is not None else None
+            future_temperature = temperature if not temperature.empty else None
+            fleet_args = (own_model, result, readings, future_temperature, origin, horizon_hours)
+            result, answered_by = fleet_forecast(model_store, store, meter, *fleet_args)
+            if answered_by == "fleet":
+                reason = None
         if result is None:
             result = same_hour_mean(readings, index, timezone)
+            answered_by = "fallback"
         inside = slice(int(index.searchsorted(start)), int(index.searchsorted(stop)))
 
         def joined(past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
@@ -240,11 +252,12 @@ def forecast_meter(
         meter_type=meter_type,
         frequency=frequency,
         points=points,
-        model_version=loaded[0].version if loaded and not reason else None,
+        model_version=loaded[0].version if loaded and not reason and answered_by != "fleet" else None,
         substituted=reason is not None,
         substitution_reason=reason,
         temperature_source=temperature_source,
         last_reading=last,
         timezone=timezone,
         notes=notes,
+        model=answered_by,
     )

@@ -18,8 +18,10 @@ from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import empty_series
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
 from energy_forecast.errors import NoDataFoundError
+from energy_forecast.ml.fleet import FLEET_MODEL_ID
 from energy_forecast.ml.params import default_params
 from energy_forecast.ml.training import fit_model
+from energy_forecast.services.fleet_model import blend_for_training, train_fleet
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
@@ -71,6 +73,10 @@ def train_meter(
     reporter = reporter or NullReporter()
     validate_meter_id(meter_id)
     meter_type = MeterType(meter_type)
+    if meter_id == FLEET_MODEL_ID:  # the reserved id trains the type's fleet model (issue 15)
+        return train_fleet(
+            store, model_store, meter_type=meter_type, end=end, reporter=reporter, fit_threads=fit_threads
+        )
     started = time.perf_counter()
 
     reporter.stage(TaskState.CONNECTING, "Connecting to the time-series store")
@@ -104,6 +110,11 @@ def train_meter(
         params=params,
     )
 
+    blend = blend_for_training(
+        model_store, store, meter, readings, temperature if not temperature.empty else None, result
+    )
+    if blend is not None:
+        result.model.metadata["blend"] = blend.to_dict()
     reporter.stage(TaskState.SAVING_MODEL, "Saving the model bundle", {"metrics": result.metrics})
     first, last = result.training_window
     metadata = {
@@ -119,6 +130,7 @@ def train_meter(
             "end": end.isoformat() if end is not None else None,
         },
         "metrics": result.metrics,
+        "blend": blend.to_dict() if blend is not None else None,
     }
     saved = model_store.save(meter_type, meter_id, result.model.to_artifacts(), metadata)
     elapsed = time.perf_counter() - started

@@ -83,6 +83,7 @@ def _compute(
         "meter_type": result.meter_type.value,
         "frequency": result.frequency,
         "model_version": result.model_version,
+        "model": result.model,
         "substituted": result.substituted,
         "substitution_reason": result.substitution_reason,
         "temperature_source": result.temperature_source,
@@ -110,10 +111,14 @@ def _point_content(p: ForecastPoint) -> dict[str, object]:
 
 
 @router.post("/test_model/", response_model=ModelTestPublic)
-def test_model(body: ModelTestRequest, store: SeriesStoreDep) -> ModelTestPublic:
+def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> ModelTestPublic:
     """Train on the first 1 - test_size of the history, score day-ahead on the rest."""
     result = evaluate_meter(
-        store, meter_id=body.meter_id, meter_type=body.meter_type, test_size=body.test_size
+        store,
+        meter_id=body.meter_id,
+        meter_type=body.meter_type,
+        test_size=body.test_size,
+        model_store=models,
     )
     return ModelTestPublic(
         test_results=ModelTestResultsPublic(
@@ -140,11 +145,12 @@ def test_all_models(
 
 
 @router.post("/backtest/", response_model=BacktestPublic)
-def backtest(body: BacktestRequest, store: SeriesStoreDep) -> BacktestPublic:
+def backtest(body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> BacktestPublic:
     """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics."""
     return BacktestPublic(
         **backtest_meter(
             store,
+            model_store=models,
             meter_id=body.meter_id,
             meter_type=body.meter_type,
             horizon_hours=body.horizon_hours,

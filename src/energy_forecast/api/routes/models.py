@@ -41,6 +41,8 @@ def version_public(info: ModelVersion) -> ModelVersionPublic:
         training_window=metadata.get("training_window"),
         data_points=int(points) if points is not None else None,
         metrics={key: metrics.get(key) for key in SUMMARY_METRICS},
+        kind="fleet" if metadata.get("kind") == "fleet" else "meter",
+        blend=metadata.get("blend"),
     )
 
 

@@ -296,7 +296,12 @@
     const peak = forecast.reduce((a, b) => (b.value > a.value ? b : a));
     const total = forecast.reduce((sum, p) => sum + p.value, 0);
     const unit = pageData().unit || "";
-    const model = result.model_version ? `model v${result.model_version}` : "same-hour mean (no model)";
+    const model =
+      result.model === "fleet"
+        ? "the fleet model (a new meter)"
+        : result.model_version
+          ? `model v${result.model_version}${result.model === "blend" ? " blended with the fleet model and a baseline" : ""}`
+          : "same-hour mean (no model)";
     return (
       `${history.length} hourly readings and ${forecast.length} forecast hours from ${model}. ` +
       `Forecast total ${total.toFixed(0)} ${unit}, peak ${peak.value.toFixed(1)} ${unit} at ` +

@@ -1,0 +1,261 @@
+"""Blend the meter's own model, the fleet model and the best seasonal-naive forecast.
+
+**Weights.** Chosen on the meter's own in-window hold-out (the last 20 % of its training readings,
+predicted by the hold-out model, by the fleet fold model that never saw the meter, and by the
+seasonal-naive baselines from readings before each hour's origin), never on scored days. They are
+constrained: non-negative and summing to one, searched on a 0.05 grid of the simplex (231
+candidates) for the lowest squared error. Why not a stacking regression: the three forecasts are
+strongly collinear and a hold-out has a few hundred to a few thousand hours, so free coefficients
+overfit and can extrapolate (negative weights, sums far from one); a convex combination stays
+inside the range of its members and, on the hold-out, is never worse than the best of them, so
+a meter whose hold-out says a baseline wins gets mostly the baseline.
+
+**Intervals.** The blend keeps the meter model's interval shape (its calibrated offsets and
+per-day widening), re-centred on the blend and scaled by one factor: the ``level`` quantile of
+how much of that half-width each hold-out hour needed (so about ``level`` of hold-out hours fall
+inside).
+
+**Cold start.** A meter with too little history for its own model (``MIN_OWN_DAYS``) but a week
+of readings is forecast by the fleet model alone, with the fleet's intervals (calibrated on its
+out-of-sample residuals on other meters); every answer says ``model: fleet``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_forecast.features.spec import build_features
+from energy_forecast.ml.baselines import BASELINES, baseline_frame, baselines_at
+from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.model import ForecastModel
+
+MIN_OWN_DAYS = 28
+GRID_STEP = 0.05
+MIN_BLEND_HOURS = 48
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """Convex weights of the three forecasters and the interval factor, as stored in the bundle."""
+
+    model: float
+    fleet: float
+    baseline: float
+    baseline_name: str
+    interval_scale: float
+    holdout_hours: int
+    fleet_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BlendWeights:
+        return cls(**data)
+
+
+def own_model_days(readings: pd.Series) -> float:
+    """Days between the first and last reading: what decides own model (blend) or fleet only."""
+    values = readings.dropna()
+    if values.empty:
+        return 0.0
+    return float((values.index[-1] - values.index[0]) / pd.Timedelta(days=1))
+
+
+def simplex_weights(actual: np.ndarray, members: np.ndarray, step: float = GRID_STEP) -> np.ndarray:
+    """The convex weights (a 0.05 grid) with the lowest squared error of ``members @ w`` to ``actual``.
+
+    ``members`` has one column per forecaster; rows with any NaN are ignored. Ties keep the first
+    candidate in grid order, which favours the first member (the meter's own model).
+    """
+    ok = np.isfinite(actual) & np.isfinite(members).all(axis=1)
+    y, x = actual[ok], members[ok]
+    steps = round(1 / step)
+    best, best_error = np.array([1.0] + [0.0] * (x.shape[1] - 1)), np.inf
+    if not len(y):
+        return best
+    if x.shape[1] == 2:
+        grid = [np.array([i, steps - i]) / steps for i in range(steps, -1, -1)]
+    else:
+        grid = [
+            np.array([i, j, steps - i - j]) / steps
+            for i in range(steps, -1, -1)
+            for j in range(steps - i, -1, -1)
+        ]
+    for w in grid:
+        error = float(np.sum((x @ w - y) ** 2))
+        if not np.isfinite(best_error) or error < best_error * (1 - 1e-12):
+            best, best_error = w, error
+    return best
+
+
+def fit_blend(
+    holdout: pd.DataFrame,
+    readings: pd.Series,
+    temperature: pd.Series | None,
+    fleet_model: ForecastModel | None,
+    *,
+    level: float = 0.8,
+    fleet_version: int | None = None,
+) -> BlendWeights | None:
+    """Weights and interval factor from the hold-out frame of ``fit_model`` (None: too few hours)."""
+    index = pd.DatetimeIndex(holdout.index)
+    actual = holdout["actual"].to_numpy(dtype="float64")
+    ours = holdout["forecast"].to_numpy(dtype="float64")
+    baselines = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))
+    scores = {}
+    for name in BASELINES:
+        values = baselines[name].to_numpy()
+        ok = np.isfinite(values) & np.isfinite(actual)
+        scores[name] = (
+            float(np.mean((values[ok] - actual[ok]) ** 2)) if ok.sum() >= MIN_BLEND_HOURS else np.inf
+        )
+    baseline_name = min(scores, key=lambda n: scores[n])
+    if not np.isfinite(scores[baseline_name]):
+        return None
+    columns = [ours]
+    if fleet_model is not None:
+        columns.append(_fleet_day_ahead(fleet_model, readings, temperature, index))
+    columns.append(baselines[baseline_name].to_numpy())
+    weights = simplex_weights(actual, np.column_stack(columns))
+    fleet_w = float(weights[1]) if fleet_model is not None else 0.0
+    blended = _combine(weights, columns)
+    scale = _interval_scale(actual, blended, holdout, level)
+    return BlendWeights(
+        model=float(weights[0]),
+        fleet=fleet_w,
+        baseline=float(weights[-1]),
+        baseline_name=baseline_name,
+        interval_scale=scale,
+        holdout_hours=int(np.isfinite(actual).sum()),
+        fleet_version=fleet_version,
+    )
+
+
+def _fleet_day_ahead(
+    fleet_model: ForecastModel, readings: pd.Series, temperature: pd.Series | None, index: pd.DatetimeIndex
+) -> np.ndarray:
+    """Day-ahead fleet forecasts of the hold-out hours (features from readings before each anchor)."""
+    features = build_features(readings, temperature, fleet_model.spec, index)
+    return fleet_model.predict(features)
+
+
+def _combine(weights: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
+    """Weighted sum; a member that is NaN on an hour gives its weight to the others."""
+    stack = np.column_stack(columns)
+    w = np.broadcast_to(weights, stack.shape).copy()
+    w[~np.isfinite(stack)] = 0.0
+    total = w.sum(axis=1)
+    value = np.nansum(np.where(w > 0, stack, 0.0) * w, axis=1)
+    return np.divide(value, total, out=np.full(len(stack), np.nan), where=total > 0)
+
+
+def _interval_scale(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame, level: float) -> float:
+    forecast_ = frame["forecast"].to_numpy()
+    span = np.where(
+        actual >= blended, frame["upper"].to_numpy() - forecast_, forecast_ - frame["lower"].to_numpy()
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.abs(actual - blended) / span
+    valid = np.isfinite(need) & (span > 0)
+    if valid.sum() < MIN_BLEND_HOURS:
+        return 1.0
+    return float(np.clip(np.quantile(need[valid], level), 0.25, 4.0))
+
+
+def blended_forecast(
+    model: ForecastModel,
+    fleet_model: ForecastModel | None,
+    weights: BlendWeights,
+    history: pd.Series,
+    temperature: pd.Series | None,
+    origin: pd.Timestamp,
+    horizon_hours: int,
+    *,
+    own: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The blend of the three forecasts from ``origin``; columns ``forecast, lower, upper``.
+
+    ``own`` is the meter model's forecast when the caller has it (a memoised one). Without a fleet
+    model its weight goes to the other two in proportion (renormalised).
+    """
+    own = forecast(model, history, temperature, origin, horizon_hours) if own is None else own
+    fleet_values = None
+    if fleet_model is not None and weights.fleet > 0:
+        fleet_values = forecast(fleet_model, history, temperature, origin, horizon_hours)[
+            "forecast"
+        ].to_numpy()
+    baseline = None
+    if weights.baseline > 0:
+        baseline = baselines_at(history, origin, horizon_hours)[weights.baseline_name].to_numpy()
+    return blend_frame(own, fleet_values, baseline, weights)
+
+
+def blend_frame(
+    own: pd.DataFrame, fleet_values: np.ndarray | None, baseline: np.ndarray | None, weights: BlendWeights
+) -> pd.DataFrame:
+    """Combine the meter model's frame with the fleet's and the baseline's values (either may be absent)."""
+    columns = [own["forecast"].to_numpy()]
+    w = [weights.model]
+    if fleet_values is not None and weights.fleet > 0:
+        columns.append(fleet_values)
+        w.append(weights.fleet)
+    if baseline is not None and weights.baseline > 0:
+        columns.append(baseline)
+        w.append(weights.baseline)
+    total = sum(w)
+    if total <= 0:
+        return own
+    value = _combine(np.array(w) / total, columns)
+    value = np.where(np.isfinite(value), value, own["forecast"].to_numpy())
+    scale = weights.interval_scale
+    lower = np.maximum(value - (own["forecast"] - own["lower"]).to_numpy() * scale, 0.0)
+    upper = value + (own["upper"] - own["forecast"]).to_numpy() * scale
+    return pd.DataFrame(
+        {"forecast": value, "lower": np.minimum(lower, value), "upper": np.maximum(upper, value)},
+        index=own.index,
+    )
+
+
+COLD_PRIOR_HOURS = 336
+
+
+def fit_cold_blend(
+    readings: pd.Series,
+    temperature: pd.Series | None,
+    fleet_model: ForecastModel,
+    level: float = 0.8,
+    prior_hours: float = COLD_PRIOR_HOURS,
+) -> BlendWeights | None:
+    """Weights of the fleet model and the best baseline for a meter too new for its own model.
+
+    Chosen on the meter's own readings after its first week (where the baselines exist), forecast
+    day-ahead by the fleet fold model that never saw the meter: a new meter on which the fleet
+    model fails gets mostly the seasonal-naive forecast. ``model`` is the fleet model's weight.
+    """
+    if readings.empty:
+        return None
+    start = readings.index[0] + pd.Timedelta(days=7)
+    index = pd.DatetimeIndex(readings.index[readings.index >= start])
+    if len(index) < MIN_BLEND_HOURS:
+        return None
+    features = build_features(readings, temperature, fleet_model.spec, index)
+    holdout = fleet_model.predict_interval(features)
+    holdout["actual"] = readings.reindex(index).to_numpy(dtype="float64")
+    chosen = fit_blend(holdout, readings, temperature, None, level=level)
+    if chosen is None or prior_hours <= 0:
+        return chosen
+    # A week of hours is a noisy judge: shrink toward the fleet model alone, as if ``prior_hours``
+    # more hours had said so (unshrunk weights cost the 14-day cold start its median, see README).
+    share = chosen.holdout_hours / (chosen.holdout_hours + prior_hours)
+    fleet_w = share * chosen.model + (1.0 - share)
+    baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[chosen.baseline_name]
+    blended = _combine(
+        np.array([fleet_w, 1.0 - fleet_w]), [holdout["forecast"].to_numpy(), baseline.to_numpy()]
+    )
+    scale = _interval_scale(holdout["actual"].to_numpy(), blended, holdout, level)
+    return BlendWeights(fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours)
