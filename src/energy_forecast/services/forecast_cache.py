@@ -97,7 +97,8 @@ def answer_version(
     model's version and the type's fleet model version; None when it cannot be known cheaply: a
     store that other processes write to, a meter outside the registry, or a weather provider that
     may supply the future temperatures (its values move with every provider update). Take it
-    before computing an answer and store the answer only if it is unchanged afterwards, so a write racing the computation is never cached.
+    before computing an answer and store the answer only if it is unchanged afterwards, so a write
+    racing the computation is never cached.
     """
     meter = store.get_meter(meter_id)
     if meter is None or meter.meter_type != MeterType(meter_type):
