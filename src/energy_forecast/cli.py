@@ -295,6 +295,10 @@ from energy_forecast.cli_weather import weather_app  # noqa: E402  (it reuses th
 
 app.add_typer(weather_app, name="weather")
 
+from energy_forecast.cli_schedule import register as register_schedule  # noqa: E402
+
+register_schedule(app)  # scheduler, schedule (issue 14)
+
 
 @app.command("forecast")
 def forecast_command(

@@ -148,6 +148,13 @@ class ModelVersionPublic(BaseModel):
     training_window: dict[str, Any] | None
     data_points: int | None
     metrics: dict[str, float | None]
+    status: Literal["active", "previous", "rejected"] = Field(
+        default="active", description="rejected: its training kept the active model (see reason)"
+    )
+    reason: str | None = Field(default=None, description="why it was accepted or rejected when trained")
+    acceptance: dict[str, Any] | None = Field(
+        default=None, description="champion/challenger figures: both CV(RMSE)s, the basis, the margin"
+    )
 
 
 class ModelHistoryPublic(BaseModel):

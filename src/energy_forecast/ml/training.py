@@ -42,6 +42,9 @@ class TrainingResult:
     metrics: dict[str, float | None]
     data_points: int
     training_window: tuple[pd.Timestamp, pd.Timestamp]
+    # The hold-out model's predictions on the hold-out hours (it never saw them): what a
+    # champion/challenger comparison scores the challenger by (services/champion.py).
+    holdout_predictions: pd.Series | None = None
 
 
 def clean_readings(consumption: pd.Series) -> pd.Series:
@@ -189,6 +192,7 @@ def fit_model(
         evaluation_model.intervals = replace(evaluation_model.intervals, widen=widen)
     metrics = holdout_metrics(evaluation_model, readings, features.iloc[cut:], target[cut:])
     metrics["train_hours"] = float(cut)
+    holdout = pd.Series(evaluation_model.predict(features.iloc[cut:]), index=features.index[cut:])
 
     window = (readings.index[0], readings.index[-1])
     metadata: dict[str, object] = {
@@ -201,4 +205,10 @@ def fit_model(
     }
     model = fit_booster(features, target, spec, params, metadata)
     model.intervals = evaluation_model.intervals
-    return TrainingResult(model=model, metrics=metrics, data_points=len(readings), training_window=window)
+    return TrainingResult(
+        model=model,
+        metrics=metrics,
+        data_points=len(readings),
+        training_window=window,
+        holdout_predictions=holdout,
+    )

@@ -20,6 +20,7 @@ from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskSta
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.ml.params import default_params
 from energy_forecast.ml.training import fit_model
+from energy_forecast.services.champion import challenge
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
@@ -57,8 +58,13 @@ def train_meter(
     end: pd.Timestamp | None = None,
     reporter: ProgressReporter | None = None,
     fit_threads: int | None = None,
+    force: bool = False,
+    accept_margin: float = 0.05,
 ) -> dict[str, Any]:
-    """Train and save a new active model version; returns the seed's ``result.details``.
+    """Train and save a new model version; returns the seed's ``result.details``.
+
+    The version becomes active only if it is not worse than the active one by more than
+    ``accept_margin`` (``services.champion``), or with ``force``; otherwise it is kept as rejected.
 
     ``fit_threads`` caps XGBoost's threads: several fits sharing the cores each with a full
     thread pool oversubscribe them, and OpenMP's spin-waiting then makes every fit ~10x slower.
@@ -120,7 +126,14 @@ def train_meter(
         },
         "metrics": result.metrics,
     }
-    saved = model_store.save(meter_type, meter_id, result.model.to_artifacts(), metadata)
+    verdict = challenge(
+        model_store, meter_type, meter_id, readings, temperature if not temperature.empty else None, result,
+        margin=accept_margin, force=force,
+    )  # fmt: skip
+    metadata["acceptance"] = verdict.to_dict()
+    saved = model_store.save(
+        meter_type, meter_id, result.model.to_artifacts(), metadata, activate=verdict.accepted
+    )
     elapsed = time.perf_counter() - started
     return {
         "meter_id": meter_id,
@@ -132,4 +145,6 @@ def train_meter(
         "training_time_seconds": round(elapsed, 3),
         "training_window": metadata["training_window"],
         "metrics": result.metrics,
+        "status": "active" if verdict.accepted else "rejected",
+        "acceptance": verdict.to_dict(),
     }

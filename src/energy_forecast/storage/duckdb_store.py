@@ -333,6 +333,14 @@ class DuckDBSeriesStore:
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
         return frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
 
+    # retention (issue 14) ---------------------------------------------------------------------
+    def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
+        stamp = pd.Timestamp(before).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        with self.batch(), self._cursor() as cur:
+            cur.execute(
+                "DELETE FROM forecast WHERE meter_type = ? AND ts < ?", [MeterType(meter_type).value, stamp]
+            )
+
     def close(self) -> None:
         with self._lock:
             self._con.close()  # idempotent: closing a closed connection is a no-op
