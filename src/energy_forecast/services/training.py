@@ -18,7 +18,7 @@ from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import empty_series
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
 from energy_forecast.errors import NoDataFoundError
-from energy_forecast.ml.params import default_params
+from energy_forecast.ml.params import ModelParams, default_params
 from energy_forecast.ml.training import fit_model
 from energy_forecast.services.champion import challenge
 from energy_forecast.services.meters import meter_calendar, registered_meter
@@ -60,12 +60,14 @@ def train_meter(
     fit_threads: int | None = None,
     force: bool = False,
     accept_margin: float = 0.05,
+    params: ModelParams | None = None,
 ) -> dict[str, Any]:
     """Train and save a new model version; returns the seed's ``result.details``.
 
     The version becomes active only if it is not worse than the active one by more than
     ``accept_margin`` (``services.champion``), or with ``force``; otherwise it is kept as rejected.
 
+    ``params`` replaces the meter type's default hyper-parameters (tuning experiments, tests).
     ``fit_threads`` caps XGBoost's threads: several fits sharing the cores each with a full
     thread pool oversubscribe them, and OpenMP's spin-waiting then makes every fit ~10x slower.
 
@@ -96,7 +98,7 @@ def train_meter(
         {"data_points": len(readings), "temperature_points": len(temperature)},
     )
     reporter.stage(TaskState.TRAINING_MODEL, f"Training XGBoost on {len(readings)} hourly readings")
-    params = default_params(meter_type)
+    params = params or default_params(meter_type)
     if fit_threads is not None:
         params = replace(params, n_jobs=max(1, fit_threads))
     timezone, country = meter_calendar(store, meter)

@@ -4,7 +4,9 @@ and its dependencies) and ``/health/worker`` (the workers).
 Every check runs on its own thread under one deadline, so a hung dependency is reported as a
 timeout instead of holding the request: ``/health/`` answers within ``CHECK_DEADLINE`` whatever
 the dependencies do. Redis is probed through the task monitor's client (1 s socket timeouts, no
-retries).
+retries). With the scheduler enabled, ``/health/`` is also ``degraded`` when no scheduler holds
+the leader lease or some meter's newest published forecast is older than twice
+``EF_SCHEDULE__FORECAST_EVERY``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from fastapi.responses import JSONResponse
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError
+from energy_forecast.tasks.lease import read_leader
 from energy_forecast.tasks.monitor import TaskMonitor
+from energy_forecast.tasks.publications import PublicationIndex
 
 router = APIRouter(tags=["health"])
 
@@ -89,7 +93,7 @@ def live() -> dict[str, str]:
 def health(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
 ) -> JSONResponse:
-    """Service status with bounded checks of Redis, the time-series store and the model directory."""
+    """Service status: Redis, stores, workers, scheduler lease and published-forecast freshness."""
     monitor = _monitor(request)
     mode = "external" if settings.redis_url else "embedded"
 
@@ -106,9 +110,38 @@ def health(
             return {"status": "warning", "count": 0, "detail": "no live worker: tasks wait in the queue"}
         return {"count": count}
 
+    def scheduler_check() -> dict[str, Any]:
+        if monitor is None or not settings.schedule.enabled:
+            return {"status": "disabled"}
+        leader = read_leader(monitor.client)
+        if leader is None:
+            return {
+                "status": "warning",
+                "detail": "no scheduler holds the lease: nothing is trained or published unattended; "
+                "run `energy-forecast scheduler` (or serve without REDIS_URL)",
+            }
+        return {"leader": {k: leader.get(k) for k in ("host", "pid", "lease_ms_left")}}
+
+    def forecasts_check() -> dict[str, Any]:
+        if monitor is None or not settings.schedule.enabled:
+            return {"status": "disabled"}
+        limit = 2 * settings.schedule.forecast_every.total_seconds()
+        fresh = PublicationIndex(monitor.client).freshness(limit)
+        body: dict[str, Any] = {
+            "published_meters": fresh.published_meters,
+            "oldest_age_seconds": fresh.oldest_age_s,
+            "stale_meters": fresh.older_than,
+        }
+        if fresh.older_than:
+            body["status"] = "warning"
+            body["detail"] = f"{fresh.older_than} meters' published forecasts are older than {limit:g} s"
+        return body
+
     checks = run_checks(
         {
             "redis": redis_check,
+            "scheduler": scheduler_check,
+            "published_forecasts": forecasts_check,
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
             "model_directory": lambda: (models.ping(), {"path": str(settings.models_dir)})[1],
             "workers": workers_check,
