@@ -7,6 +7,7 @@ all through ``/schedule/``, ``/health/`` and ``/metrics``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -20,8 +21,10 @@ from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.tasks import TaskProgress, TaskState
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from energy_forecast.tasks.progress import Guard
 from energy_forecast.tasks.publications import PublicationIndex
 from tests.conftest import hourly_series
 
@@ -125,3 +128,26 @@ def test_health_is_degraded_without_a_scheduler_and_with_stale_published_forecas
     assert after["checks"]["published_forecasts"]["status"] == "warning"
     assert after["checks"]["published_forecasts"]["stale_meters"] == 1
     assert "ef_scheduler_lease_held 0.0" in metrics and "ef_forecasts_stale 1.0" in metrics
+
+
+def test_the_fleet_page_marks_drifted_meters_and_meters_whose_trainings_keep_failing(
+    no_scheduler: TestClient,
+) -> None:
+    queue = no_scheduler.app.state.tasks  # type: ignore[attr-defined]
+    now = datetime.now(UTC).isoformat()
+    PublicationIndex(queue.client).record(
+        [{"meter_id": "a1", "meter_type": "electricity", "issued_at": now, "model_version": "v3",
+          "live_cv_rmse_percent": 30.0, "holdout_cv_rmse_percent": 10.0, "error": None}]
+    )  # fmt: skip
+    failed = TaskProgress("0123456789abcdef", TaskState.FAILURE, 15, "meter 'a2' has too few readings")
+    queue.store.write(failed, Guard.FINAL)
+    attempt = {"task_id": failed.task_id, "at": now, "failures": 2}
+    queue.client.hset("ef_scheduler:train_attempts", "electricity:a2", json.dumps(attempt))
+
+    html = no_scheduler.get("/").text
+
+    assert '<tr data-meter-id="a1" class="drifted">' in html
+    assert '<tr data-meter-id="a2" class="failing">' in html
+    assert "3 failed" in html and "too few readings" in html
+    assert 'id="drifted-count">1<' in html and 'id="failing-count">1<' in html
+    assert 'data-endpoint="/schedule/live_accuracy"' in html

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from energy_forecast.api.deps import SettingsDep, TaskQueueDep
-from energy_forecast.tasks.schedule_jobs import describe_schedule
+from energy_forecast.tasks.schedule_jobs import describe_schedule, read_history
 
 router = APIRouter(tags=["schedule"])
 
@@ -22,3 +22,9 @@ def schedule(request: Request, settings: SettingsDep, queue: TaskQueueDep) -> di
         "leading": bool(scheduler is not None and scheduler.leading),
     }
     return body
+
+
+@router.get("/schedule/live_accuracy")
+def live_accuracy(queue: TaskQueueDep, limit: int = 500) -> list[dict[str, Any]]:
+    """Fleet median live and hold-out CV(RMSE), one point per scheduled publication, oldest first."""
+    return read_history(queue.client, max(1, min(limit, 2000)))
