@@ -176,3 +176,54 @@ def test_the_forecast_job_waits_for_its_previous_batch(
     assert forecast["last_outcome"] == {"enqueued": 0, "skipped": 1, "failed": 0}  # no worker ran the first
     assert "still running" in forecast["detail"]
     assert view["leader"]["pid"] == scheduler.lease.who["pid"]
+
+
+def test_published_forecasts_that_readings_then_contradict_trigger_a_drift_retrain(
+    jobs: tuple[ScheduleJobs, ...], client: redis.Redis
+) -> None:
+    from energy_forecast.services.publication import publish_chunk
+    from energy_forecast.services.training import train_meter
+
+    schedule_jobs, store, models = jobs
+    for meter_id in ("m0", "m1", "m2"):
+        _save(models, meter_id, datetime.now(UTC))  # fresh models: nothing due
+    readings = hourly_series("2024-01-11", hours=24 * 30, seed=4)
+    store.write_readings(E, "m0", readings.iloc[: 24 * 28])
+    train_meter(store, models, meter_id="m0", meter_type=E, fit_threads=1, force=True)  # v2 is real
+    index = PublicationIndex(client)
+    index.record(r.to_dict() for r in publish_chunk(store, models, [("m0", E)], days=2))
+    assert schedule_jobs.train().enqueued == 0
+    # The two published days arrive twice as high as forecast; the next publication scores them.
+    store.write_readings(E, "m0", readings.iloc[24 * 28 :] * 2.0)
+    index.record(r.to_dict() for r in publish_chunk(store, models, [("m0", E)], days=1))
+
+    outcome = schedule_jobs.train()
+
+    assert outcome.enqueued == 1 and outcome.detail == "1 drift"
+    record = index.latest(E, "m0")
+    assert record is not None and record["live_cv_rmse_percent"] > 1.5 * record["holdout_cv_rmse_percent"]
+
+
+def test_retention_prunes_task_indexes_whose_records_expired_and_publications_without_a_model(
+    client: redis.Redis,
+) -> None:
+    from energy_forecast.tasks.housekeeping import prune_publications, prune_task_indexes
+
+    now_ms = int(time.time() * 1000)
+    client.zadd("task_recent", {"old": now_ms - 3 * 86_400_000, "gone": now_ms, "kept": now_ms})
+    client.zadd("task_active", {"gone": now_ms, "kept": now_ms})
+    client.set("task_progress:kept", "{}")
+    client.set("task_progress:old", "{}")
+    index = PublicationIndex(client)
+    issued = datetime.now(UTC).isoformat()
+    index.record(
+        {"meter_id": m, "meter_type": "electricity", "issued_at": issued, "error": None} for m in ("a", "b")
+    )
+
+    removed = prune_task_indexes(client, timedelta(days=1))
+    forgotten = prune_publications(client, {(E, "a")})
+
+    assert removed == 3  # "old" by age, "gone" from both indexes (record expired)
+    assert [m.decode() for m in client.zrange("task_recent", 0, -1)] == ["kept"]
+    assert [m.decode() for m in client.zrange("task_active", 0, -1)] == ["kept"]
+    assert forgotten == 1 and index.latest(E, "b") is None and index.latest(E, "a") is not None
