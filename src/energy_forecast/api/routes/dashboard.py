@@ -137,6 +137,17 @@ def _health(request: Request, rows: list[MeterOverview]) -> dict[Any, MeterHealt
         return {}  # the page still shows the stores' view
 
 
+def _published(request: Request, meter_type: MeterType, meter_id: str) -> bool:
+    """Whether the meter has a published forecast (so the page asks for it only then)."""
+    index = getattr(request.app.state, "publications", None)
+    if index is None:
+        return False
+    try:
+        return index.latest(meter_type, meter_id) is not None
+    except RedisError:
+        return False
+
+
 @router.get("/", response_class=HTMLResponse)
 async def fleet(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, refresh: int | None = None
@@ -181,6 +192,7 @@ async def meter_page(
         "unit": row.summary.meter.unit,
         "timezone": row.summary.meter.timezone,
         "has_model": row.model is not None,
+        "has_publication": await run_in_threadpool(_published, request, row.meter_type, row.meter_id),
     }
     return _render(
         request, "meter.html", {"row": row, "page": page, "now": datetime.now(UTC), "stages": STAGES}

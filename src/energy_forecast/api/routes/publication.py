@@ -57,7 +57,7 @@ def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPu
     )
 
 
-def _optional(value: float) -> float | None:
+def _optional(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 

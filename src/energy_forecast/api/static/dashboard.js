@@ -548,6 +548,7 @@
   // --- published forecast on the meter page ----------------------------------------------------
 
   async function publishedSeries(page, xs) {
+    if (!page.has_publication) return null; // known from the page: no request that could only 404
     try {
       const published = await api(`/forecasts/${page.meter_type}/${encodeURIComponent(page.meter_id)}/latest`);
       const byTime = new Map(published.points.map((p) => [Date.parse(p.datetime) / 1000, p.value]));
