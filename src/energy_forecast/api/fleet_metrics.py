@@ -50,7 +50,7 @@ def fleet_families(client: redis.Redis, settings: Settings, scheduler: Any | Non
         (
             "ef_models_stale",
             "models_stale",
-            "Meters whose newest model is older than EF_SCHEDULE__MODEL_MAX_AGE.",
+            "Meters whose active model is older than EF_SCHEDULE__MODEL_MAX_AGE.",
         ),
         ("ef_meters_without_model", "meters_without_model", "Meters with readings and no active model."),
         (

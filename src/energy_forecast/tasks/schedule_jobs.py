@@ -78,9 +78,11 @@ class ScheduleJobs:
         ]
         active = {(v.meter_type, v.meter_id): v for v in self.models.list_models()}
         last_trained: dict[tuple[MeterType, str], datetime | None] = {}
+        stale = 0  # active models past the maximum age, whether or not a newer one was rejected
         for key, version in active.items():
             saved = _saved_at(version)
             if saved is None or now - saved > self.schedule.model_max_age:
+                stale += 1
                 # The active model is old; was a newer version trained (and rejected) since?
                 newest = self.models.list_versions(*key)[-1]
                 saved = _saved_at(newest)
@@ -107,7 +109,6 @@ class ScheduleJobs:
                 self._note_attempt(key, task_id, now)
             else:
                 skipped += 1
-        stale = sum(1 for c in plan if c.reason is Reason.MAX_AGE)
         fleet = {
             "meters_with_readings": len(with_readings),
             "meters_without_model": sum(1 for c in plan if c.reason is Reason.NO_MODEL),
