@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -227,3 +228,32 @@ def test_retention_prunes_task_indexes_whose_records_expired_and_publications_wi
     assert [m.decode() for m in client.zrange("task_recent", 0, -1)] == ["kept"]
     assert [m.decode() for m in client.zrange("task_active", 0, -1)] == ["kept"]
     assert forgotten == 1 and index.latest(E, "b") is None and index.latest(E, "a") is not None
+
+
+def test_a_job_longer_than_the_lease_does_not_let_another_scheduler_take_over(client: redis.Redis) -> None:
+    tick = timedelta(milliseconds=300)
+    started, release = threading.Event(), threading.Event()
+
+    def long_job() -> JobOutcome:
+        started.set()
+        release.wait(5)
+        return JobOutcome()
+
+    leader = Scheduler(client, [Job("long", timedelta(hours=1), long_job)], tick=tick)
+    contender = LeaderLease(client, tick)
+    stop = threading.Event()
+    thread = threading.Thread(target=leader.run_until, args=(stop,))
+    thread.start()
+    try:
+        assert started.wait(5)
+        taken = []
+        for _ in range(10):  # over three lease lifetimes while the job runs
+            taken.append(contender.hold())
+            time.sleep(0.1)
+    finally:
+        release.set()
+        stop.set()
+        thread.join(5)
+
+    assert not any(taken)
+    assert contender.hold()  # released on stop

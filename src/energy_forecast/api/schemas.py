@@ -119,6 +119,7 @@ class TrainRequest(BaseModel):
     meter_type: MeterType
     force: bool = Field(
         default=False,
+        strict=True,
         description="make the new version active even if it is worse than the active one by more "
         "than EF_MODELS__ACCEPT_MARGIN (otherwise it is kept as a rejected version)",
     )

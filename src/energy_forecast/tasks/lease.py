@@ -38,6 +38,11 @@ end
 return 0
 """
 
+_RENEW = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return 0
+"""
+
 _RELEASE = """
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0
@@ -63,11 +68,16 @@ class LeaderLease:
         self.who = who or identity()
         self._value = json.dumps(self.who, sort_keys=True)
         self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     def hold(self) -> bool:
         """Take the lease if it is free, extend it if it is ours; True when we hold it now."""
         return bool(self._acquire(keys=[LEASE_KEY], args=[self._value, self.ttl_ms]))
+
+    def renew(self) -> bool:
+        """Extend the lease only if we hold it (never takes it); False when it was lost."""
+        return bool(self._renew(keys=[LEASE_KEY], args=[self._value, self.ttl_ms]))
 
     def release(self) -> None:
         """Give the lease back at once (a clean stop), so another scheduler need not wait for the TTL."""

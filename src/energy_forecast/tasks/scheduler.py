@@ -99,7 +99,7 @@ class Scheduler:
             log.warning("scheduler_read_failed", error=str(exc))
             return True
         for job in self.jobs:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self.leading:  # stopped, or the renewer lost the lease
                 break
             record = records.get(job.name) or {}
             if self.clock() >= float(record.get("next_run_epoch") or 0):
@@ -146,14 +146,30 @@ class Scheduler:
 
     # -- thread -----------------------------------------------------------------------------------
 
+    def _keep_lease(self, stop: threading.Event, wait: float) -> None:
+        """Renew the lease while leading, also while a long job runs in ``step``."""
+        while not stop.wait(wait):
+            if not self.leading:
+                continue
+            try:
+                held = self.lease.renew()
+            except redis.RedisError:
+                held = False
+            if not held:
+                log.warning("scheduler_lease_lost", **self.lease.who)
+                self.leading = False
+
     def run_until(self, stop: threading.Event) -> None:
         """Step every third of a tick until ``stop`` is set, then give the lease back."""
         wait = max(0.05, self.tick.total_seconds() / 3)
+        keeper = threading.Thread(target=self._keep_lease, args=(stop, wait), name="ef-lease", daemon=True)
+        keeper.start()
         try:
             while not stop.is_set():
                 self.step()
                 stop.wait(wait)
         finally:
+            keeper.join(wait * 2)
             self.leading = False
             with contextlib.suppress(redis.RedisError):
                 self.lease.release()
