@@ -46,6 +46,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if var.startswith("EF_") and not var.startswith("EF_TEST_"):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("EF_CONFIG_DIR", str(tmp_path / "config"))
+    # No app runs the scheduler unless its test asks: it would enqueue trainings on its own.
+    monkeypatch.setenv("EF_SCHEDULE__ENABLED", "false")
     # No test reaches a real weather service: providers are opted into with local URLs.
     monkeypatch.delenv("OPENWEATHER_API_KEY", raising=False)
     monkeypatch.setenv("EF_WEATHER__PROVIDERS", "[]")

@@ -63,7 +63,11 @@ def fit_threads(settings: Settings, concurrent_fits: int) -> int:
 
 
 def training_function(settings: Settings, concurrent_fits: int) -> Callable[..., dict[str, Any]]:
-    return partial(train_meter, fit_threads=fit_threads(settings, concurrent_fits))
+    return partial(
+        train_meter,
+        fit_threads=fit_threads(settings, concurrent_fits),
+        accept_margin=settings.models.accept_margin,
+    )
 
 
 def build_model_store(settings: Settings) -> FileModelStore:

@@ -115,6 +115,38 @@ class WeatherSettings(BaseModel):
         return (["openweathermap"] if self.api_key else []) + ["open-meteo"]
 
 
+class ScheduleSettings(BaseModel):
+    """The scheduler (README "Running unattended"): what it enqueues and how often it looks."""
+
+    enabled: bool = True
+    tick: timedelta = timedelta(minutes=1)
+    model_max_age: timedelta = timedelta(days=7)
+    drift_factor: float = Field(default=1.5, gt=1.0, le=100.0)
+    forecast_every: timedelta = timedelta(hours=1)
+    forecast_days: int = Field(default=7, ge=1, le=31)
+    forecast_chunk_size: int = Field(default=50, ge=1, le=10_000)
+    forecast_retention: timedelta = timedelta(days=90)
+    keep_versions: int = Field(default=5, ge=1, le=1000)
+    retention_every: timedelta = timedelta(hours=1)
+    # Run the scheduler inside `serve`: default only without REDIS_URL (the embedded install);
+    # with a shared Redis run `energy-forecast scheduler` processes instead (or set this true).
+    in_serve: bool | None = None
+
+    @field_validator("tick", "model_max_age", "forecast_every", "forecast_retention", "retention_every")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1 second (ISO-8601 duration such as PT1M)")
+        return value
+
+
+class ModelSettings(BaseModel):
+    """Champion/challenger: how much worse than the active model a retrained one may be."""
+
+    # A fraction: 0.05 = a challenger may be up to 5 % worse (CV(RMSE), same hours) and still win.
+    accept_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     """Every knob of the service, validated at start-up."""
 
@@ -153,6 +185,8 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = False
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    models: ModelSettings = ModelSettings()
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())

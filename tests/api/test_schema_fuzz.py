@@ -43,7 +43,14 @@ pytestmark = pytest.mark.slow
 # embedded Redis socket path must stay under the unix-socket limit.
 HOME = Path(tempfile.mkdtemp(prefix="ef-fz-"))
 # No weather provider: tests never reach the internet (climatology and the store answer).
-CONFIG = load_settings(home=HOME, rate_limit_per_s=0, weather={"providers": []}, stream_max_duration="PT1S")
+# No scheduler either (built before the autouse fixtures run): it would enqueue work on its own.
+CONFIG = load_settings(
+    home=HOME,
+    rate_limit_per_s=0,
+    weather={"providers": []},
+    stream_max_duration="PT1S",
+    schedule={"enabled": False},
+)
 _, WRITE_KEY = ApiKeyStore(CONFIG.api_keys_path).create("fuzz", ["write"])
 APP = create_app(CONFIG, run_workers=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -20,7 +20,16 @@ from energy_forecast import __version__
 from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.metrics import install_metrics
-from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
+from energy_forecast.api.routes import (
+    forecasting,
+    health,
+    meters,
+    models,
+    publication,
+    schedule,
+    training,
+    weather,
+)
 from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
@@ -34,6 +43,8 @@ from energy_forecast.services.forecast_cache import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.tasks.monitor import TaskMonitor
+from energy_forecast.tasks.publications import PublicationIndex
+from energy_forecast.tasks.schedule_jobs import build_scheduler
 
 log = get_logger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -66,6 +77,14 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
+def scheduler_in_serve(settings: Settings) -> bool:
+    """The embedded install runs its scheduler in ``serve``; a shared Redis gets scheduler processes."""
+    schedule = settings.schedule
+    if not schedule.enabled:
+        return False
+    return schedule.in_serve if schedule.in_serve is not None else settings.redis_url is None
+
+
 def create_app(
     settings: Settings,
     *,
@@ -94,6 +113,7 @@ def create_app(
                 runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
                 app.state.tasks = runtime.queue
                 app.state.embedded_redis = runtime.embedded  # /health/ reports its server's state
+                app.state.publications = PublicationIndex(runtime.queue.client)
                 app.state.monitor = TaskMonitor(
                     runtime.queue,
                     runtime.redis_url or "",
@@ -101,6 +121,15 @@ def create_app(
                 )
                 redis_url = runtime.embedded.url if runtime.embedded else settings.redis_url
                 use_redis_rate_limiter(app, settings, redis_url)
+                if scheduler_in_serve(settings):
+                    app.state.scheduler = build_scheduler(
+                        app.state.store,
+                        app.state.models,
+                        runtime.queue,
+                        settings.schedule,
+                        task_retention=settings.task_retention,
+                    )
+                    app.state.scheduler.start()
             log.info(
                 "api_started",
                 storage=settings.storage_backend,
@@ -110,8 +139,12 @@ def create_app(
             )
             yield
         finally:
+            scheduler, app.state.scheduler = getattr(app.state, "scheduler", None), None
+            if scheduler is not None:
+                scheduler.stop()
             await close_rate_limiter(app)
             app.state.tasks = None
+            app.state.publications = None
             monitor, app.state.monitor = getattr(app.state, "monitor", None), None
             if monitor is not None:
                 monitor.close()
@@ -142,6 +175,8 @@ def create_app(
     app.include_router(meters.router)
     app.include_router(training.router)
     app.include_router(forecasting.router)
+    app.include_router(publication.router)
+    app.include_router(schedule.router)
     app.include_router(models.router)
     app.include_router(weather.router)
     app.include_router(tasks_route.router)

@@ -161,6 +161,13 @@ class ModelVersionPublic(BaseModel):
         description="weights of the meter's model, the fleet model and the named seasonal-naive "
         "baseline in its forecasts (chosen on the hold-out), and the interval factor",
     )
+    status: Literal["active", "previous", "rejected"] = Field(
+        default="active", description="rejected: its training kept the active model (see reason)"
+    )
+    reason: str | None = Field(default=None, description="why it was accepted or rejected when trained")
+    acceptance: dict[str, Any] | None = Field(
+        default=None, description="champion/challenger figures: both CV(RMSE)s, the basis, the margin"
+    )
 
 
 class ModelHistoryPublic(BaseModel):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import redis
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
@@ -24,6 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from energy_forecast.api.fleet_metrics import fleet_families
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.logging import get_logger
 from energy_forecast.storage.base import ModelVersion
@@ -61,6 +63,14 @@ class OpsCollector(Collector):
             else:
                 up.add_metric(["redis"], 1)
                 yield from families
+            try:
+                fleet = list(fleet_families(monitor.client, self.app.state.settings, _scheduler(self.app)))
+            except (redis.RedisError, EnergyForecastError) as exc:
+                log.warning("metrics_source_failed", source="fleet", error=str(exc))
+                up.add_metric(["fleet"], 0)
+            else:
+                up.add_metric(["fleet"], 1)
+                yield from fleet
         models = getattr(self.app.state, "models", None)
         if models is not None:
             try:
@@ -72,6 +82,10 @@ class OpsCollector(Collector):
                 up.add_metric(["models"], 1)
                 yield from families
         yield up
+
+
+def _scheduler(app: FastAPI) -> object | None:
+    return getattr(app.state, "scheduler", None)
 
 
 def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:

@@ -174,12 +174,18 @@ TASK_ID_PATTERN = r"^[0-9a-fA-F-]{8,64}$"
 
 
 class TrainRequest(BaseModel):
-    """The seed's ``POST /trainmodel/`` body."""
+    """The seed's ``POST /trainmodel/`` body, plus an optional ``force``."""
 
     model_config = {"extra": "forbid"}
 
     meter_id: MeterId
     meter_type: MeterType
+    force: bool = Field(
+        default=False,
+        strict=True,
+        description="make the new version active even if it is worse than the active one by more "
+        "than EF_MODELS__ACCEPT_MARGIN (otherwise it is kept as a rejected version)",
+    )
 
 
 class TrainWindowRequest(TrainRequest):

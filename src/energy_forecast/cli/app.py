@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from energy_forecast.cli import apikeys, data, forecasts, serving, training, weather
+from energy_forecast.cli import apikeys, data, forecasts, schedule, serving, training, weather
 from energy_forecast.errors import EnergyForecastError
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ app.command("backtest")(training.backtest)
 app.add_typer(weather.weather_app, name="weather")
 app.command("forecast")(forecasts.forecast)
 app.add_typer(apikeys.apikey_app, name="apikey")
+app.command("scheduler")(schedule.scheduler_command)
+app.command("schedule")(schedule.schedule_command)
 
 
 def main() -> None:

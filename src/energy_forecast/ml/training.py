@@ -53,7 +53,8 @@ class TrainingResult:
     data_points: int
     training_window: tuple[pd.Timestamp, pd.Timestamp]
     # The hold-out model's day-ahead forecasts (forecast, lower, upper) and the actuals on the
-    # hold-out hours: what blend weights are chosen on (ml/blend.py). Not saved in the bundle.
+    # hold-out hours (it never saw them): what blend weights are chosen on (ml/blend.py) and what a
+    # champion/challenger comparison scores the challenger by (services/champion.py). Not saved.
     holdout: pd.DataFrame | None = None
 
 

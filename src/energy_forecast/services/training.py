@@ -19,8 +19,9 @@ from energy_forecast.domain.series import empty_series
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
 from energy_forecast.errors import NoDataFoundError
 from energy_forecast.ml.fleet import FLEET_MODEL_ID
-from energy_forecast.ml.params import default_params
+from energy_forecast.ml.params import ModelParams, default_params
 from energy_forecast.ml.training import fit_model
+from energy_forecast.services.champion import challenge
 from energy_forecast.services.fleet_model import blend_for_training, train_fleet
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -59,9 +60,16 @@ def train_meter(
     end: pd.Timestamp | None = None,
     reporter: ProgressReporter | None = None,
     fit_threads: int | None = None,
+    force: bool = False,
+    accept_margin: float = 0.05,
+    params: ModelParams | None = None,
 ) -> dict[str, Any]:
-    """Train and save a new active model version; returns the seed's ``result.details``.
+    """Train and save a new model version; returns the seed's ``result.details``.
 
+    The version becomes active only if it is not worse than the active one by more than
+    ``accept_margin`` (``services.champion``), or with ``force``; otherwise it is kept as rejected.
+
+    ``params`` replaces the meter type's default hyper-parameters (tuning experiments, tests).
     ``fit_threads`` caps XGBoost's threads: several fits sharing the cores each with a full
     thread pool oversubscribe them, and OpenMP's spin-waiting then makes every fit ~10x slower.
 
@@ -96,7 +104,7 @@ def train_meter(
         {"data_points": len(readings), "temperature_points": len(temperature)},
     )
     reporter.stage(TaskState.TRAINING_MODEL, f"Training XGBoost on {len(readings)} hourly readings")
-    params = default_params(meter_type)
+    params = params or default_params(meter_type)
     if fit_threads is not None:
         params = replace(params, n_jobs=max(1, fit_threads))
     timezone, country = meter_calendar(store, meter)
@@ -132,7 +140,14 @@ def train_meter(
         "metrics": result.metrics,
         "blend": blend.to_dict() if blend is not None else None,
     }
-    saved = model_store.save(meter_type, meter_id, result.model.to_artifacts(), metadata)
+    verdict = challenge(
+        model_store, meter_type, meter_id, readings, temperature if not temperature.empty else None, result,
+        margin=accept_margin, force=force,
+    )  # fmt: skip
+    metadata["acceptance"] = verdict.to_dict()
+    saved = model_store.save(
+        meter_type, meter_id, result.model.to_artifacts(), metadata, activate=verdict.accepted
+    )
     elapsed = time.perf_counter() - started
     return {
         "meter_id": meter_id,
@@ -146,4 +161,6 @@ def train_meter(
         "training_time_seconds": round(elapsed, 3),
         "training_window": metadata["training_window"],
         "metrics": result.metrics,
+        "status": "active" if verdict.accepted else "rejected",
+        "acceptance": verdict.to_dict(),
     }

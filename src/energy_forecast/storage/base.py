@@ -107,6 +107,11 @@ class SeriesStore(Protocol):
         """Written-back forecasts with ``start <= t < end``: UTC index, columns model_version, value,
         lower, upper, sorted by time then version."""
 
+    # retention (issue 14) ---------------------------------------------------------------------
+    def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
+        """Remove every written-back forecast point of ``meter_type`` with ``t < before``, all meters
+        and model versions at once (one statement, not one per meter)."""
+
     def batch(self) -> AbstractContextManager[None]:
         """Group many writes (an import): one transaction where the backend has them."""
 
@@ -161,6 +166,10 @@ class ModelStore(Protocol):
 
     def list_models(self, meter_type: MeterType | None = None) -> list[ModelVersion]:
         """The active version of every meter that has one."""
+
+    def delete_version(self, meter_type: MeterType, meter_id: str, version: int) -> None:
+        """Remove a version that is not active (retention); ConflictError for the active one,
+        ModelNotFoundError when it does not exist. A reader never sees it half-deleted."""
 
     def ping(self) -> None:
         """Raise StorageError when models cannot be written."""

@@ -248,6 +248,14 @@ class DuckDBSeriesStore:
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
         return frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
 
+    # retention (issue 14) ---------------------------------------------------------------------
+    def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
+        stamp = pd.Timestamp(before).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        with self.batch(), self._cursor() as cur:
+            cur.execute(
+                "DELETE FROM forecast WHERE meter_type = ? AND ts < ?", [MeterType(meter_type).value, stamp]
+            )
+
     def close(self) -> None:
         self._db.close()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from energy_forecast.domain.meters import MeterType, validate_meter_id
-from energy_forecast.errors import ModelNotFoundError, StorageError
+from energy_forecast.errors import ConflictError, ModelNotFoundError, StorageError
 from energy_forecast.storage.base import ModelVersion
 
 METADATA_FILE = "bundle.json"
@@ -152,6 +152,26 @@ class FileModelStore:
                 if meter_dir.is_dir() and self._read_active(meter_dir) is not None:
                     found.append(self.get_version(mtype, meter_dir.name))
         return found
+
+    def delete_version(self, meter_type: MeterType, meter_id: str, version: int) -> None:
+        """Remove a non-active version: renamed out of sight first, then removed from disk.
+
+        Raises:
+            ModelNotFoundError: no such version.
+            ConflictError: it is the active version.
+        """
+        info = self.get_version(meter_type, meter_id, version)
+        trash = info.path.parent / f".trash-{uuid.uuid4().hex}"
+        with self._lock:
+            if self._read_active(info.path.parent) == version:
+                raise ConflictError(
+                    f"version {version} of meter {meter_id!r} is active; activate another first"
+                )
+            try:
+                os.rename(info.path, trash)
+            except OSError as exc:
+                raise StorageError(f"cannot remove {info.path}: {exc.strerror or exc}") from exc
+        shutil.rmtree(trash, ignore_errors=True)
 
     def ping(self) -> None:
         """Raise StorageError when the model directory cannot be written."""

@@ -8,6 +8,7 @@ are not worth retrying in ``throws=``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,10 +28,17 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
+from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.publication import publish_chunk
+from energy_forecast.services.retention import apply_retention
 from energy_forecast.tasks.context import get_context
+from energy_forecast.tasks.housekeeping import prune_publications, prune_task_indexes
 from energy_forecast.tasks.middleware import current_reporter
+from energy_forecast.tasks.publications import PublicationIndex
 
 TRAIN_ACTOR = "train_meter_task"
+PUBLISH_ACTOR = "publish_forecasts_task"
+RETENTION_ACTOR = "retention_task"
 QUEUE = "default"
 
 # Deterministic failures: a retry would fail the same way (or, for time and memory, burn as much).
@@ -55,11 +63,15 @@ def _timestamp(value: str | None) -> pd.Timestamp | None:
 
 
 def train_meter_task(
-    meter_id: str, meter_type: str, start: str | None = None, end: str | None = None
+    meter_id: str, meter_type: str, start: str | None = None, end: str | None = None, force: bool = False
 ) -> dict[str, Any]:
-    """Train one meter's model; the task id is the message id (see ProgressMiddleware)."""
+    """Train one meter's model; the task id is the message id (see ProgressMiddleware).
+
+    ``force`` makes the new version active even if the champion/challenger rule rejects it.
+    """
     context = get_context()
     store, model_store = context.stores()
+    extra = {"force": True} if force else {}  # injected training fakes need not know the option
     try:
         details = context.train(
             store,
@@ -69,15 +81,73 @@ def train_meter_task(
             start=_timestamp(start),
             end=_timestamp(end),
             reporter=current_reporter(),
+            **extra,
         )
     except TaskCancelled as exc:
         raise SkipMessage(str(exc)) from None
-    return {"status": "success", "message": "Model trained successfully", "details": details}
+    message = "Model trained successfully"
+    if details.get("status") == "rejected":
+        message = "Model trained but rejected: the active model stays (see details.acceptance)"
+    return {"status": "success", "message": message, "details": details}
+
+
+def publisher(index: PublicationIndex, cache: ModelCache) -> Callable[..., dict[str, Any]]:
+    """The publication actor's function, bound to the broker's Redis (where the index lives)."""
+
+    def publish_forecasts_task(meters: list[list[str]], days: int = 7) -> dict[str, Any]:
+        """Publish forecasts for a chunk of ``[meter_id, meter_type]`` pairs and index them."""
+        store, model_store = get_context().stores()
+        chunk = [(validate_meter_id(m), MeterType(t)) for m, t in meters]
+        results = [r.to_dict() for r in publish_chunk(store, model_store, chunk, days=days, cache=cache)]
+        index.record(results)
+        failed = {r["meter_id"]: r["error"] for r in results if r["error"]}
+        details = {
+            "kind": "publication",
+            "meters": len(results),
+            "published": len(results) - len(failed),
+            "failed": len(failed),
+            "errors": dict(list(failed.items())[:10]),
+        }
+        message = f"published forecasts of {details['published']} of {len(results)} meters"
+        return {"status": "success", "message": message, "details": details}
+
+    return publish_forecasts_task
+
+
+def housekeeper(index: PublicationIndex) -> Callable[..., dict[str, Any]]:
+    """The retention actor's function, bound to the broker's Redis (task and publication indexes)."""
+
+    def retention_task(
+        forecast_retention_s: float, keep_versions: int, task_retention_s: float
+    ) -> dict[str, Any]:
+        """Drop old forecast points, model versions past the keep, and stale index entries."""
+        store, model_store = get_context().stores()
+        report = apply_retention(
+            store,
+            model_store,
+            forecast_retention=timedelta(seconds=forecast_retention_s),
+            keep_versions=keep_versions,
+        )
+        with_model = {(v.meter_type, v.meter_id) for v in model_store.list_models()}
+        details = {
+            "kind": "retention",
+            **report.to_dict(),
+            "task_index_entries_removed": prune_task_indexes(
+                index.client, timedelta(seconds=task_retention_s)
+            ),
+            "publication_entries_removed": prune_publications(index.client, with_model),
+        }
+        message = f"retention removed {report.versions_removed} model versions"
+        return {"status": "success", "message": message, "details": details}
+
+    return retention_task
 
 
 @dataclass(frozen=True, slots=True)
 class Actors:
     train_meter: dramatiq.Actor[Any, Any]
+    publish_forecasts: dramatiq.Actor[Any, Any]
+    retention: dramatiq.Actor[Any, Any]
 
 
 def declare_actors(
@@ -98,4 +168,27 @@ def declare_actors(
         store_results=True,
         track_progress=True,
     )
-    return Actors(train_meter=train)
+    index = PublicationIndex(getattr(broker, "client", None))  # type: ignore[arg-type]
+    publish = dramatiq.actor(
+        publisher(index, ModelCache()),
+        broker=broker,
+        actor_name=PUBLISH_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=True,
+        track_progress=True,
+    )
+    retention = dramatiq.actor(
+        housekeeper(index),
+        broker=broker,
+        actor_name=RETENTION_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=True,
+        track_progress=True,
+    )
+    return Actors(train_meter=train, publish_forecasts=publish, retention=retention)

@@ -19,13 +19,38 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.domain.meters import MeterType, validate_meter_id
-from energy_forecast.domain.tasks import TaskProgress, TaskState
+from energy_forecast.domain.tasks import TaskProgress, TaskState, utc_now
 from energy_forecast.errors import QueueUnavailableError
 from energy_forecast.tasks.actors import Actors
 from energy_forecast.tasks.broker import RESULT_NAMESPACE, describe_redis_error, progress_store, uses_tls
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
 
 TimeBound = str | datetime | None
+
+# One training per meter at a time, whoever asks (a person, a batch, the scheduler):
+# ``train_guard:{type}:{id}`` holds "{task_id}|{ms}" while that task is not terminal.
+_GUARD = """
+-- KEYS: guard; ARGV: new "{task_id}|{ms}", ttl_ms, now_ms, grace_ms
+local cur = redis.call("GET", KEYS[1])
+if cur then
+  local sep = string.find(cur, "|", 1, true)
+  local held = string.sub(cur, 1, sep - 1)
+  local record = redis.call("GET", "task_progress:" .. held)
+  if record then
+    local state = cjson.decode(record)["state"]
+    if state ~= "SUCCESS" and state ~= "FAILURE" and state ~= "CANCELLED" then return held end
+  elseif tonumber(ARGV[3]) - tonumber(string.sub(cur, sep + 1)) < tonumber(ARGV[4]) then
+    return held  -- just taken: its PENDING record is being written
+  end
+end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return false
+"""
+GUARD_GRACE_MS = 60_000
+
+
+def guard_key(meter_type: MeterType | str, meter_id: str) -> str:
+    return f"train_guard:{MeterType(meter_type).value}:{meter_id}"
 
 
 @contextmanager
@@ -54,34 +79,70 @@ class TaskQueue:
         self.store = progress_store(broker)
         self.client: redis.Redis = broker.client
         self.tls = uses_tls(self.client)
+        self._guard = self.client.register_script(_GUARD)
 
     def ping(self) -> None:
         with _redis_errors("reach the task queue", tls=self.tls):
             self.client.ping()
 
     def enqueue_training(
-        self, meter_id: str, meter_type: MeterType | str, start: TimeBound = None, end: TimeBound = None
+        self,
+        meter_id: str,
+        meter_type: MeterType | str,
+        start: TimeBound = None,
+        end: TimeBound = None,
+        *,
+        force: bool = False,
     ) -> str:
         """Record PENDING, then send; returns the task id (== the Dramatiq message id).
+
+        A meter whose training is already queued or running gets that task's id back instead
+        of a second task (``enqueue_training_once`` says which happened).
 
         Raises:
             InvalidIdentifierError: the meter id is not a safe slug.
             QueueUnavailableError: Redis cannot be reached.
         """
-        kwargs = {
+        return self.enqueue_training_once(meter_id, meter_type, start, end, force=force)[0]
+
+    def enqueue_training_once(
+        self,
+        meter_id: str,
+        meter_type: MeterType | str,
+        start: TimeBound = None,
+        end: TimeBound = None,
+        *,
+        force: bool = False,
+    ) -> tuple[str, bool]:
+        """``(task_id, True)`` for a new task, ``(running_task_id, False)`` when one is in flight."""
+        kwargs: dict[str, Any] = {
             "meter_id": validate_meter_id(meter_id),
             "meter_type": MeterType(meter_type).value,
             "start": _iso(start),
             "end": _iso(end),
         }
+        if force:
+            kwargs["force"] = True
         message = self.actors.train_meter.message_with_options(kwargs=kwargs)
         task_id = message.message_id
         details = {"meter_id": meter_id, "meter_type": kwargs["meter_type"]}
         pending = TaskProgress(task_id, TaskState.PENDING, 0, "Task submitted", details)
+        now_ms = int(utc_now().timestamp() * 1000)
         with _redis_errors("enqueue training", tls=self.tls):
+            held = self._guard(
+                keys=[guard_key(meter_type, meter_id)],
+                args=[
+                    f"{task_id}|{now_ms}",
+                    int(self.store.retention.total_seconds() * 1000),
+                    now_ms,
+                    GUARD_GRACE_MS,
+                ],
+            )
+            if held is not None:
+                return (held.decode() if isinstance(held, bytes) else str(held)), False
             self.store.write(pending, Guard.CREATE)
             self.broker.enqueue(message)
-        return task_id
+        return task_id, True
 
     def read_status(self, task_id: str) -> dict[str, Any] | None:
         """The seed's status shape, or None for an unknown (or expired) task."""
@@ -158,12 +219,70 @@ class TaskQueue:
             ],
         }
 
+    def enqueue_publication(
+        self, meters: Sequence[tuple[str, MeterType | str]], *, days: int = 7, chunk_size: int = 50
+    ) -> tuple[str, list[str]]:
+        """One publication task per chunk of ``chunk_size`` meters; returns (batch_id, task_ids).
+
+        The batch record is the same ``task_batch:{id}`` list as a training batch, so
+        ``read_batch`` reads both; ``publication_state`` adds the overall state.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        pairs = [[validate_meter_id(m), MeterType(t).value] for m, t in meters]
+        batch_id = str(uuid.uuid4())
+        task_ids = []
+        with _redis_errors("enqueue forecast publication", tls=self.tls):
+            for first in range(0, len(pairs), chunk_size):
+                chunk = pairs[first : first + chunk_size]
+                message = self.actors.publish_forecasts.message_with_options(
+                    kwargs={"meters": chunk, "days": days}
+                )
+                details = {"kind": "publication", "batch_id": batch_id, "meters": len(chunk)}
+                pending = TaskProgress(message.message_id, TaskState.PENDING, 0, "Task submitted", details)
+                self.store.write(pending, Guard.CREATE)
+                self.broker.enqueue(message)
+                task_ids.append(message.message_id)
+            self.store.write_batch(batch_id, task_ids)
+        return batch_id, task_ids
+
+    def enqueue_retention(
+        self, *, forecast_retention: timedelta, keep_versions: int, task_retention: timedelta
+    ) -> str:
+        """One retention task (``tasks.actors.housekeeper``); returns its task id."""
+        message = self.actors.retention.message_with_options(
+            kwargs={
+                "forecast_retention_s": forecast_retention.total_seconds(),
+                "keep_versions": keep_versions,
+                "task_retention_s": task_retention.total_seconds(),
+            }
+        )
+        pending = TaskProgress(
+            message.message_id, TaskState.PENDING, 0, "Task submitted", {"kind": "retention"}
+        )
+        with _redis_errors("enqueue retention", tls=self.tls):
+            self.store.write(pending, Guard.CREATE)
+            self.broker.enqueue(message)
+        return message.message_id
+
     def events(
         self, task_id: str, after: str = "0", block: timedelta | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
         with _redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
+
+
+def batch_state(states: Sequence[str]) -> str:
+    """One word for a batch: PENDING (none started), RUNNING, SUCCESS (all), FAILURE (any, once done)."""
+    if not states or all(s == TaskState.SUCCESS.value for s in states):
+        return TaskState.SUCCESS.value
+    finished = {TaskState.SUCCESS.value, TaskState.FAILURE.value, TaskState.CANCELLED.value, "EXPIRED"}
+    if all(s in finished for s in states):
+        return TaskState.FAILURE.value
+    if all(s == TaskState.PENDING.value for s in states):
+        return TaskState.PENDING.value
+    return "RUNNING"
 
 
 def _public(record: TaskProgress) -> dict[str, Any]:

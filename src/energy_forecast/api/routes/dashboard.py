@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
+from redis import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
@@ -33,6 +34,8 @@ from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.errors import MeterNotFoundError
 from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
+from energy_forecast.tasks.fleet_health import MeterHealth, meter_health
+from energy_forecast.tasks.publications import PublicationIndex
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
@@ -117,13 +120,45 @@ def not_found(request: Request, what: str, hint: str) -> HTMLResponse:
     return _render(request, "not_found.html", {"what": what, "hint": hint}, status_code=404)
 
 
+def _health(request: Request, rows: list[MeterOverview]) -> dict[Any, MeterHealth]:
+    """Each row's publication and training health, when this process has the task queue's Redis."""
+    queue = getattr(request.app.state, "tasks", None)
+    if queue is None or not rows:
+        return {}
+    settings = request.app.state.settings
+    try:
+        return meter_health(
+            PublicationIndex(queue.client),
+            queue.store,
+            [(row.meter_type, row.meter_id) for row in rows],
+            drift_factor=settings.schedule.drift_factor,
+        )
+    except RedisError:
+        return {}  # the page still shows the stores' view
+
+
+def _published(request: Request, meter_type: MeterType, meter_id: str) -> bool:
+    """Whether the meter has a published forecast (so the page asks for it only then)."""
+    index = getattr(request.app.state, "publications", None)
+    if index is None:
+        return False
+    try:
+        return index.latest(meter_type, meter_id) is not None
+    except RedisError:
+        return False
+
+
 @router.get("/", response_class=HTMLResponse)
 async def fleet(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, refresh: int | None = None
 ) -> HTMLResponse:
-    """Fleet overview: every meter, its last reading, model age and hold-out accuracy."""
+    """Fleet overview: every meter, model age and status, hold-out vs live accuracy, last publication."""
     rows: list[MeterOverview] = await run_in_threadpool(fleet_overview, store, models)
+    health = await run_in_threadpool(_health, request, rows)
     context = {
+        "health": health,
+        "drifted": sum(1 for h in health.values() if h.drifted),
+        "failing": sum(1 for h in health.values() if h.failed_trainings),
         "rows": rows,
         "now": datetime.now(UTC),
         "trained": sum(1 for row in rows if row.model is not None),
@@ -157,6 +192,7 @@ async def meter_page(
         "unit": row.summary.meter.unit,
         "timezone": row.summary.meter.timezone,
         "has_model": row.model is not None,
+        "has_publication": await run_in_threadpool(_published, request, row.meter_type, row.meter_id),
     }
     return _render(
         request, "meter.html", {"row": row, "page": page, "now": datetime.now(UTC), "stages": STAGES}

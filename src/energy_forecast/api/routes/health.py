@@ -6,7 +6,9 @@ timeout instead of holding the request: ``/health/`` answers within ``CHECK_DEAD
 the dependencies do. Redis is probed through the task monitor's client (1 s socket timeouts, no
 retries). ``/health/`` is open (no key), so it answers from one result kept for ``CACHE_TTL``:
 a flood of probes runs the checks at most once a second, and never queues pings beside an
-import's writes. Its messages name no file-system path (the log keeps the full text).
+import's writes. Its messages name no file-system path (the log keeps the full text). With the
+scheduler enabled, ``/health/`` is also ``degraded`` when no scheduler holds the leader lease or
+some meter's newest published forecast is older than twice ``EF_SCHEDULE__FORECAST_EVERY``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError, QueueUnavailableError
 from energy_forecast.logging import get_logger, hide_paths
+from energy_forecast.tasks.lease import read_leader
 from energy_forecast.tasks.monitor import TaskMonitor
+from energy_forecast.tasks.publications import PublicationIndex
 
 log = get_logger(__name__)
 
@@ -158,9 +162,38 @@ def _check_health(
             return {"status": "warning", "count": 0, "detail": "no live worker: tasks wait in the queue"}
         return {"count": count}
 
+    def scheduler_check() -> dict[str, Any]:
+        if monitor is None or not settings.schedule.enabled:
+            return {"status": "disabled"}
+        leader = read_leader(monitor.client)
+        if leader is None:
+            return {
+                "status": "warning",
+                "detail": "no scheduler holds the lease: nothing is trained or published unattended; "
+                "run `energy-forecast scheduler` (or serve without REDIS_URL)",
+            }
+        return {"leader": {k: leader.get(k) for k in ("host", "pid", "lease_ms_left")}}
+
+    def forecasts_check() -> dict[str, Any]:
+        if monitor is None or not settings.schedule.enabled:
+            return {"status": "disabled"}
+        limit = 2 * settings.schedule.forecast_every.total_seconds()
+        fresh = PublicationIndex(monitor.client).freshness(limit)
+        body: dict[str, Any] = {
+            "published_meters": fresh.published_meters,
+            "oldest_age_seconds": fresh.oldest_age_s,
+            "stale_meters": fresh.older_than,
+        }
+        if fresh.older_than:
+            body["status"] = "warning"
+            body["detail"] = f"{fresh.older_than} meters' published forecasts are older than {limit:g} s"
+        return body
+
     checks = run_checks(
         {
             "redis": redis_check,
+            "scheduler": scheduler_check,
+            "published_forecasts": forecasts_check,
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
             "model_directory": models.ping,
             "workers": workers_check,

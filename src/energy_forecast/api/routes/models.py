@@ -10,6 +10,7 @@ from energy_forecast.api.deps import ModelStoreDep
 from energy_forecast.api.forecast_schemas import ModelHistoryPublic, ModelVersionPublic
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import ModelNotFoundError
+from energy_forecast.services.champion import version_status
 from energy_forecast.storage.base import ModelVersion
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -32,6 +33,7 @@ def version_public(info: ModelVersion) -> ModelVersionPublic:
     metadata: dict[str, Any] = info.metadata
     metrics = metadata.get("metrics") or {}
     points = metadata.get("data_points")
+    status, reason = version_status(info.active, metadata)
     return ModelVersionPublic(
         meter_id=info.meter_id,
         meter_type=info.meter_type,
@@ -43,6 +45,9 @@ def version_public(info: ModelVersion) -> ModelVersionPublic:
         metrics={key: metrics.get(key) for key in SUMMARY_METRICS},
         kind="fleet" if metadata.get("kind") == "fleet" else "meter",
         blend=metadata.get("blend"),
+        status=status,
+        reason=reason,
+        acceptance=metadata.get("acceptance"),
     )
 
 
@@ -54,7 +59,7 @@ def list_models(models: ModelStoreDep, meter_type: MeterType | None = None) -> l
 
 @router.get("/{meter_type}/{meter_id}", response_model=ModelHistoryPublic)
 def model_history(meter_type: MeterType, meter_id: MeterIdPath, models: ModelStoreDep) -> ModelHistoryPublic:
-    """Every saved version of one meter, oldest first, and which one is active."""
+    """Every saved version of one meter, oldest first: active, previous or rejected, and why."""
     versions = models.list_versions(meter_type, meter_id)
     if not versions:
         raise ModelNotFoundError(meter_id)

@@ -38,15 +38,17 @@ class TaskNotFoundError(NotFoundError):
 # client of the seed design checks for. Routes the seeds do not show keep 202.
 @router.post("/", response_model=TaskAccepted)
 def train(body: TrainRequest, queue: TaskQueueDep) -> TaskAccepted:
-    """Queue training of one meter on all its readings."""
-    task_id = queue.enqueue_training(body.meter_id, body.meter_type)
+    """Queue training of one meter on all its readings (its queued or running task if there is one)."""
+    task_id = queue.enqueue_training(body.meter_id, body.meter_type, force=body.force)
     return TaskAccepted(task_id=task_id)
 
 
 @router.post("/v2/", response_model=TaskAccepted)
 def train_window(body: TrainWindowRequest, queue: TaskQueueDep) -> TaskAccepted:
     """Queue training of one meter on the readings of ``[start_date, end_date]`` only."""
-    task_id = queue.enqueue_training(body.meter_id, body.meter_type, body.start_date, body.end_date)
+    task_id = queue.enqueue_training(
+        body.meter_id, body.meter_type, body.start_date, body.end_date, force=body.force
+    )
     return TaskAccepted(task_id=task_id)
 
 

@@ -276,6 +276,7 @@
         { label: "forecast", stroke: cssVar("--forecast"), width: 2.5, dash: [8, 4] },
         { label: "10 % bound", stroke: cssVar("--bound"), width: 1 },
         { label: "90 % bound", stroke: cssVar("--bound"), width: 1 },
+        ...(data.length > 5 ? [{ label: "published", stroke: cssVar("--muted"), width: 1.5, dash: [2, 3] }] : []),
       ],
       bands: [{ series: [4, 3], fill: band }],
       legend: { live: true },
@@ -335,12 +336,24 @@
         state.chart.plot.destroy();
       }
       const data = chartSeries(result.forecast_data);
+      const published = await publishedSeries(page, data[0]);
+      if (published) data.push(published.values);
       state.chart = drawChart(container, data, page.unit);
       container.dataset.state = "ready";
       container.dataset.modelVersion = result.model_version === null ? "" : String(result.model_version);
       container.dataset.forecastPoints = String(data[2].filter((v) => v !== null).length);
       container.dataset.historyPoints = String(data[1].filter((v) => v !== null).length);
       summary.textContent = summarise(result);
+      const tile = document.getElementById("published");
+      if (published && tile) {
+        const p = published.published;
+        const live = p.live_cv_rmse_percent === null ? "–" : `${fmt(p.live_cv_rmse_percent, 1)} %`;
+        tile.textContent = ago(p.issued_at);
+        document.getElementById("published-detail").textContent =
+          `by ${p.model_version}, ${p.points.length} hours; live CV(RMSE) ${live}`;
+        container.dataset.publishedPoints = String(p.points.length);
+        summary.textContent += ` The dotted line is the last published forecast (issued ${ago(p.issued_at)} by ${p.model_version}).`;
+      }
       const notes = [];
       if (result.substituted) notes.push(`No usable model: ${result.substitution_reason || "showing the same-hour mean"}.`);
       notes.push(...(result.notes || []));
@@ -386,7 +399,15 @@
       cell(row, fmt(v.metrics.r2, 2), "num");
       cell(row, fmt(v.metrics.mape_percent, 1), "num");
       cell(row, fmt(v.metrics.coverage_percent, 0), "num");
-      cell(row, v.active ? "active" : "");
+      const status = cell(row, v.status === "rejected" ? "" : v.status || (v.active ? "active" : ""));
+      if (v.status === "rejected") {
+        const badge = document.createElement("span");
+        badge.className = "badge badge-rejected";
+        badge.textContent = "rejected";
+        badge.title = v.reason || "";
+        status.appendChild(badge);
+      }
+      if (v.reason) status.title = v.reason;
     }
     const active = history.versions.find((v) => v.active);
     if (active) {
@@ -507,12 +528,70 @@
     tasksTimer = setInterval(refresh, 5000);
   }
 
+  // --- fleet accuracy over time ----------------------------------------------------------------
+
+  async function fleetAccuracy(container) {
+    let points;
+    try {
+      points = await api(container.dataset.endpoint);
+    } catch (error) {
+      container.dataset.state = "error";
+      container.textContent = `The accuracy history could not be loaded: ${error.message}`;
+      return;
+    }
+    const rows = points.filter((p) => p.live_median !== null || p.holdout_median !== null);
+    if (!rows.length || typeof uPlot === "undefined") {
+      container.dataset.state = "empty";
+      container.textContent = "No live accuracy yet: it appears once readings arrive for published hours.";
+      return;
+    }
+    const data = [
+      rows.map((p) => Date.parse(p.at) / 1000),
+      rows.map((p) => p.live_median),
+      rows.map((p) => p.holdout_median),
+    ];
+    container.textContent = "";
+    const opts = {
+      width: Math.max(320, container.clientWidth),
+      height: 220,
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") } },
+        { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, label: "CV(RMSE) %", size: 60 },
+      ],
+      series: [
+        { label: "time (UTC)" },
+        { label: "live (median)", stroke: cssVar("--forecast"), width: 2 },
+        { label: "hold-out (median)", stroke: cssVar("--history"), width: 2, dash: [6, 4] },
+      ],
+    };
+    new uPlot(opts, data, container);
+    container.dataset.state = "ready";
+    container.dataset.points = String(rows.length);
+  }
+
+  // --- published forecast on the meter page ----------------------------------------------------
+
+  async function publishedSeries(page, xs) {
+    if (!page.has_publication) return null; // known from the page: no request that could only 404
+    try {
+      const published = await api(`/forecasts/${page.meter_type}/${encodeURIComponent(page.meter_id)}/latest`);
+      const byTime = new Map(published.points.map((p) => [Date.parse(p.datetime) / 1000, p.value]));
+      return { published, values: xs.map((x) => (byTime.has(x) ? byTime.get(x) : null)) };
+    } catch (error) {
+      return null; // never published (404) or no task queue here: the chart shows the live forecast only
+    }
+  }
+
   function start() {
     const page = pageData();
     if (page && page.meter_id) meterPage(page);
     else if (page && page.task_id) taskPage(page);
     const tasks = document.getElementById("active-tasks");
     if (tasks) activeTasks(tasks);
+    const accuracy = document.getElementById("fleet-accuracy");
+    if (accuracy) fleetAccuracy(accuracy);
   }
 
   // A page opened without a key answers 401 with no data (the "locked page"): fetch the same URL

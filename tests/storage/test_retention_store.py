@@ -1,0 +1,51 @@
+"""Retention in the stores: forecast points before a cutoff, and model versions that are not active."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from energy_forecast.domain.meters import MeterType
+from energy_forecast.errors import ConflictError, ModelNotFoundError
+from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.model_store import FileModelStore
+
+E, W = MeterType.ELECTRICITY, MeterType.WATER
+
+
+def _forecast(start: str, hours: int) -> pd.DataFrame:
+    index = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    return pd.DataFrame({"value": 1.0, "lower": 0.5, "upper": 1.5}, index=index)
+
+
+def test_delete_forecast_before_removes_exactly_the_older_points_of_that_type(
+    series_store: SeriesStore,
+) -> None:
+    series_store.write_forecast(E, "m1", "v1", _forecast("2024-01-01", 48))
+    series_store.write_forecast(E, "m2", "v2", _forecast("2024-01-01", 48))
+    series_store.write_forecast(W, "w1", "v1", _forecast("2024-01-01", 48))
+
+    series_store.delete_forecast_before(E, pd.Timestamp("2024-01-02", tz="UTC"))
+
+    for meter_id in ("m1", "m2"):
+        left = series_store.read_forecast(E, meter_id)
+        assert len(left) == 24 and left.index[0] == pd.Timestamp("2024-01-02", tz="UTC")
+    assert len(series_store.read_forecast(W, "w1")) == 48  # another type is untouched
+
+
+def test_delete_version_removes_an_old_version_and_refuses_the_active_one(tmp_path: Path) -> None:
+    models = FileModelStore(tmp_path / "models")
+    for _ in range(3):
+        models.save(E, "m1", {"model.ubj": b"x"}, {"metrics": {}})
+    models.activate(E, "m1", 2)
+
+    models.delete_version(E, "m1", 1)
+
+    assert [v.version for v in models.list_versions(E, "m1")] == [2, 3]
+    with pytest.raises(ConflictError):
+        models.delete_version(E, "m1", 2)
+    with pytest.raises(ModelNotFoundError):
+        models.delete_version(E, "m1", 1)
+    assert models.get_version(E, "m1").version == 2
