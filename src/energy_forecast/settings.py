@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     request_timeout: timedelta = timedelta(seconds=120)
+    # Models in S3 (README "Scaling out"): s3://BUCKET/PREFIX; unset = files under EF_HOME/models.
+    model_store_url: str | None = None
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, SeaweedFS...; unset = AWS S3
+    s3_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    s3_create_bucket: bool = True
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
 
@@ -159,6 +164,23 @@ class Settings(BaseSettings):
                 f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_text(value)!r}"
             )
         return value
+
+    @field_validator("model_store_url")
+    @classmethod
+    def _model_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(
+                f"EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX, got {redact_text(value)!r}"
+            )
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "EF_S3_ENDPOINT_URL")
 
     @field_validator("task_retention")
     @classmethod

@@ -126,7 +126,7 @@ def train_meter(
         "meter_id": meter_id,
         "meter_type": meter_type.value,
         "data_points": result.data_points,
-        "model_path": str(saved.path),
+        "model_path": f"models/{saved.location}",
         "model_version": saved.version,
         "training_completed": datetime.now(UTC).isoformat(),
         "training_time_seconds": round(elapsed, 3),

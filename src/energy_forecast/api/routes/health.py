@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError
+from energy_forecast.settings import Settings
 from energy_forecast.tasks.monitor import TaskMonitor
 
 router = APIRouter(tags=["health"])
@@ -110,7 +111,7 @@ def health(
         {
             "redis": redis_check,
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
-            "model_directory": lambda: (models.ping(), {"path": str(settings.models_dir)})[1],
+            "model_directory": lambda: (models.ping(), _model_location(settings))[1],
             "workers": workers_check,
         }
     )
@@ -177,3 +178,10 @@ def worker_health(request: Request) -> JSONResponse:
         "workers": workers,
     }
     return JSONResponse(status_code=200, content=body)
+
+
+def _model_location(settings: Settings) -> dict[str, str]:
+    """Where models live: the S3 URL and endpoint, or the local directory (never a credential)."""
+    if settings.model_store_url:
+        return {"url": settings.model_store_url, "endpoint": settings.s3_endpoint_url or "AWS S3"}
+    return {"path": str(settings.models_dir)}
