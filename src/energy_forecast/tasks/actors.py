@@ -27,10 +27,12 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
+from energy_forecast.services.evaluation import fleet_row
 from energy_forecast.tasks.context import get_context
 from energy_forecast.tasks.middleware import current_reporter
 
 TRAIN_ACTOR = "train_meter_task"
+EVALUATE_ACTOR = "evaluate_meter_task"
 QUEUE = "default"
 
 # Deterministic failures: a retry would fail the same way (or, for time and memory, burn as much).
@@ -75,9 +77,25 @@ def train_meter_task(
     return {"status": "success", "message": "Model trained successfully", "details": details}
 
 
+def evaluate_meter_task(
+    meter_id: str, meter_type: str, version: int | None, test_size: float
+) -> dict[str, Any]:
+    """One meter's row of the fleet test (``/test_model/all_models/``): a chronological split fit."""
+    store, _ = get_context().stores()
+    row = fleet_row(
+        store,
+        meter_id=validate_meter_id(meter_id),
+        meter_type=MeterType(meter_type),
+        version=version,
+        test_size=test_size,
+    )
+    return {"status": "success", "message": "Model evaluated", "details": row}
+
+
 @dataclass(frozen=True, slots=True)
 class Actors:
     train_meter: dramatiq.Actor[Any, Any]
+    evaluate_meter: dramatiq.Actor[Any, Any]
 
 
 def declare_actors(
@@ -98,4 +116,15 @@ def declare_actors(
         store_results=True,
         track_progress=True,
     )
-    return Actors(train_meter=train)
+    evaluate = dramatiq.actor(
+        evaluate_meter_task,
+        broker=broker,
+        actor_name=EVALUATE_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=False,
+        track_progress=True,
+    )
+    return Actors(train_meter=train, evaluate_meter=evaluate)

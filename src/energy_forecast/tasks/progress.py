@@ -191,8 +191,18 @@ class RedisProgressStore:
 
     # -- batches ---------------------------------------------------------------------------------
 
-    def write_batch(self, batch_id: str, task_ids: Iterable[str], *, client: Any = None) -> None:
-        (client or self.client).set(batch_key(batch_id), json.dumps(list(task_ids)), px=self._ttl_ms)
+    def write_batch(
+        self, batch_id: str, task_ids: Iterable[str], *, client: Any = None, kind: str | None = None
+    ) -> None:
+        """The batch's task ids; ``kind`` (e.g. "evaluation") is kept beside them when given."""
+        target = client or self.client
+        target.set(batch_key(batch_id), json.dumps(list(task_ids)), px=self._ttl_ms)
+        if kind is not None:
+            target.set(f"{batch_key(batch_id)}:kind", kind, px=self._ttl_ms)
+
+    def read_batch_kind(self, batch_id: str) -> str | None:
+        raw = self.client.get(f"{batch_key(batch_id)}:kind")
+        return None if raw is None else _text(raw)
 
     def read_batch(self, batch_id: str) -> list[str] | None:
         raw = self.client.get(batch_key(batch_id))

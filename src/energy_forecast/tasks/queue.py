@@ -21,11 +21,13 @@ from dramatiq.brokers.redis import RedisBroker
 from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.domain.tasks import TaskProgress, TaskState
 from energy_forecast.errors import QueueUnavailableError
+from energy_forecast.services.evaluation import fleet_summary
 from energy_forecast.tasks.actors import Actors
 from energy_forecast.tasks.broker import RESULT_NAMESPACE, describe_redis_error, progress_store, uses_tls
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
 
 TimeBound = str | datetime | None
+EVALUATION = "evaluation"
 
 
 @contextmanager
@@ -157,6 +159,53 @@ class TaskQueue:
                 for t, r in zip(task_ids, records, strict=True)
             ],
         }
+
+    def enqueue_evaluation(
+        self, meters: Sequence[tuple[str, MeterType | str, int | None]], test_size: float = 0.2
+    ) -> tuple[str, list[str]]:
+        """One fleet-test task per (meter_id, meter_type, model version); returns (batch_id, task_ids).
+
+        Raises:
+            InvalidIdentifierError: a meter id is not a safe slug (checked before anything is sent).
+            QueueUnavailableError: Redis cannot be reached.
+        """
+        messages = []
+        for meter_id, meter_type, version in meters:
+            kwargs = {
+                "meter_id": validate_meter_id(meter_id),
+                "meter_type": MeterType(meter_type).value,
+                "version": version,
+                "test_size": test_size,
+            }
+            messages.append(self.actors.evaluate_meter.message_with_options(kwargs=kwargs))
+        batch_id = str(uuid.uuid4())
+        with _redis_errors("enqueue the fleet test", tls=self.tls):
+            for message in messages:
+                details = {k: message.kwargs[k] for k in ("meter_id", "meter_type", "version")}
+                pending = TaskProgress(
+                    message.message_id, TaskState.PENDING, 0, "Evaluation submitted", details
+                )
+                self.store.write(pending, Guard.CREATE)
+                self.broker.enqueue(message)
+            self.store.write_batch(batch_id, [m.message_id for m in messages], kind=EVALUATION)
+        return batch_id, [m.message_id for m in messages]
+
+    def read_evaluation(self, batch_id: str) -> dict[str, Any] | None:
+        """``read_batch`` plus, once every task is final, the fleet table and medians; None when
+        the id is unknown or not a fleet test."""
+        with _redis_errors("read the fleet test", tls=self.tls):
+            if self.store.read_batch_kind(batch_id) != EVALUATION:
+                return None
+        status = self.read_batch(batch_id)
+        if status is None:
+            return None
+        if status["done"]:
+            rows = [
+                t["details"] if t["status"] == "SUCCESS" else {**t.get("details", {}), "error": t["message"]}
+                for t in status["tasks"]
+            ]
+            status.update(fleet_summary(rows))
+        return status
 
     def events(
         self, task_id: str, after: str = "0", block: timedelta | None = None
