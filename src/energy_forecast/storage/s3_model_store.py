@@ -98,7 +98,7 @@ class S3ModelStore:
         config = Config(
             connect_timeout=min(timeout_s, 5.0),
             read_timeout=timeout_s,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             max_pool_connections=32,
             s3={"addressing_style": "path"} if endpoint_url else None,
         )
