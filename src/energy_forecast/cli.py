@@ -316,6 +316,13 @@ def forecast_command(
     models, cache = build_model_store(settings), ModelCache()
     rows, failed = [], 0
     with opened_store(settings) as store:
+        if all_meters and write:  # the fleet: chunk tasks that workers run (cli_schedule.py)
+            from energy_forecast.cli_schedule import publish_via_tasks
+
+            chosen = _chosen_meters(store, None, True)
+            raise typer.Exit(
+                publish_via_tasks(settings, store, chosen, days=days, chunk_size=50, as_json=as_json)
+            )
         for meter in _chosen_meters(store, meter_id, all_meters):
             try:
                 result = export_forecast(

@@ -69,7 +69,9 @@ def test_activate_rolls_back_and_load_by_version(store: ModelStore) -> None:
 def test_a_version_saved_without_activation_waits_for_activate(store: ModelStore) -> None:
     store.save(ELEC, "m1", {"model.ubj": b"champion"}, {"status": "champion"})
 
-    challenger = store.save(ELEC, "m1", {"model.ubj": b"challenger"}, {"status": "challenger"}, activate=False)
+    challenger = store.save(
+        ELEC, "m1", {"model.ubj": b"challenger"}, {"status": "challenger"}, activate=False
+    )
 
     assert not challenger.active and challenger.version == 2
     assert store.load(ELEC, "m1")[1] == {"model.ubj": b"champion"}

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
 from energy_forecast.api.metrics import install_metrics
-from energy_forecast.api.routes import forecasting, health, meters, models, training, weather
+from energy_forecast.api.routes import forecasting, health, meters, models, publication, training, weather
 from energy_forecast.api.routes import metrics as metrics_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
@@ -46,6 +46,7 @@ from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.tasks.monitor import TaskMonitor
+from energy_forecast.tasks.publications import PublicationIndex
 
 log = get_logger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -179,6 +180,7 @@ def create_app(
             if start_tasks:
                 runtime = start_task_runtime(settings, series_store=app.state.store, run_workers=run_workers)
                 app.state.tasks = runtime.queue
+                app.state.publications = PublicationIndex(runtime.queue.client)
                 app.state.monitor = TaskMonitor(
                     runtime.queue,
                     runtime.redis_url or "",
@@ -197,6 +199,7 @@ def create_app(
         finally:
             await close_rate_limiter(app)
             app.state.tasks = None
+            app.state.publications = None
             monitor, app.state.monitor = getattr(app.state, "monitor", None), None
             if monitor is not None:
                 monitor.close()
@@ -223,6 +226,7 @@ def create_app(
     app.include_router(meters.router)
     app.include_router(training.router)
     app.include_router(forecasting.router)
+    app.include_router(publication.router)
     app.include_router(models.router)
     app.include_router(weather.router)
     app.include_router(tasks_route.router)

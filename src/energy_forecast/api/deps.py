@@ -15,6 +15,7 @@ from energy_forecast.errors import QueueUnavailableError
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.settings import Settings
 from energy_forecast.storage.base import ModelStore, SeriesStore
+from energy_forecast.tasks.publications import PublicationIndex
 from energy_forecast.tasks.queue import TaskQueue
 from energy_forecast.weather.fallback import FallbackChain
 
@@ -60,3 +61,14 @@ async def _weather(request: Request) -> FallbackChain:
 
 # The provider chain built once in the lifespan (its HTTP client and cooldowns outlive a request).
 WeatherDep = Annotated[FallbackChain, Depends(_weather)]
+
+
+async def _publications(request: Request) -> PublicationIndex:
+    index = getattr(request.app.state, "publications", None)
+    if index is None:
+        raise QueueUnavailableError("published forecasts are indexed in Redis; this process runs without it")
+    return index  # type: ignore[no-any-return]
+
+
+# The index of published forecasts in the task queue's Redis (tasks/publications.py).
+PublicationsDep = Annotated[PublicationIndex, Depends(_publications)]

@@ -55,8 +55,12 @@ def export_forecast(
     days: int = 7,
     write: bool = True,
     cache: ModelCache | None = None,
+    last_reading: pd.Timestamp | None = None,
 ) -> ExportedForecast:
     """Forecast ``days`` after the last reading and (with ``write``) upsert it into the store.
+
+    ``last_reading`` saves the fleet-wide ``readings_stats`` query when the caller already knows it
+    (a publication chunk reads the stats once for all its meters).
 
     Raises:
         InputDataError: ``days`` outside 1..31.
@@ -64,13 +68,16 @@ def export_forecast(
     """
     horizon = check_days(days)
     meter_type = MeterType(meter_type)
-    stats = store.readings_stats(meter_type).get(validate_meter_id(meter_id))
-    if stats is None or stats.last is None:
+    validate_meter_id(meter_id)
+    if last_reading is None:
+        stats = store.readings_stats(meter_type).get(meter_id)
+        last_reading = stats.last if stats is not None else None
+    if last_reading is None:
         raise NotFoundError(
             f"meter {meter_id!r} has no {meter_type.value} readings to forecast from; import them first"
         )
-    start = stats.last + HOUR
-    end = stats.last + horizon
+    start = last_reading + HOUR
+    end = last_reading + horizon
     result = forecast_meter(
         store, model_store, meter_id=meter_id, meter_type=meter_type, start=start, end=end, cache=cache
     )

@@ -8,6 +8,7 @@ are not worth retrying in ``throws=``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,11 +29,15 @@ from energy_forecast.errors import (
     TrainingError,
 )
 from energy_forecast.services.evaluation import fleet_row
+from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.publication import publish_chunk
 from energy_forecast.tasks.context import get_context
 from energy_forecast.tasks.middleware import current_reporter
+from energy_forecast.tasks.publications import PublicationIndex
 
 TRAIN_ACTOR = "train_meter_task"
 EVALUATE_ACTOR = "evaluate_meter_task"
+PUBLISH_ACTOR = "publish_forecasts_task"
 QUEUE = "default"
 
 # Deterministic failures: a retry would fail the same way (or, for time and memory, burn as much).
@@ -90,12 +95,34 @@ def evaluate_meter_task(
         test_size=test_size,
     )
     return {"status": "success", "message": "Model evaluated", "details": row}
+def publisher(index: PublicationIndex, cache: ModelCache) -> Callable[..., dict[str, Any]]:
+    """The publication actor's function, bound to the broker's Redis (where the index lives)."""
+
+    def publish_forecasts_task(meters: list[list[str]], days: int = 7) -> dict[str, Any]:
+        """Publish forecasts for a chunk of ``[meter_id, meter_type]`` pairs and index them."""
+        store, model_store = get_context().stores()
+        chunk = [(validate_meter_id(m), MeterType(t)) for m, t in meters]
+        results = [r.to_dict() for r in publish_chunk(store, model_store, chunk, days=days, cache=cache)]
+        index.record(results)
+        failed = {r["meter_id"]: r["error"] for r in results if r["error"]}
+        details = {
+            "kind": "publication",
+            "meters": len(results),
+            "published": len(results) - len(failed),
+            "failed": len(failed),
+            "errors": dict(list(failed.items())[:10]),
+        }
+        message = f"published forecasts of {details['published']} of {len(results)} meters"
+        return {"status": "success", "message": message, "details": details}
+
+    return publish_forecasts_task
 
 
 @dataclass(frozen=True, slots=True)
 class Actors:
     train_meter: dramatiq.Actor[Any, Any]
     evaluate_meter: dramatiq.Actor[Any, Any]
+    publish_forecasts: dramatiq.Actor[Any, Any]
 
 
 def declare_actors(
@@ -127,4 +154,16 @@ def declare_actors(
         store_results=False,
         track_progress=True,
     )
-    return Actors(train_meter=train, evaluate_meter=evaluate)
+    client = getattr(broker, "client", None)
+    publish = dramatiq.actor(
+        publisher(PublicationIndex(client), ModelCache()),
+        broker=broker,
+        actor_name=PUBLISH_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=True,
+        track_progress=True,
+    )
+    return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish)

@@ -206,6 +206,32 @@ class TaskQueue:
             ]
             status.update(fleet_summary(rows))
         return status
+    def enqueue_publication(
+        self, meters: Sequence[tuple[str, MeterType | str]], *, days: int = 7, chunk_size: int = 50
+    ) -> tuple[str, list[str]]:
+        """One publication task per chunk of ``chunk_size`` meters; returns (batch_id, task_ids).
+
+        The batch record is the same ``task_batch:{id}`` list as a training batch, so
+        ``read_batch`` reads both; ``publication_state`` adds the overall state.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        pairs = [[validate_meter_id(m), MeterType(t).value] for m, t in meters]
+        batch_id = str(uuid.uuid4())
+        task_ids = []
+        with _redis_errors("enqueue forecast publication", tls=self.tls):
+            for first in range(0, len(pairs), chunk_size):
+                chunk = pairs[first : first + chunk_size]
+                message = self.actors.publish_forecasts.message_with_options(
+                    kwargs={"meters": chunk, "days": days}
+                )
+                details = {"kind": "publication", "batch_id": batch_id, "meters": len(chunk)}
+                pending = TaskProgress(message.message_id, TaskState.PENDING, 0, "Task submitted", details)
+                self.store.write(pending, Guard.CREATE)
+                self.broker.enqueue(message)
+                task_ids.append(message.message_id)
+            self.store.write_batch(batch_id, task_ids)
+        return batch_id, task_ids
 
     def events(
         self, task_id: str, after: str = "0", block: timedelta | None = None
@@ -213,6 +239,18 @@ class TaskQueue:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
         with _redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
+
+
+def batch_state(states: Sequence[str]) -> str:
+    """One word for a batch: PENDING (none started), RUNNING, SUCCESS (all), FAILURE (any, once done)."""
+    if not states or all(s == TaskState.SUCCESS.value for s in states):
+        return TaskState.SUCCESS.value
+    finished = {TaskState.SUCCESS.value, TaskState.FAILURE.value, TaskState.CANCELLED.value, "EXPIRED"}
+    if all(s in finished for s in states):
+        return TaskState.FAILURE.value
+    if all(s == TaskState.PENDING.value for s in states):
+        return TaskState.PENDING.value
+    return "RUNNING"
 
 
 def _public(record: TaskProgress) -> dict[str, Any]:
