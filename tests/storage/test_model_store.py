@@ -18,7 +18,8 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InvalidIdentifierError, ModelNotFoundError, StorageError
 from energy_forecast.storage.base import ModelStore
 from energy_forecast.storage.model_store import FileModelStore
-from energy_forecast.storage.s3_model_store import S3ModelStore, parse_store_url
+from energy_forecast.storage.s3_client import parse_store_url
+from energy_forecast.storage.s3_model_store import S3ModelStore
 
 ELEC = MeterType.ELECTRICITY
 

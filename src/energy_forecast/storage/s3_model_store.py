@@ -28,10 +28,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import boto3
 import botocore.exceptions as bex
@@ -41,41 +40,14 @@ from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.errors import ModelNotFoundError, StorageError
 from energy_forecast.storage.base import ModelVersion
 from energy_forecast.storage.model_store import check_artifact_names, version_location
+from energy_forecast.storage.s3_client import code_of, ensure_bucket, parse_store_url, s3_errors, status_of
 
-T = TypeVar("T")
 FORMAT = 1
 MAX_CLAIMS = 50  # version numbers tried by one save before giving up (each one lost a race)
-_UNREACHABLE = (
-    bex.EndpointConnectionError,
-    bex.ConnectTimeoutError,
-    bex.ReadTimeoutError,
-    bex.ConnectionClosedError,
-)
-_REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
-
-
-def parse_store_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix").
-
-    Raises:
-        ValueError: not an ``s3://`` URL with a bucket name.
-    """
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX, got {url!r}")
-    return parts.netloc, parts.path.strip("/")
 
 
 def _dumps(value: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, default=str).encode("utf-8")
-
-
-def _code(exc: bex.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: bex.ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 class S3ModelStore:
@@ -142,7 +114,7 @@ class S3ModelStore:
         save_id = uuid.uuid4().hex
         full_metadata = {**metadata, "saved_at": datetime.now(UTC).isoformat()}
         written: list[str] = []
-        with self._errors(f"save the model of meter {meter_id!r}"):
+        with s3_errors(self.bucket, self._endpoint, f"save the model of meter {meter_id!r}"):
             try:
                 full = _dumps(full_metadata)  # fails before anything is written
                 for name, data in artifacts.items():
@@ -183,7 +155,7 @@ class S3ModelStore:
         info = self.get_version(meter_type, meter_id, version)
         manifest = self._manifest(info.meter_type, info.meter_id, info.version)
         base = self._meter_prefix(info.meter_type, info.meter_id)
-        with self._errors(f"load the model of meter {meter_id!r}"):
+        with s3_errors(self.bucket, self._endpoint, f"load the model of meter {meter_id!r}"):
             artifacts = {
                 name: self._call().get_object(Bucket=self.bucket, Key=base + rel)["Body"].read()
                 for name, rel in sorted(manifest["artifacts"].items())
@@ -255,7 +227,7 @@ class S3ModelStore:
 
     def ping(self) -> None:
         """Raise StorageError when models cannot be written (creates a missing bucket if allowed)."""
-        with self._errors("write a probe object"):
+        with s3_errors(self.bucket, self._endpoint, "write a probe object"):
             self._call().put_object(Bucket=self.bucket, Key=f"{self._prefix}.probe", Body=b"")
 
     # helpers ------------------------------------------------------------------------------------
@@ -272,67 +244,12 @@ class S3ModelStore:
                 if self._client is None:
                     self._client = self._factory()
                 if not self._bucket_ready:
-                    self._ensure_bucket(self._client)
+                    ensure_bucket(self._client, self.bucket, self._endpoint, create=self._create_bucket)
                     self._bucket_ready = True
         return self._client
 
-    def _ensure_bucket(self, client: Any) -> None:
-        try:
-            client.head_bucket(Bucket=self.bucket)
-            return
-        except bex.ClientError as exc:
-            if _status(exc) != 404:
-                raise
-        if not self._create_bucket:
-            raise StorageError(
-                f"model bucket {self.bucket!r} does not exist at {self._endpoint}; create it, or allow "
-                "the service to (EF_S3_CREATE_BUCKET=true)"
-            )
-        try:
-            region = client.meta.region_name
-            options = (
-                {}
-                if region in (None, "us-east-1")
-                else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-            )
-            client.create_bucket(Bucket=self.bucket, **options)
-        except bex.ClientError as exc:
-            if _code(exc) in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                return
-            raise StorageError(
-                f"model bucket {self.bucket!r} does not exist at {self._endpoint} and cannot be created "
-                f"({_code(exc) or _status(exc)}); create it, or grant s3:CreateBucket"
-            ) from None
-
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except _UNREACHABLE as exc:
-            raise StorageError(
-                f"cannot {action}: the model store at {self._endpoint} did not answer "
-                f"({type(exc).__name__}); "
-                "check EF_S3_ENDPOINT_URL and that the S3 service is up"
-            ) from None
-        except bex.NoCredentialsError:
-            raise StorageError(
-                f"cannot {action}: no S3 credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                "AWS_PROFILE, or give the host an instance role"
-            ) from None
-        except bex.ClientError as exc:
-            code = _code(exc)
-            refused = code in _REFUSED or _status(exc) == 403
-            hint = "check the S3 credentials and the bucket policy" if refused else "see the S3 logs"
-            raise StorageError(
-                f"cannot {action}: S3 bucket {self.bucket!r} answered {code or _status(exc)}; {hint}"
-            ) from None
-        except bex.BotoCoreError as exc:
-            raise StorageError(f"cannot {action}: S3 client error ({type(exc).__name__})") from None
-        except OSError as exc:
-            raise StorageError(f"cannot {action}: {exc.strerror or exc}") from exc
-
     def _keys(self, prefix: str, delimiter: str | None = None) -> Iterator[str]:
-        with self._errors("list models"):
+        with s3_errors(self.bucket, self._endpoint, "list models"):
             paginator = self._call().get_paginator("list_objects_v2")
             options = {"Delimiter": delimiter} if delimiter else {}
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **options):
@@ -364,7 +281,7 @@ class S3ModelStore:
                 )
                 return version
             except bex.ClientError as exc:
-                if _status(exc) not in (409, 412):
+                if status_of(exc) not in (409, 412):
                     raise
                 version += 1
         raise StorageError(f"meter {meter_id!r}: {MAX_CLAIMS} concurrent saves won every version number")
@@ -375,7 +292,7 @@ class S3ModelStore:
         """Compare-and-swap the active pointer; a save never replaces a newer version's pointer."""
         key = self._pointer_key(mtype, meter_id)
         body = _dumps({"version": version, "metadata": metadata})
-        with self._errors(f"activate version {version} of meter {meter_id!r}"):
+        with s3_errors(self.bucket, self._endpoint, f"activate version {version} of meter {meter_id!r}"):
             for _ in range(MAX_CLAIMS):
                 current = self._get(key)
                 if current is not None and only_if_newer and int(json.loads(current[1])["version"]) > version:
@@ -387,7 +304,7 @@ class S3ModelStore:
                     )
                     return
                 except bex.ClientError as exc:
-                    if _status(exc) not in (409, 412):
+                    if status_of(exc) not in (409, 412):
                         raise
             raise StorageError(f"meter {meter_id!r}: the active pointer kept changing; try again")
 
@@ -397,9 +314,9 @@ class S3ModelStore:
         try:
             reply = self._call().get_object(Bucket=self.bucket, Key=key, **options)
         except bex.ClientError as exc:
-            if _status(exc) == 304:
+            if status_of(exc) == 304:
                 return "", b""
-            if _code(exc) in {"NoSuchKey", "404"} or _status(exc) == 404:
+            if code_of(exc) in {"NoSuchKey", "404"} or status_of(exc) == 404:
                 return None
             raise
         return str(reply["ETag"]), reply["Body"].read()
@@ -407,7 +324,7 @@ class S3ModelStore:
     def _read_pointer(self, mtype: MeterType, meter_id: str) -> dict[str, Any] | None:
         cache_key = (mtype.value, meter_id)
         cached = self._pointers.get(cache_key)
-        with self._errors(f"read the active model of meter {meter_id!r}"):
+        with s3_errors(self.bucket, self._endpoint, f"read the active model of meter {meter_id!r}"):
             got = self._get(self._pointer_key(mtype, meter_id), cached[0] if cached else None)
         if got is None:
             self._pointers.pop(cache_key, None)
@@ -424,7 +341,7 @@ class S3ModelStore:
         if cache_key in self._manifests:
             return self._manifests[cache_key]
         key = f"{self._meter_prefix(mtype, meter_id)}v{version:04d}.json"
-        with self._errors(f"read version {version} of meter {meter_id!r}"):
+        with s3_errors(self.bucket, self._endpoint, f"read version {version} of meter {meter_id!r}"):
             got = self._get(key)
         if got is None:
             raise ModelNotFoundError(meter_id, f"no model version {version}")
