@@ -73,6 +73,7 @@ def build_model_store(settings: Settings) -> ModelStore:
             endpoint_url=settings.s3_endpoint_url,
             timeout_s=settings.s3_timeout_s,
             create_bucket=settings.s3_create_bucket,
+            pointer_ttl_s=settings.s3_pointer_ttl_s,
         )
     return FileModelStore(settings.models_dir)
 

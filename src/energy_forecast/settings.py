@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None  # MinIO, Ceph, SeaweedFS...; unset = AWS S3
     s3_timeout_s: float = Field(default=10.0, gt=0, le=300)
     s3_create_bucket: bool = True
+    # How long a host trusts its cached active pointer before one conditional GET (304 if unchanged).
+    s3_pointer_ttl_s: float = Field(default=1.0, ge=0, le=60)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
 

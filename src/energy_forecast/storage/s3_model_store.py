@@ -12,10 +12,13 @@ a key unique to the save, then the manifest claims the next version number with 
 pick the same number cannot overwrite each other (one gets 412 and takes the next). The active
 pointer moves by a compare-and-swap (``If-Match`` on its ETag, ``If-None-Match: *`` for the first),
 so concurrent saves and activations never lose an update and a crash at any point leaves the
-previous active version active. Conditional writes are used instead of a Redis lock because they
-need no second service and no lease that could expire mid-save: the store is correct on its own.
-The pointer carries the version's metadata, so reading the active version is one ``GET``, and a
-repeated one is a conditional ``GET`` answered ``304 Not Modified`` from this process's cache.
+previous active version active. Conditional writes rather than a Redis lock: they need no
+second service and no lease that could expire mid-save, so the store is correct on its own.
+
+The pointer carries the version's metadata, so reading the active version is one ``GET``. A host
+trusts its cached pointer for ``pointer_ttl_s`` (1 s; no round trip), then asks again with a
+conditional ``GET`` (``304 Not Modified`` when unchanged): another host's new active version is
+seen within that second, this host's own at once. Manifests never change and are cached for good.
 
 Credentials come from boto3's standard chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
 ``AWS_PROFILE``, instance roles); they are never part of a message or log line here.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +66,7 @@ class S3ModelStore:
         timeout_s: float = 10.0,
         create_bucket: bool = True,
         max_attempts: int = 3,
+        pointer_ttl_s: float = 1.0,
     ) -> None:
         self.bucket = bucket
         self._prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
@@ -82,7 +87,8 @@ class S3ModelStore:
         self._lock = threading.Lock()
         self._bucket_ready = False
         self._manifests: dict[tuple[str, str, int], dict[str, Any]] = {}
-        self._pointers: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._pointer_ttl_s = pointer_ttl_s
+        self._pointers: dict[tuple[str, str], tuple[str, dict[str, Any], float]] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3ModelStore:
@@ -302,6 +308,7 @@ class S3ModelStore:
                     self._call().put_object(
                         Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition
                     )
+                    self._pointers.pop((mtype.value, meter_id), None)  # this process sees it at once
                     return
                 except bex.ClientError as exc:
                     if status_of(exc) not in (409, 412):
@@ -322,17 +329,23 @@ class S3ModelStore:
         return str(reply["ETag"]), reply["Body"].read()
 
     def _read_pointer(self, mtype: MeterType, meter_id: str) -> dict[str, Any] | None:
+        """The active pointer: from this process's cache while younger than ``pointer_ttl_s``, then
+        by a conditional GET (304 when unchanged)."""
         cache_key = (mtype.value, meter_id)
         cached = self._pointers.get(cache_key)
+        now = time.monotonic()
+        if cached is not None and now - cached[2] < self._pointer_ttl_s:
+            return dict(cached[1])
         with s3_errors(self.bucket, self._endpoint, f"read the active model of meter {meter_id!r}"):
             got = self._get(self._pointer_key(mtype, meter_id), cached[0] if cached else None)
         if got is None:
             self._pointers.pop(cache_key, None)
             return None
         if got == ("", b"") and cached is not None:
-            return cached[1]
+            self._pointers[cache_key] = (cached[0], cached[1], now)
+            return dict(cached[1])
         pointer = json.loads(got[1])
-        self._pointers[cache_key] = (got[0], pointer)
+        self._pointers[cache_key] = (got[0], pointer, now)
         return dict(pointer)
 
     def _manifest(self, mtype: MeterType, meter_id: str, version: int) -> dict[str, Any]:
