@@ -27,6 +27,7 @@ Credentials come from boto3's standard chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -79,6 +80,10 @@ class S3ModelStore:
             max_pool_connections=32,
             s3={"addressing_style": "path"} if endpoint_url else None,
         )
+        # botocore's DEBUG lines carry request headers (the access key id in Authorization): even
+        # with DEBUG=true they stay off, so no credential reaches a log.
+        for name in ("botocore", "boto3", "s3transfer"):
+            logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.INFO))
         # Built lazily: a forked worker process must not inherit a parent's connection pool.
         self._factory: Callable[[], Any] = lambda: boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url, config=config
