@@ -9,22 +9,25 @@ Redis's answer (a guarded STARTED transition, a cancel check) runs outside such 
 
 Lua scripts on a pipeline: redis-py asks ``SCRIPT EXISTS`` before every execute (one more round
 trip), so this module remembers which scripts the server has and skips the question; when a
-restarted Redis has forgotten them (NOSCRIPT), it loads them and sends the pipeline again. The
-replay repeats only writes that are safe twice: guarded transitions and the queue entry failed
-the first time, and the rest are sets, list heads and telemetry counters.
+restarted Redis (or another server) has not got them (NOSCRIPT), it loads them and sends again
+only the commands that failed, so nothing runs twice (a queue entry sent twice would be a second
+delivery). What this process knows is kept per server (connection pool).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
+from redis.exceptions import NoScriptError
 
 _local = threading.local()
-_loaded: set[str] = set()  # script digests this process has seen the server run
+# Per server (connection pool): the script digests this process has seen it run.
+_loaded: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def run_script(script: Any, keys: list[Any], args: list[Any], client: Any) -> Any:
@@ -59,17 +62,21 @@ def pipelined(client: redis.Redis) -> Iterator[Any]:
 
 
 def _execute(client: redis.Redis, pipe: Any) -> None:
+    known = _loaded.setdefault(client.connection_pool, set())
     scripts = list(pipe.scripts)
     stack = list(pipe.command_stack)
-    if all(s.sha in _loaded for s in scripts):
-        pipe.scripts.clear()  # known to the server: skip redis-py's SCRIPT EXISTS round trip
-    try:
-        pipe.execute()
-    except redis.exceptions.NoScriptError:
-        _loaded.clear()
+    if all(s.sha in known for s in scripts):
+        pipe.scripts.clear()  # known to this server: skip redis-py's SCRIPT EXISTS round trip
+    results = pipe.execute(raise_on_error=False)
+    failed = [command for command, r in zip(stack, results, strict=True) if isinstance(r, NoScriptError)]
+    if failed:  # a restarted Redis forgot them: load, and send only the commands that did not run
+        known.clear()
         for script in scripts:
             client.script_load(script.script)
         with client.pipeline(transaction=False) as again:
-            again.command_stack.extend(stack)
+            again.command_stack.extend(failed)
             again.execute()
-    _loaded.update(s.sha for s in scripts)
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, NoScriptError):
+            raise result
+    known.update(s.sha for s in scripts)
