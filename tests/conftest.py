@@ -48,6 +48,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EF_CONFIG_DIR", str(tmp_path / "config"))
     # No app runs the scheduler unless its test asks: it would enqueue trainings on its own.
     monkeypatch.setenv("EF_SCHEDULE__ENABLED", "false")
+    # No developer's or host's AWS credentials; S3 tests set the test server's own (s3_endpoint).
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # No test reaches a real weather service: providers are opted into with local URLs.
     monkeypatch.delenv("OPENWEATHER_API_KEY", raising=False)
     monkeypatch.setenv("EF_WEATHER__PROVIDERS", "[]")
@@ -89,6 +95,22 @@ def series_factory() -> Callable[..., pd.Series]:
 @pytest.fixture(scope="session")
 def influx_url() -> str:
     return server_url("EF_TEST_INFLUX_URL")
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SeaweedFS S3 server of ``scripts/servers.sh``, its credentials in the standard AWS variables."""
+    endpoint = server_url("EF_TEST_S3_ENDPOINT")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ["EF_TEST_S3_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", os.environ["EF_TEST_S3_SECRET_ACCESS_KEY"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return endpoint
+
+
+@pytest.fixture
+def s3_store_url(s3_endpoint: str) -> str:
+    """A model-store URL of its own for each test: one shared bucket, a fresh prefix."""
+    return f"s3://ef-test-models/{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,13 @@ def resolve(value: object) -> str:
     return re.sub(r"\$\{[A-Z_]+(:\?[^}]*)?\}", "stand-in-secret", text)
 
 
+# The standard AWS credential chain, read by boto3 for the S3 model store.
+AWS_CHAIN = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"})
+
+
 def accepted(variable: str) -> bool:
-    """A seed name, or EF_<field>[__<nested field>] of Settings."""
-    if variable in SEED_ENV:
+    """A seed name, an AWS credential-chain name, or EF_<field>[__<nested field>] of Settings."""
+    if variable in SEED_ENV or variable in AWS_CHAIN:
         return True
     if not variable.startswith("EF_"):
         return False
@@ -65,6 +69,8 @@ def test_every_variable_given_to_the_service_is_a_setting_and_they_load(
     assert settings.influx.url == "http://influxdb:8086"
     assert settings.influx.bucket == "energy_forecasting"
     assert settings.home == Path("/data")
+    assert settings.model_store_url == "s3://energy-models/models"  # no model on a host's disk
+    assert "volumes" not in compose()["services"]["worker"]
 
 
 def test_the_acceptance_check_itself_refuses_unknown_names() -> None:
@@ -75,7 +81,7 @@ def test_the_acceptance_check_itself_refuses_unknown_names() -> None:
 def readme_layout() -> dict[str, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("### Production layout", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z-]+)` \| ([0-9-]+) \|", section, flags=re.MULTILINE)
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| ([0-9-]+) \|", section, flags=re.MULTILINE)
     return dict(rows)
 
 
@@ -88,7 +94,7 @@ def test_services_and_ports_agree_with_the_readme() -> None:
     }
 
     assert published == readme_layout()
-    assert set(services) == {"redis", "influxdb", "api", "worker", "grafana"}
+    assert set(services) == {"redis", "influxdb", "s3", "api", "worker", "grafana"}
     assert services["influxdb"]["image"].startswith("influxdb:2.7")
 
 

@@ -18,7 +18,7 @@ from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import get_logger
 from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
-from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.base import ModelStore, SeriesStore
 from energy_forecast.storage.model_store import FileModelStore
 from energy_forecast.tasks.actors import declare_actors
 from energy_forecast.tasks.broker import build_broker, reclaim_dead_workers
@@ -70,8 +70,26 @@ def training_function(settings: Settings, concurrent_fits: int) -> Callable[...,
     )
 
 
-def build_model_store(settings: Settings) -> FileModelStore:
+def build_model_store(settings: Settings) -> ModelStore:
+    """The S3 bucket of ``EF_MODEL_STORE_URL`` (shared by every host), else files under ``EF_HOME``."""
+    if settings.model_store_url:
+        from energy_forecast.storage.s3_model_store import S3ModelStore
+
+        return S3ModelStore.from_url(
+            settings.model_store_url,
+            endpoint_url=settings.s3_endpoint_url,
+            timeout_s=settings.s3_timeout_s,
+            create_bucket=settings.s3_create_bucket,
+            pointer_ttl_s=settings.s3_pointer_ttl_s,
+        )
     return FileModelStore(settings.models_dir)
+
+
+def model_store_description(settings: Settings) -> str:
+    """Where models live, for health and logs: never a credential."""
+    if settings.model_store_url:
+        return f"{settings.model_store_url} at {settings.s3_endpoint_url or 'AWS S3'}"
+    return str(settings.models_dir)
 
 
 # How long workers keep retrying Redis commands through an outage (a restart, a failover) before

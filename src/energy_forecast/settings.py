@@ -183,6 +183,13 @@ class Settings(BaseSettings):
     # Browsers on other origins (README "Security"): exact origins; empty means no CORS headers at all.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    # Models in S3 (README "Scaling out"): s3://BUCKET/PREFIX; unset = files under EF_HOME/models.
+    model_store_url: str | None = None
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, SeaweedFS...; unset = AWS S3
+    s3_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    s3_create_bucket: bool = True
+    # How long a host trusts its cached active pointer before one conditional GET (304 if unchanged).
+    s3_pointer_ttl_s: float = Field(default=1.0, ge=0, le=60)
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -201,6 +208,23 @@ class Settings(BaseSettings):
                 f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_text(value)!r}"
             )
         return value
+
+    @field_validator("model_store_url")
+    @classmethod
+    def _model_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(
+                f"EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX, got {redact_text(value)!r}"
+            )
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "EF_S3_ENDPOINT_URL")
 
     @field_validator("task_retention")
     @classmethod

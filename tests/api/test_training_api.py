@@ -136,8 +136,7 @@ def test_training_reaches_success_through_every_stage_in_order(client: TestClien
     assert status["status"] == "SUCCESS" and status["progress"] == 100, status
     details = status["result"]["details"]
     assert details["meter_id"] == "bldg1" and details["data_points"] == 24 * 60
-    assert not Path(details["model_path"]).is_absolute()
-    assert details["model_path"].startswith("models/electricity/bldg1/")
+    assert details["model_path"] == "models/electricity/bldg1/v0001"  # relative: no host path
     assert details["training_time_seconds"] > 0 and "training_completed" in details
     seen = [json.loads(e[6:])["status"] for e in events]
     assert [s for s in seen if s != "SUCCESS"] == STAGES
@@ -227,6 +226,31 @@ def test_batch_trains_every_meter_of_a_type(client: TestClient) -> None:
 
     assert batch["states"] == {"SUCCESS": 1, "FAILURE": 1}
     assert batch["progress"] == 100
+
+
+def wait_done(client: TestClient, url: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not (body := client.get(url).json())["done"]:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    result: dict[str, Any] = body
+    return result
+
+
+def test_the_fleet_test_runs_as_one_task_per_meter_and_ends_with_fleet_medians(client: TestClient) -> None:
+    trained = client.post("/trainmodel/batch/", json={"meter_ids": ["bldg1"]}).json()
+    wait_done(client, f"/trainmodel/batch/{trained['batch_id']}")
+
+    accepted = client.post("/test_model/all_models/", json={"meter_type": "electricity"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["meters"] == 1 and set(accepted.json()["task_ids"]) == {"bldg1"}
+    body = wait_done(client, accepted.json()["status_url"])
+
+    assert body["states"] == {"SUCCESS": 1} and body["evaluated"] == 1 and body["failed"] == 0
+    row = body["meters"][0]
+    assert row["meter_id"] == "bldg1" and row["version"] == 1 and row["test_samples"] > 0
+    assert body["fleet_medians"]["cv_rmse_percent"] == row["cv_rmse_percent"]
+    assert client.get(f"/test_model/all_models/{trained['batch_id']}").status_code == 404  # not a test
 
 
 def test_unreachable_redis_at_enqueue_is_a_503_with_a_message(

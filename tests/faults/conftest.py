@@ -16,6 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.services.training import train_meter
+from energy_forecast.storage.base import ModelStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore
 from energy_forecast.tasks import context
@@ -52,7 +53,7 @@ class TrainingEnv:
     """A real DuckDB store, a real model directory, a Redis broker and one in-process worker."""
 
     store: DuckDBSeriesStore
-    models: FileModelStore
+    models: ModelStore
     broker: RedisBroker
     queue: TaskQueue
     worker: dramatiq.Worker
@@ -72,14 +73,19 @@ def flushed_redis_url() -> Iterator[str]:
 def training_env(flushed_redis_url: str, tmp_path: Path) -> Iterator[Callable[..., TrainingEnv]]:
     made: list[TrainingEnv] = []
 
-    def make(*, time_limit: timedelta = timedelta(minutes=2), max_retries: int = 0) -> TrainingEnv:
+    def make(
+        *,
+        time_limit: timedelta = timedelta(minutes=2),
+        max_retries: int = 0,
+        models: ModelStore | None = None,
+    ) -> TrainingEnv:
         store = DuckDBSeriesStore(tmp_path / "energy.duckdb")
-        models = FileModelStore(tmp_path / "models")
+        models_ = models if models is not None else FileModelStore(tmp_path / "models")
         broker = build_broker(flushed_redis_url, time_limit=time_limit, max_retries=max_retries, **FAST)
         actors = declare_actors(broker, training_time_limit=time_limit, training_max_retries=max_retries)
-        context.configure(lambda: store, lambda: models, train=partial(train_meter, fit_threads=1))
+        context.configure(lambda: store, lambda: models_, train=partial(train_meter, fit_threads=1))
         worker = start_worker(broker, threads=1, poll_interval=timedelta(milliseconds=100))
-        env = TrainingEnv(store, models, broker, TaskQueue(broker, actors), worker)
+        env = TrainingEnv(store, models_, broker, TaskQueue(broker, actors), worker)
         made.append(env)
         return env
 

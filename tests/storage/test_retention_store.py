@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-import pytest
 
 from energy_forecast.domain.meters import MeterType
-from energy_forecast.errors import ConflictError, ModelNotFoundError
 from energy_forecast.storage.base import SeriesStore
-from energy_forecast.storage.model_store import FileModelStore
 
 E, W = MeterType.ELECTRICITY, MeterType.WATER
 
@@ -33,19 +28,3 @@ def test_delete_forecast_before_removes_exactly_the_older_points_of_that_type(
         left = series_store.read_forecast(E, meter_id)
         assert len(left) == 24 and left.index[0] == pd.Timestamp("2024-01-02", tz="UTC")
     assert len(series_store.read_forecast(W, "w1")) == 48  # another type is untouched
-
-
-def test_delete_version_removes_an_old_version_and_refuses_the_active_one(tmp_path: Path) -> None:
-    models = FileModelStore(tmp_path / "models")
-    for _ in range(3):
-        models.save(E, "m1", {"model.ubj": b"x"}, {"metrics": {}})
-    models.activate(E, "m1", 2)
-
-    models.delete_version(E, "m1", 1)
-
-    assert [v.version for v in models.list_versions(E, "m1")] == [2, 3]
-    with pytest.raises(ConflictError):
-        models.delete_version(E, "m1", 2)
-    with pytest.raises(ModelNotFoundError):
-        models.delete_version(E, "m1", 1)
-    assert models.get_version(E, "m1").version == 2

@@ -125,11 +125,28 @@ class ModelTestPublic(BaseModel):
     test_results: ModelTestResultsPublic
 
 
+class FleetModelTestAccepted(BaseModel):
+    """The fleet test runs as one task per meter on the workers; poll ``status_url``."""
+
+    batch_id: str
+    meters: int
+    task_ids: dict[str, str] = Field(description="meter_id -> task_id")
+    status_url: str
+
+
 class FleetModelTestPublic(BaseModel):
-    meters: list[dict[str, Any]]
-    fleet_medians: dict[str, float | None]
-    evaluated: int
-    failed: int
+    """Per-meter progress while running; the table and fleet medians once ``done``."""
+
+    batch_id: str
+    total: int
+    done: bool
+    progress: int
+    states: dict[str, int]
+    tasks: list[dict[str, Any]]
+    meters: list[dict[str, Any]] | None = None
+    fleet_medians: dict[str, float | None] | None = None
+    evaluated: int | None = None
+    failed: int | None = None
 
 
 class BacktestRequest(BaseModel):

@@ -199,6 +199,49 @@ def _rank(metrics: dict[str, float | None]) -> tuple[float, float]:
     return (math.inf if cv is None else cv, math.inf if rmse is None else rmse)
 
 
+def fleet_row(
+    store: SeriesStore,
+    *,
+    meter_id: str,
+    meter_type: MeterType,
+    version: int | None,
+    test_size: float = 0.2,
+    model_store: ModelStore | None = None,
+) -> dict[str, Any]:
+    """One meter's row of the fleet table; a meter whose evaluation fails gets its ``error`` instead."""
+    row: dict[str, Any] = {
+        "meter_id": meter_id,
+        "meter_type": MeterType(meter_type).value,
+        "version": version,
+    }
+    try:
+        result = evaluate_meter(
+            store, meter_id=meter_id, meter_type=meter_type, test_size=test_size, model_store=model_store
+        )
+    except EnergyForecastError as exc:
+        return {**row, "error": exc.message}
+    row.update(
+        test_samples=result.test_samples,
+        **{k: v for k, v in result.metrics.items() if k in FLEET_KEYS},
+        baseline=result.baseline_metrics["baseline"],
+        baseline_cv_rmse_percent=result.baseline_metrics["cv_rmse_percent"],
+        cv_rmse_ratio_to_baseline=result.performance_summary["cv_rmse_ratio_to_baseline"],
+        r2_category=result.performance_summary["r2_category"],
+        message=result.message,
+    )
+    return row
+
+
+def fleet_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fleet medians of the rows' metrics (failed rows left out) and the counts."""
+    medians: dict[str, float | None] = {}
+    for key in FLEET_KEYS:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        medians[key] = float(np.median(values)) if values else None
+    failed = sum(1 for r in rows if "error" in r)
+    return {"meters": rows, "fleet_medians": medians, "evaluated": len(rows) - failed, "failed": failed}
+
+
 def evaluate_fleet(
     store: SeriesStore,
     model_store: ModelStore,
@@ -206,46 +249,21 @@ def evaluate_fleet(
     meter_type: MeterType | None = None,
     test_size: float = 0.2,
 ) -> dict[str, Any]:
-    """``evaluate_meter`` for every meter with an active model: one row each plus fleet medians.
-
-    A meter whose evaluation fails gets a row with its ``error`` instead of aborting the table.
-    """
-    rows: list[dict[str, Any]] = []
-    for info in model_store.list_models(meter_type):
-        if is_fleet_model(info):
-            continue
-        row: dict[str, Any] = {
-            "meter_id": info.meter_id,
-            "meter_type": info.meter_type.value,
-            "version": info.version,
-        }
-        try:
-            result = evaluate_meter(
-                store,
-                meter_id=info.meter_id,
-                meter_type=info.meter_type,
-                test_size=test_size,
-                model_store=model_store,
-            )
-        except EnergyForecastError as exc:
-            rows.append({**row, "error": exc.message})
-            continue
-        row.update(
-            test_samples=result.test_samples,
-            **{k: v for k, v in result.metrics.items() if k in FLEET_KEYS},
-            baseline=result.baseline_metrics["baseline"],
-            baseline_cv_rmse_percent=result.baseline_metrics["cv_rmse_percent"],
-            cv_rmse_ratio_to_baseline=result.performance_summary["cv_rmse_ratio_to_baseline"],
-            r2_category=result.performance_summary["r2_category"],
-            message=result.message,
+    """``fleet_row`` for every meter with an active model, in this process (the API runs the same
+    rows as one task per meter instead: ``tasks.queue.TaskQueue.enqueue_evaluation``)."""
+    rows = [
+        fleet_row(
+            store,
+            meter_id=i.meter_id,
+            meter_type=i.meter_type,
+            version=i.version,
+            test_size=test_size,
+            model_store=model_store,
         )
-        rows.append(row)
-    medians: dict[str, float | None] = {}
-    for key in FLEET_KEYS:
-        values = [r[key] for r in rows if r.get(key) is not None]
-        medians[key] = float(np.median(values)) if values else None
-    failed = sum(1 for r in rows if "error" in r)
-    return {"meters": rows, "fleet_medians": medians, "evaluated": len(rows) - failed, "failed": failed}
+        for i in model_store.list_models(meter_type)
+        if not is_fleet_model(i)
+    ]
+    return fleet_summary(rows)
 
 
 def _clean(value: Any) -> Any:

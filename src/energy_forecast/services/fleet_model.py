@@ -114,7 +114,7 @@ def train_fleet(
         "model": "fleet",
         "meters": fleet.metadata["meters"],
         "rows": fleet.metadata["rows"],
-        "model_path": str(saved.path),
+        "model_path": f"models/{saved.location}",
         "model_version": saved.version,
         "training_completed": datetime.now(UTC).isoformat(),
         "training_time_seconds": round(time.perf_counter() - started, 3),
@@ -127,7 +127,7 @@ def load_fleet(model_store: ModelStore, meter_type: MeterType) -> tuple[ModelVer
         info = model_store.get_version(MeterType(meter_type), FLEET_MODEL_ID)
     except ModelNotFoundError:
         return None
-    key = (info.meter_type.value, info.version, str(info.created_at), str(info.path))
+    key = (info.meter_type.value, info.version, str(info.created_at), info.location)
     fleet = _LOADED.get(key)
     if fleet is None:
         info, artifacts = model_store.load(info.meter_type, FLEET_MODEL_ID, info.version)

@@ -155,7 +155,7 @@ def train_meter(
         "data_points": result.data_points,
         # Relative to EF_HOME, as in the seed ("models/electricity/meter_001..."): a task status
         # is read by API clients, who need no absolute path of the server.
-        "model_path": "/".join(saved.path.parts[-4:]),
+        "model_path": f"models/{saved.location}",
         "model_version": saved.version,
         "training_completed": datetime.now(UTC).isoformat(),
         "training_time_seconds": round(elapsed, 3),

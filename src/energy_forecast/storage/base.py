@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -126,7 +125,7 @@ class ModelVersion:
     meter_id: str
     meter_type: MeterType
     version: int
-    path: Path
+    location: str  # "{type}/{meter}/v0002": where the store keeps it, relative to the store's root
     metadata: dict[str, Any]
     active: bool
 
@@ -148,7 +147,8 @@ class ModelStore(Protocol):
         *,
         activate: bool = True,
     ) -> ModelVersion:
-        """Write a version atomically (temp then rename); raise StorageError and change nothing on failure."""
+        """Write a whole version or none (file store: temp then rename; S3: artifacts, then the
+        manifest by a conditional put); raise StorageError and leave the active version on failure."""
 
     def load(
         self, meter_type: MeterType, meter_id: str, version: int | None = None

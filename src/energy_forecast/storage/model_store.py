@@ -37,6 +37,18 @@ def _version_dir(version: int) -> str:
     return f"v{version:04d}"
 
 
+def version_location(meter_type: MeterType, meter_id: str, version: int) -> str:
+    """``electricity/m1/v0002``: a version's place relative to any store's root (never a host path)."""
+    return f"{MeterType(meter_type).value}/{meter_id}/{_version_dir(version)}"
+
+
+def check_artifact_names(artifacts: dict[str, bytes]) -> None:
+    """Raises: ValueError for a name that could escape the version's folder or hide from listings."""
+    for name in artifacts:
+        if name == METADATA_FILE or not name or not set(name) <= _ARTIFACT_NAME_CHARS or name[0] == ".":
+            raise ValueError(f"invalid artifact name {name!r}")
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -72,9 +84,7 @@ class FileModelStore:
         Raises:
             StorageError: the directory is not writable or the disk is full; nothing changes.
         """
-        for name in artifacts:
-            if name == METADATA_FILE or not name or not set(name) <= _ARTIFACT_NAME_CHARS or name[0] == ".":
-                raise ValueError(f"invalid artifact name {name!r}")
+        check_artifact_names(artifacts)
         meter_dir = self.meter_dir(meter_type, meter_id)
         tmp = meter_dir / f".tmp-{uuid.uuid4().hex}"
         try:
@@ -99,7 +109,14 @@ class FileModelStore:
             raise StorageError(
                 f"cannot save model of meter {meter_id!r} under {meter_dir}: {exc.strerror or exc}"
             ) from exc
-        return ModelVersion(meter_id, MeterType(meter_type), version, target, full_metadata, activate)
+        return ModelVersion(
+            meter_id,
+            MeterType(meter_type),
+            version,
+            version_location(meter_type, meter_id, version),
+            full_metadata,
+            activate,
+        )
 
     def load(
         self, meter_type: MeterType, meter_id: str, version: int | None = None
@@ -110,8 +127,9 @@ class FileModelStore:
             ModelNotFoundError: no trained model, or no such version.
         """
         info = self.get_version(meter_type, meter_id, version)
+        folder = self._root / info.location
         artifacts = {
-            path.name: path.read_bytes() for path in sorted(info.path.iterdir()) if path.name != METADATA_FILE
+            path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.name != METADATA_FILE
         }
         return info, artifacts
 
@@ -125,7 +143,8 @@ class FileModelStore:
         if not (path / METADATA_FILE).is_file():
             raise ModelNotFoundError(meter_id, f"no model version {wanted}")
         metadata = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
-        return ModelVersion(meter_id, MeterType(meter_type), wanted, path, metadata, wanted == active)
+        location = version_location(meter_type, meter_id, wanted)
+        return ModelVersion(meter_id, MeterType(meter_type), wanted, location, metadata, wanted == active)
 
     def list_versions(self, meter_type: MeterType, meter_id: str) -> list[ModelVersion]:
         meter_dir = self.meter_dir(meter_type, meter_id)
@@ -137,8 +156,8 @@ class FileModelStore:
         """Make an existing version the active one (roll back or forward)."""
         info = self.get_version(meter_type, meter_id, version)
         with self._lock:
-            self._write_active(info.path.parent, version)
-        return ModelVersion(info.meter_id, info.meter_type, version, info.path, info.metadata, True)
+            self._write_active(self.meter_dir(meter_type, meter_id), version)
+        return ModelVersion(info.meter_id, info.meter_type, version, info.location, info.metadata, True)
 
     def list_models(self, meter_type: MeterType | None = None) -> list[ModelVersion]:
         """The active version of every meter that has one."""
@@ -154,23 +173,27 @@ class FileModelStore:
         return found
 
     def delete_version(self, meter_type: MeterType, meter_id: str, version: int) -> None:
-        """Remove a non-active version: renamed out of sight first, then removed from disk.
+        """Remove a version that is neither active nor the newest (the next save would reuse the
+        newest's number): renamed out of sight first, then removed from disk.
 
         Raises:
             ModelNotFoundError: no such version.
-            ConflictError: it is the active version.
+            ConflictError: it is the active or the newest version.
         """
         info = self.get_version(meter_type, meter_id, version)
-        trash = info.path.parent / f".trash-{uuid.uuid4().hex}"
+        folder = self._root / info.location
+        trash = folder.parent / f".trash-{uuid.uuid4().hex}"
         with self._lock:
-            if self._read_active(info.path.parent) == version:
+            if self._read_active(folder.parent) == version:
                 raise ConflictError(
                     f"version {version} of meter {meter_id!r} is active; activate another first"
                 )
+            if version >= max(self._versions(folder.parent), default=version):
+                raise ConflictError(f"version {version} of meter {meter_id!r} is the newest and is kept")
             try:
-                os.rename(info.path, trash)
+                os.rename(folder, trash)
             except OSError as exc:
-                raise StorageError(f"cannot remove {info.path}: {exc.strerror or exc}") from exc
+                raise StorageError(f"cannot remove {info.location}: {exc.strerror or exc}") from exc
         shutil.rmtree(trash, ignore_errors=True)
 
     def ping(self) -> None:

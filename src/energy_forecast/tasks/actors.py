@@ -28,6 +28,7 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
+from energy_forecast.services.evaluation import fleet_row
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.services.publication import publish_chunk
 from energy_forecast.services.retention import apply_retention
@@ -37,6 +38,7 @@ from energy_forecast.tasks.middleware import current_reporter
 from energy_forecast.tasks.publications import PublicationIndex
 
 TRAIN_ACTOR = "train_meter_task"
+EVALUATE_ACTOR = "evaluate_meter_task"
 PUBLISH_ACTOR = "publish_forecasts_task"
 RETENTION_ACTOR = "retention_task"
 QUEUE = "default"
@@ -91,6 +93,20 @@ def train_meter_task(
     return {"status": "success", "message": message, "details": details}
 
 
+def evaluate_meter_task(
+    meter_id: str, meter_type: str, version: int | None, test_size: float
+) -> dict[str, Any]:
+    """One meter's row of the fleet test (``/test_model/all_models/``): a chronological split fit."""
+    store, model_store = get_context().stores()
+    row = fleet_row(
+        store,
+        meter_id=validate_meter_id(meter_id),
+        meter_type=MeterType(meter_type),
+        version=version,
+        test_size=test_size,
+        model_store=model_store,
+    )
+    return {"status": "success", "message": "Model evaluated", "details": row}
 def publisher(index: PublicationIndex, cache: ModelCache) -> Callable[..., dict[str, Any]]:
     """The publication actor's function, bound to the broker's Redis (where the index lives)."""
 
@@ -146,6 +162,7 @@ def housekeeper(index: PublicationIndex) -> Callable[..., dict[str, Any]]:
 @dataclass(frozen=True, slots=True)
 class Actors:
     train_meter: dramatiq.Actor[Any, Any]
+    evaluate_meter: dramatiq.Actor[Any, Any]
     publish_forecasts: dramatiq.Actor[Any, Any]
     retention: dramatiq.Actor[Any, Any]
 
@@ -166,6 +183,17 @@ def declare_actors(
         max_retries=training_max_retries,
         throws=NOT_RETRIED,
         store_results=True,
+        track_progress=True,
+    )
+    evaluate = dramatiq.actor(
+        evaluate_meter_task,
+        broker=broker,
+        actor_name=EVALUATE_ACTOR,
+        queue_name=QUEUE,
+        time_limit=int(training_time_limit.total_seconds() * 1000),
+        max_retries=training_max_retries,
+        throws=NOT_RETRIED,
+        store_results=False,
         track_progress=True,
     )
     index = PublicationIndex(getattr(broker, "client", None))  # type: ignore[arg-type]
@@ -191,4 +219,4 @@ def declare_actors(
         store_results=True,
         track_progress=True,
     )
-    return Actors(train_meter=train, publish_forecasts=publish, retention=retention)
+    return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish, retention=retention)

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
@@ -47,6 +48,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from energy_forecast.logging import redact_text
+from energy_forecast.tasks.batching import current_pipeline, pipelined, run_script
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
 from energy_forecast.tasks.telemetry import TelemetryMiddleware
@@ -136,14 +138,55 @@ class TaskResultBackend(RedisBackend):
     def _store(self, message_key: str, result: Any, ttl: int) -> None:
         if result is None and self.client.exists(message_key):
             return
-        super()._store(message_key, result, ttl)
+        pipe = current_pipeline()
+        if pipe is None:
+            super()._store(message_key, result, ttl)
+            return
+        pipe.delete(message_key)  # RedisBackend._store's commands, on the task-path pipeline
+        pipe.lpush(message_key, self.encoder.encode(result))
+        pipe.pexpire(message_key, ttl)
 
 
 _maintenance = threading.local()
 
 
 class TaskBroker(RedisBroker):
-    """RedisBroker whose heartbeat thread runs queue maintenance on every beat."""
+    """RedisBroker whose heartbeat thread runs queue maintenance on every beat, and whose enqueues
+    and finished-task writes join this thread's pipeline (``tasks.batching``) when there is one."""
+
+    def _dispatch(self, command: str) -> Any:
+        dispatch = super()._dispatch(command)
+        if command != "enqueue":
+            return dispatch
+        script, keys = self.scripts["dispatch"], [self.namespace]
+
+        def enqueue(queue_name: str, *args: Any) -> Any:
+            pipe = current_pipeline()
+            if pipe is None:
+                return dispatch(queue_name, *args)
+            # The arguments of RedisBroker._dispatch, queued instead of sent.
+            full = [
+                command,
+                current_millis(),
+                queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                self._should_do_maintenance(command),
+                self._max_unpack_size(),
+                *args,
+            ]
+            return run_script(script, keys, full, pipe)
+
+        return enqueue
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        if signal != "process_message":
+            super().emit_after(signal, *args, **kwargs)
+            return
+        # Result, final record and telemetry of a finished task: one round trip.
+        with pipelined(self.client):
+            super().emit_after(signal, *args, **kwargs)
 
     def _should_do_maintenance(self, command: str) -> int:
         # Dramatiq decides per command by chance; the heartbeat thread asks for it every time.

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from energy_forecast.domain.tasks import TaskCancelled, TaskError, TaskProgress, TaskState, utc_now
+from energy_forecast.tasks.batching import current_pipeline, run_script
 
 ACTIVE_KEY = "task_active"
 
@@ -108,11 +109,18 @@ class RedisProgressStore:
     # -- progress --------------------------------------------------------------------------------
 
     def write(self, record: TaskProgress, guard: Guard = Guard.FINAL, *, client: Any = None) -> Outcome:
-        """Write ``record`` unless the guard refuses; returns what happened."""
+        """Write ``record`` unless the guard refuses; returns what happened.
+
+        On a pipeline (``client``, or this thread's ``tasks.batching`` pipeline for final records)
+        the write is queued and the outcome is not known: WRITTEN is returned.
+        """
         task_id = record.task_id
-        result = self._transition(
-            keys=[progress_key(task_id), cancel_key(task_id), events_key(task_id), ACTIVE_KEY],
-            args=[
+        if client is None and guard is Guard.FINAL:
+            client = current_pipeline()
+        result = run_script(
+            self._transition,
+            [progress_key(task_id), cancel_key(task_id), events_key(task_id), ACTIVE_KEY],
+            [
                 json.dumps(record.to_dict()),
                 self._ttl_ms,
                 guard.value,
@@ -121,7 +129,7 @@ class RedisProgressStore:
                 self.events_maxlen,
                 int(utc_now().timestamp() * 1000),
             ],
-            client=client or self.client,
+            client if client is not None else self.client,
         )
         if client is not None:  # queued on a pipeline; the caller reads the outcome
             return Outcome.WRITTEN
@@ -191,8 +199,18 @@ class RedisProgressStore:
 
     # -- batches ---------------------------------------------------------------------------------
 
-    def write_batch(self, batch_id: str, task_ids: Iterable[str], *, client: Any = None) -> None:
-        (client or self.client).set(batch_key(batch_id), json.dumps(list(task_ids)), px=self._ttl_ms)
+    def write_batch(
+        self, batch_id: str, task_ids: Iterable[str], *, client: Any = None, kind: str | None = None
+    ) -> None:
+        """The batch's task ids; ``kind`` (e.g. "evaluation") is kept beside them when given."""
+        target = client or self.client
+        target.set(batch_key(batch_id), json.dumps(list(task_ids)), px=self._ttl_ms)
+        if kind is not None:
+            target.set(f"{batch_key(batch_id)}:kind", kind, px=self._ttl_ms)
+
+    def read_batch_kind(self, batch_id: str) -> str | None:
+        raw = self.client.get(f"{batch_key(batch_id)}:kind")
+        return None if raw is None else _text(raw)
 
     def read_batch(self, batch_id: str) -> list[str] | None:
         raw = self.client.get(batch_key(batch_id))

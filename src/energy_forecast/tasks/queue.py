@@ -21,11 +21,15 @@ from dramatiq.brokers.redis import RedisBroker
 from energy_forecast.domain.meters import MeterType, validate_meter_id
 from energy_forecast.domain.tasks import TaskProgress, TaskState, utc_now
 from energy_forecast.errors import QueueUnavailableError
+from energy_forecast.services.evaluation import fleet_summary
 from energy_forecast.tasks.actors import Actors
+from energy_forecast.tasks.batching import pipelined
 from energy_forecast.tasks.broker import RESULT_NAMESPACE, describe_redis_error, progress_store, uses_tls
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
 
 TimeBound = str | datetime | None
+EVALUATION = "evaluation"
+BATCH_ROUND_TRIP = 500  # tasks enqueued per Redis round trip in a batch
 
 # One training per meter at a time, whoever asks (a person, a batch, the scheduler):
 # ``train_guard:{type}:{id}`` holds "{task_id}|{ms}" while that task is not terminal.
@@ -138,9 +142,11 @@ class TaskQueue:
                     GUARD_GRACE_MS,
                 ],
             )
-            if held is not None:
-                return (held.decode() if isinstance(held, bytes) else str(held)), False
-            self.store.write(pending, Guard.CREATE)
+        if held is not None:
+            return (held.decode() if isinstance(held, bytes) else str(held)), False
+        # One round trip (tasks.batching): the record, the queue entry and telemetry together.
+        with _redis_errors("enqueue training", tls=self.tls), pipelined(self.client) as pipe:
+            self.store.write(pending, Guard.CREATE, client=pipe)
             self.broker.enqueue(message)
         return task_id, True
 
@@ -192,7 +198,11 @@ class TaskQueue:
             validate_meter_id(meter_id)
             MeterType(meter_type)
         batch_id = str(uuid.uuid4())
-        task_ids = [self.enqueue_training(m, t, start, end) for m, t in meters]
+        task_ids: list[str] = []
+        for first in range(0, len(meters), BATCH_ROUND_TRIP):  # a 10,000-meter batch in seconds
+            with _redis_errors("enqueue training", tls=self.tls), pipelined(self.client):
+                chunk = meters[first : first + BATCH_ROUND_TRIP]
+                task_ids.extend(self.enqueue_training(m, t, start, end) for m, t in chunk)
         with _redis_errors("record the batch", tls=self.tls):
             self.store.write_batch(batch_id, task_ids)
         return batch_id, task_ids
@@ -219,6 +229,54 @@ class TaskQueue:
             ],
         }
 
+    def enqueue_evaluation(
+        self, meters: Sequence[tuple[str, MeterType | str, int | None]], test_size: float = 0.2
+    ) -> tuple[str, list[str]]:
+        """One fleet-test task per (meter_id, meter_type, model version); returns (batch_id, task_ids).
+
+        Raises:
+            InvalidIdentifierError: a meter id is not a safe slug (checked before anything is sent).
+            QueueUnavailableError: Redis cannot be reached.
+        """
+        messages = []
+        for meter_id, meter_type, version in meters:
+            kwargs = {
+                "meter_id": validate_meter_id(meter_id),
+                "meter_type": MeterType(meter_type).value,
+                "version": version,
+                "test_size": test_size,
+            }
+            messages.append(self.actors.evaluate_meter.message_with_options(kwargs=kwargs))
+        batch_id = str(uuid.uuid4())
+        with _redis_errors("enqueue the fleet test", tls=self.tls):
+            for first in range(0, len(messages), BATCH_ROUND_TRIP):
+                with pipelined(self.client) as pipe:
+                    for message in messages[first : first + BATCH_ROUND_TRIP]:
+                        details = {k: message.kwargs[k] for k in ("meter_id", "meter_type", "version")}
+                        pending = TaskProgress(
+                            message.message_id, TaskState.PENDING, 0, "Evaluation submitted", details
+                        )
+                        self.store.write(pending, Guard.CREATE, client=pipe)
+                        self.broker.enqueue(message)
+            self.store.write_batch(batch_id, [m.message_id for m in messages], kind=EVALUATION)
+        return batch_id, [m.message_id for m in messages]
+
+    def read_evaluation(self, batch_id: str) -> dict[str, Any] | None:
+        """``read_batch`` plus, once every task is final, the fleet table and medians; None when
+        the id is unknown or not a fleet test."""
+        with _redis_errors("read the fleet test", tls=self.tls):
+            if self.store.read_batch_kind(batch_id) != EVALUATION:
+                return None
+        status = self.read_batch(batch_id)
+        if status is None:
+            return None
+        if status["done"]:
+            rows = [
+                t["details"] if t["status"] == "SUCCESS" else {**t.get("details", {}), "error": t["message"]}
+                for t in status["tasks"]
+            ]
+            status.update(fleet_summary(rows))
+        return status
     def enqueue_publication(
         self, meters: Sequence[tuple[str, MeterType | str]], *, days: int = 7, chunk_size: int = 50
     ) -> tuple[str, list[str]]:

@@ -21,6 +21,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from energy_forecast.domain.tasks import utc_now
+from energy_forecast.tasks.batching import current_pipeline
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +58,18 @@ def bucket_field(seconds: float, buckets: tuple[float, ...] = DURATION_BUCKETS_S
         if seconds <= bound:
             return repr(float(bound))
     return "+Inf"
+
+
+@contextmanager
+def _pipeline(client: redis.Redis) -> Iterator[Any]:
+    """This thread's task-path pipeline (``tasks.batching``) when there is one, else our own."""
+    shared = current_pipeline()
+    if shared is not None:
+        yield shared
+        return
+    with client.pipeline(transaction=False) as pipe:
+        yield pipe
+        pipe.execute()
 
 
 def _observe(pipe: Any, key: str, seconds: float) -> None:
@@ -91,13 +106,12 @@ class TelemetryMiddleware(Middleware):
             "enqueued_at": utc_now().isoformat(),
         }
         try:
-            with self.client.pipeline(transaction=False) as pipe:
+            with _pipeline(self.client) as pipe:
                 pipe.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:enqueued", 1)
                 pipe.set(meta_key(task_id), json.dumps(meta), px=self._ttl_ms)
                 pipe.zadd(RECENT_KEY, {task_id: now_ms})
                 pipe.zremrangebyscore(RECENT_KEY, 0, now_ms - self._ttl_ms)
                 pipe.zremrangebyrank(RECENT_KEY, 0, -(RECENT_MAX + 1))
-                pipe.execute()
         except redis.RedisError as exc:
             log.warning("telemetry_write_failed", hook="after_enqueue", error=str(exc))
 
@@ -118,14 +132,13 @@ class TelemetryMiddleware(Middleware):
             event = "retried"
         actor = message.actor_name
         try:
-            with self.client.pipeline(transaction=False) as pipe:
+            with _pipeline(self.client) as pipe:
                 pipe.hincrby(TASK_COUNTERS_KEY, f"{actor}:{event}", 1)
                 if started is not None:
                     _observe(pipe, duration_key(actor), time.perf_counter() - started)
                 training_s = _training_seconds(result)
                 if training_s is not None:
                     _observe(pipe, TRAINING_SECONDS_KEY, training_s)
-                pipe.execute()
         except redis.RedisError as exc:
             log.warning("telemetry_write_failed", hook="after_process_message", error=str(exc))
 

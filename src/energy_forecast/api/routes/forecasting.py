@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic_core import to_json
 
-from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep, WeatherDep
+from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep, TaskQueueDep, WeatherDep
 from energy_forecast.api.forecast_schemas import (
     AllModelsRequest,
     BacktestPublic,
     BacktestRequest,
+    FleetModelTestAccepted,
     FleetModelTestPublic,
     ForecastPublic,
     ForecastRequest,
@@ -19,7 +21,10 @@ from energy_forecast.api.forecast_schemas import (
     ModelTestRequest,
     ModelTestResultsPublic,
 )
-from energy_forecast.services.evaluation import backtest_meter, evaluate_fleet, evaluate_meter
+from energy_forecast.api.schemas import TASK_ID_PATTERN
+from energy_forecast.errors import InputDataError, NotFoundError
+from energy_forecast.services.evaluation import backtest_meter, evaluate_meter
+from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.services.forecast_cache import ModelCache, answer_version
 from energy_forecast.services.forecast_points import ForecastPoint
 from energy_forecast.services.forecasting import forecast_meter
@@ -27,6 +32,7 @@ from energy_forecast.services.weather import ProviderTemperature
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
 router = APIRouter(tags=["forecasting"])
+BatchIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="batch id returned on enqueue")]
 
 
 @router.post("/forecast/", response_model=ForecastPublic)
@@ -134,14 +140,32 @@ def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStore
     )
 
 
-@router.post("/test_model/all_models/", response_model=FleetModelTestPublic)
+@router.post("/test_model/all_models/", response_model=FleetModelTestAccepted, status_code=202)
 def test_all_models(
-    body: AllModelsRequest, store: SeriesStoreDep, models: ModelStoreDep
-) -> FleetModelTestPublic:
-    """The same test for every meter with an active model: a table and fleet medians."""
-    return FleetModelTestPublic(
-        **evaluate_fleet(store, models, meter_type=body.meter_type, test_size=body.test_size)
+    body: AllModelsRequest, models: ModelStoreDep, queue: TaskQueueDep
+) -> FleetModelTestAccepted:
+    """Queue the same test for every meter with an active model: one task per meter on the workers."""
+    chosen = [m for m in models.list_models(body.meter_type) if not is_fleet_model(m)]
+    if not chosen:
+        raise InputDataError("no meter has a trained model; train some first (POST /trainmodel/batch/)")
+    batch_id, task_ids = queue.enqueue_evaluation(
+        [(m.meter_id, m.meter_type, m.version) for m in chosen], body.test_size
     )
+    return FleetModelTestAccepted(
+        batch_id=batch_id,
+        meters=len(chosen),
+        task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)},
+        status_url=f"/test_model/all_models/{batch_id}",
+    )
+
+
+@router.get("/test_model/all_models/{batch_id}", response_model=FleetModelTestPublic)
+def fleet_test_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> dict[str, Any]:
+    """Per-meter progress of a fleet test; the table and fleet medians once every task is done."""
+    record = queue.read_evaluation(batch_id)
+    if record is None:
+        raise NotFoundError(f"fleet test {batch_id!r} is unknown or its records expired")
+    return record
 
 
 @router.post("/backtest/", response_model=BacktestPublic)

@@ -27,6 +27,7 @@ from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
 from energy_forecast.errors import EnergyForecastError, QueueUnavailableError
 from energy_forecast.logging import get_logger, hide_paths
+from energy_forecast.settings import Settings
 from energy_forecast.tasks.lease import read_leader
 from energy_forecast.tasks.monitor import TaskMonitor
 from energy_forecast.tasks.publications import PublicationIndex
@@ -195,7 +196,7 @@ def _check_health(
             "scheduler": scheduler_check,
             "published_forecasts": forecasts_check,
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
-            "model_directory": models.ping,
+            "model_directory": lambda: (models.ping(), _model_location(settings))[1],
             "workers": workers_check,
         }
     )
@@ -262,3 +263,14 @@ def worker_health(request: Request) -> JSONResponse:
         "workers": workers,
     }
     return JSONResponse(status_code=200, content=body)
+
+
+def _model_location(settings: Settings) -> dict[str, str]:
+    """Where models live: the S3 URL and endpoint, or the file store (never a credential or a path)."""
+    if settings.model_store_url:
+        return {
+            "backend": "s3",
+            "url": settings.model_store_url,
+            "endpoint": settings.s3_endpoint_url or "AWS S3",
+        }
+    return {"backend": "file"}
