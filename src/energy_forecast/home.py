@@ -64,9 +64,11 @@ def private_tree(directory: Path) -> list[Path]:
 def prepare_home(settings: Settings) -> list[Path]:
     """Create the home's directories private and tighten what is looser; returns what changed."""
     home = settings.home
+    # With models in S3 there is no models/ directory: the home keeps logs and keys only.
+    models = [] if settings.model_store_url else [settings.models_dir]
     changed = [
         path
-        for path in (home, settings.models_dir, settings.api_keys_path.parent, settings.logs_dir)
+        for path in (home, *models, settings.api_keys_path.parent, settings.logs_dir)
         if private_dir(path)
     ]
     files = [settings.duckdb_path, settings.duckdb_path.with_name(settings.duckdb_path.name + ".wal")]

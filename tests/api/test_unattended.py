@@ -119,6 +119,7 @@ def test_health_is_degraded_without_a_scheduler_and_with_stale_published_forecas
     index = PublicationIndex(no_scheduler.app.state.tasks.client)  # type: ignore[attr-defined]
     old = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
     index.record([{"meter_id": "a1", "meter_type": "electricity", "issued_at": old, "error": None}])
+    no_scheduler.app.state.health_cache = None  # type: ignore[attr-defined]  # /health/ keeps its answer 1 s
 
     after = no_scheduler.get("/health/").json()
     metrics = no_scheduler.get("/metrics").text

@@ -105,7 +105,9 @@ def jobs(redis_url: str, tmp_path: Path) -> Iterator[tuple[ScheduleJobs, DuckDBS
 
 def _save(models: FileModelStore, meter_id: str, saved_at: datetime) -> None:
     version = models.save(E, meter_id, {"model.ubj": b"x"}, {"metrics": {"cv_rmse_percent": 10.0}})
-    bundle = version.path / "bundle.json"  # back-date the save: the age rule reads saved_at
+    bundle = (
+        models.meter_dir(E, meter_id) / f"v{version.version:04d}" / "bundle.json"
+    )  # back-date: age reads saved_at
     bundle.write_text(json.dumps({**version.metadata, "saved_at": saved_at.isoformat()}))
 
 

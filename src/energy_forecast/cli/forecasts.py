@@ -60,17 +60,7 @@ def forecast(
             except EnergyForecastError as exc:
                 failed += 1
                 rows.append({"meter_id": meter.meter_id, "error": exc.message})
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            if "error" in row:
-                typer.echo(f"{row['meter_id']:<24} error: {row['error']}")
-            else:
-                typer.echo(
-                    f"{row['meter_id']:<24} {row['model_version']:<12} {row['first_hour']} .. "
-                    f"{row['last_hour']}  {row['points_written']} points written"
-                )
+    _print_rows(rows, as_json)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -111,17 +101,8 @@ def publish_via_tasks(
             runtime.close()
     state = batch_state([t["status"] for t in batch["tasks"]])
     failed = sum(1 for row in rows if "error" in row)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            if "error" in row:
-                typer.echo(f"{row['meter_id']:<24} error: {row['error']}")
-            else:
-                typer.echo(
-                    f"{row['meter_id']:<24} {row['model_version']:<12} {row['first_hour']} .. "
-                    f"{row['last_hour']}  {row['points_written']} points written"
-                )
+    _print_rows(rows, as_json)
+    if not as_json:
         typer.echo(f"{len(rows) - failed} of {len(rows)} meters published ({state})", err=True)
     return 0 if state == "SUCCESS" and not failed else 1
 
@@ -144,3 +125,18 @@ def _row(index: PublicationIndex, meter_id: str, meter_type: MeterType, batch_id
         "substituted",
     )
     return {key: latest.get(key) for key in keys}
+
+
+def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
+    """One line a meter (or the JSON list): what was written, or why not."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        if "error" in row:
+            typer.echo(f"{row['meter_id']:<24} error: {row['error']}")
+        else:
+            typer.echo(
+                f"{row['meter_id']:<24} {row['model_version']:<12} {row['first_hour']} .. "
+                f"{row['last_hour']}  {row['points_written']} points written"
+            )

@@ -251,7 +251,7 @@ class DuckDBSeriesStore:
     # retention (issue 14) ---------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
         stamp = pd.Timestamp(before).tz_convert("UTC").tz_localize(None).to_pydatetime()
-        with self.batch(), self._cursor() as cur:
+        with self._db.cursor() as cur:  # forecast reads are not cached, so nothing to invalidate
             cur.execute(
                 "DELETE FROM forecast WHERE meter_type = ? AND ts < ?", [MeterType(meter_type).value, stamp]
             )

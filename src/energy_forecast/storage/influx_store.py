@@ -284,7 +284,7 @@ class InfluxSeriesStore:
         where = f"{lp.ident('meter_type')} = {lp.literal(MeterType(meter_type).value)}" + lp.time_clause(
             None, before
         )
-        self._query([f"DELETE FROM {lp.ident(forecast_layout.MEASUREMENT)} WHERE {where}"])
+        self._http.query([f"DELETE FROM {lp.ident(forecast_layout.MEASUREMENT)} WHERE {where}"])
 
     def close(self) -> None:
         self._http.close()

@@ -107,6 +107,8 @@ def evaluate_meter_task(
         model_store=model_store,
     )
     return {"status": "success", "message": "Model evaluated", "details": row}
+
+
 def publisher(index: PublicationIndex, cache: ModelCache) -> Callable[..., dict[str, Any]]:
     """The publication actor's function, bound to the broker's Redis (where the index lives)."""
 
@@ -174,49 +176,24 @@ def declare_actors(
     training_max_retries: int = 3,
 ) -> Actors:
     """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
-    train = dramatiq.actor(
-        train_meter_task,
-        broker=broker,
-        actor_name=TRAIN_ACTOR,
-        queue_name=QUEUE,
-        time_limit=int(training_time_limit.total_seconds() * 1000),
-        max_retries=training_max_retries,
-        throws=NOT_RETRIED,
-        store_results=True,
-        track_progress=True,
-    )
-    evaluate = dramatiq.actor(
-        evaluate_meter_task,
-        broker=broker,
-        actor_name=EVALUATE_ACTOR,
-        queue_name=QUEUE,
-        time_limit=int(training_time_limit.total_seconds() * 1000),
-        max_retries=training_max_retries,
-        throws=NOT_RETRIED,
-        store_results=False,
-        track_progress=True,
-    )
+
+    def declare(fn: Callable[..., Any], name: str, *, store_results: bool = True) -> dramatiq.Actor[Any, Any]:
+        # Every actor shares the queue, the limits and the classification of errors not retried.
+        return dramatiq.actor(
+            fn,
+            broker=broker,
+            actor_name=name,
+            queue_name=QUEUE,
+            time_limit=int(training_time_limit.total_seconds() * 1000),
+            max_retries=training_max_retries,
+            throws=NOT_RETRIED,
+            store_results=store_results,
+            track_progress=True,
+        )
+
     index = PublicationIndex(getattr(broker, "client", None))  # type: ignore[arg-type]
-    publish = dramatiq.actor(
-        publisher(index, ModelCache()),
-        broker=broker,
-        actor_name=PUBLISH_ACTOR,
-        queue_name=QUEUE,
-        time_limit=int(training_time_limit.total_seconds() * 1000),
-        max_retries=training_max_retries,
-        throws=NOT_RETRIED,
-        store_results=True,
-        track_progress=True,
-    )
-    retention = dramatiq.actor(
-        housekeeper(index),
-        broker=broker,
-        actor_name=RETENTION_ACTOR,
-        queue_name=QUEUE,
-        time_limit=int(training_time_limit.total_seconds() * 1000),
-        max_retries=training_max_retries,
-        throws=NOT_RETRIED,
-        store_results=True,
-        track_progress=True,
-    )
+    train = declare(train_meter_task, TRAIN_ACTOR)
+    evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, store_results=False)
+    publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR)
+    retention = declare(housekeeper(index), RETENTION_ACTOR)
     return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish, retention=retention)

@@ -277,6 +277,7 @@ class TaskQueue:
             ]
             status.update(fleet_summary(rows))
         return status
+
     def enqueue_publication(
         self, meters: Sequence[tuple[str, MeterType | str]], *, days: int = 7, chunk_size: int = 50
     ) -> tuple[str, list[str]]:

@@ -52,9 +52,12 @@ class CachedAnswer:
         self._value: tuple[int, dict[str, Any]] | None = None
         self._at = 0.0
 
-    def get(self, compute: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
+    def get(
+        self, compute: Callable[[], tuple[int, dict[str, Any]]], *, fresh: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """The kept answer, or a new one when it is older than ``ttl`` or ``fresh`` is asked for."""
         with self._lock:
-            if self._value is None or time.monotonic() - self._at >= self.ttl_s:
+            if fresh or self._value is None or time.monotonic() - self._at >= self.ttl_s:
                 self._value = compute()
                 self._at = time.monotonic()
             return self._value
@@ -130,8 +133,13 @@ def health(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
 ) -> JSONResponse:
     """Service status with bounded checks of Redis, the time-series store and the model directory
-    (run at most once per ``CACHE_TTL``; callers meanwhile get the same answer)."""
-    status_code, body = _health_cache(request).get(lambda: _check_health(request, store, models, settings))
+    (run at most once per ``CACHE_TTL``; callers meanwhile get the same answer). A dead embedded
+    redis-server is named at once: its supervisor knows without a ping, so the kept answer is not used."""
+    embedded = getattr(request.app.state, "embedded_redis", None)
+    fresh = embedded is not None and not embedded.status().running
+    status_code, body = _health_cache(request).get(
+        lambda: _check_health(request, store, models, settings), fresh=fresh
+    )
     return JSONResponse(status_code=status_code, content=body)
 
 
