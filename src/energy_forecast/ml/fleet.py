@@ -36,7 +36,7 @@ from energy_forecast.features.spec import FeatureSpec, build_features
 from energy_forecast.ml.forecasting import calibrate_widening
 from energy_forecast.ml.model import ForecastModel, IntervalOffsets, TargetScaler, library_versions
 from energy_forecast.ml.params import ModelParams, default_params, default_spec
-from energy_forecast.ml.training import clean_readings, multi_day_origins, training_frame
+from energy_forecast.ml.training import clean_readings, multi_day_origins, train_booster, training_frame
 
 FLEET_MODEL_ID = "fleet-model"
 FLEET_ARTIFACT = "fleet.json"
@@ -230,12 +230,7 @@ def _member_rows(
 
 
 def _fit(matrix: np.ndarray, encoded: np.ndarray, params: ModelParams) -> xgb.Booster:
-    try:
-        regressor = xgb.XGBRegressor(**params.xgb_kwargs())
-        regressor.fit(matrix, encoded)
-    except (xgb.core.XGBoostError, ValueError) as exc:
-        raise TrainingError(f"XGBoost failed to fit the fleet model: {exc}") from exc
-    return regressor.get_booster()
+    return train_booster(matrix, encoded, params, what="fit the fleet model")
 
 
 def fit_fleet(

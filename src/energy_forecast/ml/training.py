@@ -115,13 +115,35 @@ def fit_booster(
     )
     matrix = model.design_matrix(features, level)
     encoded = model.encode_target(target, level)
-    try:
-        regressor = xgb.XGBRegressor(**params.xgb_kwargs())
-        regressor.fit(matrix, encoded, sample_weight=recency_weights(features.index, params.half_life_days))
-    except (xgb.core.XGBoostError, ValueError) as exc:
-        raise TrainingError(f"XGBoost failed to fit: {exc}") from exc
-    model.booster = regressor.get_booster()
+    weights = recency_weights(features.index, params.half_life_days)
+    model.booster = train_booster(matrix, encoded, params, weights, what="fit")
     return model
+
+
+def train_booster(
+    matrix: np.ndarray,
+    encoded: np.ndarray,
+    params: ModelParams,
+    weights: np.ndarray | None = None,
+    *,
+    what: str = "fit",
+) -> xgb.Booster:
+    """``XGBRegressor(**params.xgb_kwargs()).fit`` to the bit, without Python inside XGBoost's C code.
+
+    The wrapper builds a ``QuantileDMatrix`` through ctypes callbacks into Python. A task's time
+    limit is an asynchronous exception; landing inside such a callback it made XGBoost abort the
+    whole process (a worker, or ``serve`` with its in-process workers). A dense ``DMatrix`` is
+    built by C alone, so the exception waits for the next Python line and the task just times out.
+
+    Raises:
+        TrainingError: XGBoost refused the data or failed while fitting.
+    """
+    booster_params = {k: v for k, v in params.xgb_kwargs().items() if k != "n_estimators" and v is not None}
+    try:
+        data = xgb.DMatrix(matrix, label=encoded, weight=weights, nthread=params.n_jobs or -1)
+        return xgb.train(booster_params, data, num_boost_round=params.n_estimators)
+    except (xgb.core.XGBoostError, ValueError) as exc:
+        raise TrainingError(f"XGBoost failed to {what}: {exc}") from exc
 
 
 HOLDOUT_TREE_FRACTION = 0.5
