@@ -9,6 +9,7 @@ CV(RMSE) ratio to the model's is a fair skill measure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,11 +82,7 @@ def rolling_origin_backtest(
         InsufficientDataError: the readings do not span ``days`` days plus a training history;
             and whatever ``fit_model`` raises for the training part.
     """
-    readings = clean_readings(consumption)
-    if readings.empty:
-        raise InsufficientDataError(f"meter {meter_id!r}: no readings to backtest", meter_id=meter_id)
-    last_origin = readings.index[-1].floor("D")
-    origins = [last_origin - k * DAY for k in range(days - 1, -1, -1)]
+    readings, origins = backtest_origins(consumption, meter_id, days)
     train = readings[readings.index < origins[0]]
     training = fit_model(
         train,
@@ -98,15 +95,44 @@ def rolling_origin_backtest(
         spec=spec,
     )
 
+    table = origin_table(
+        readings,
+        origins,
+        horizon_hours,
+        lambda origin: forecast(training.model, readings, temperature, origin, horizon_hours),
+    )
+    return BacktestResult(forecasts=table, metrics=score_forecasts(table), training=training)
+
+
+def backtest_origins(
+    consumption: pd.Series, meter_id: str, days: int
+) -> tuple[pd.Series, list[pd.Timestamp]]:
+    """The cleaned readings and ``days`` daily origins ending at the last reading's day.
+
+    Raises:
+        InsufficientDataError: no readings at all.
+    """
+    readings = clean_readings(consumption)
+    if readings.empty:
+        raise InsufficientDataError(f"meter {meter_id!r}: no readings to backtest", meter_id=meter_id)
+    last_origin = readings.index[-1].floor("D")
+    return readings, [last_origin - k * DAY for k in range(days - 1, -1, -1)]
+
+
+def origin_table(
+    readings: pd.Series,
+    origins: list[pd.Timestamp],
+    horizon_hours: int,
+    forecast_at: Callable[[pd.Timestamp], pd.DataFrame],
+) -> pd.DataFrame:
+    """One row per origin and forecast hour: the forecast, the baselines at that origin, the actual."""
     records: list[pd.DataFrame] = []
     for origin in origins:
-        frame = forecast(training.model, readings, temperature, origin, horizon_hours)
-        frame = frame.join(baselines_at(readings, origin, horizon_hours))
+        frame = forecast_at(origin).join(baselines_at(readings, origin, horizon_hours))
         frame["actual"] = readings.reindex(frame.index).to_numpy()
         frame.insert(0, "origin", origin)
         records.append(frame)
-    table = pd.concat(records).reset_index()
-    return BacktestResult(forecasts=table, metrics=score_forecasts(table), training=training)
+    return pd.concat(records).reset_index()
 
 
 def score_forecasts(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:

@@ -12,8 +12,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
-from energy_forecast.ml.backtest import DAY, BacktestResult, score_forecasts
-from energy_forecast.ml.baselines import baselines_at
+from energy_forecast.ml.backtest import BacktestResult, backtest_origins, origin_table, score_forecasts
 from energy_forecast.ml.blend import (
     COLD_PRIOR_HOURS,
     MIN_OWN_DAYS,
@@ -24,7 +23,7 @@ from energy_forecast.ml.blend import (
 )
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
-from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
+from energy_forecast.ml.training import TrainingResult, fit_model
 
 
 def fleet_backtest(
@@ -46,11 +45,7 @@ def fleet_backtest(
     Raises:
         InsufficientDataError: less than a week of readings before the first origin.
     """
-    readings = clean_readings(consumption)
-    if readings.empty:
-        raise InsufficientDataError(f"meter {meter_id!r}: no readings to backtest", meter_id=meter_id)
-    last_origin = readings.index[-1].floor("D")
-    origins = [last_origin - k * DAY for k in range(days - 1, -1, -1)]
+    readings, origins = backtest_origins(consumption, meter_id, days)
     train = readings[readings.index < origins[0]]
     fleet_model = fleet.model_for(meter_id, train, timezone, country) if not train.empty else None
     weights = None
@@ -78,20 +73,16 @@ def fleet_backtest(
             meter_id=meter_id,
         )
 
-    records: list[pd.DataFrame] = []
-    for origin in origins:
+    other = fleet_model if kind == "blend" else None
+
+    def forecast_at(origin: pd.Timestamp) -> pd.DataFrame:
         if weights is not None:
-            other = fleet_model if kind == "blend" else None
-            frame = blended_forecast(
+            return blended_forecast(
                 training.model, other, weights, readings, temperature, origin, horizon_hours
             )
-        else:
-            frame = forecast(training.model, readings, temperature, origin, horizon_hours)
-        frame = frame.join(baselines_at(readings, origin, horizon_hours))
-        frame["actual"] = readings.reindex(frame.index).to_numpy()
-        frame.insert(0, "origin", origin)
-        records.append(frame)
-    table = pd.concat(records).reset_index()
+        return forecast(training.model, readings, temperature, origin, horizon_hours)
+
+    table = origin_table(readings, origins, horizon_hours, forecast_at)
     return BacktestResult(
         forecasts=table,
         metrics=score_forecasts(table),
