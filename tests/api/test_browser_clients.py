@@ -7,17 +7,12 @@ failed in CI, as in ``test_dashboard_browser``.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +21,7 @@ from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from tests.api.live_server import served
 from tests.api.test_dashboard_browser import CHROMIUM_FLAGS, chromium_path
 from tests.conftest import hourly_series
 
@@ -74,26 +70,6 @@ class DropFirstStream:
             return  # uvicorn closes a response left incomplete
 
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=5, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Iterator[Settings]:
     home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
@@ -117,7 +93,7 @@ def test_event_source_onmessage_sees_every_state_once_across_a_forced_reconnect(
     store.upsert_meters([Meter("bldg1", MeterType.ELECTRICITY, "s1")])
     store.write_readings(MeterType.ELECTRICITY, "bldg1", hourly_series("2024-01-01", hours=24 * 30, seed=3))
     proxy = DropFirstStream(create_app(settings, store=store))
-    with serve(proxy) as origin:
+    with served(proxy) as origin:
         page = browser.new_page(base_url=origin)
         page.goto("/openapi.json")  # any page of the origin: EventSource is same-origin here
         task_id = httpx.post(
@@ -156,7 +132,7 @@ def test_event_source_onmessage_sees_every_state_once_across_a_forced_reconnect(
 
 
 def test_docs_and_redoc_render_with_the_network_blocked(browser: Browser, settings: Settings) -> None:
-    with serve(create_app(settings, store=None, start_tasks=False)) as origin:
+    with served(create_app(settings, store=None, start_tasks=False)) as origin:
         page = browser.new_page(base_url=origin)
         leaving: list[str] = []
 

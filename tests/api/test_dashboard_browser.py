@@ -13,17 +13,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
 
 from energy_forecast.api.app import create_app
@@ -32,6 +28,7 @@ from energy_forecast.domain.tasks import TaskState
 from energy_forecast.services.apikeys import ApiKeyStore
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+from tests.api.live_server import served
 from tests.conftest import hourly_series
 
 pytestmark = pytest.mark.slow
@@ -76,25 +73,10 @@ def serve(settings: Settings) -> Iterator[str]:
     temperature = hourly_series("2024-01-01", hours=hours, seed=6, base=10, name="temperature")
     store.write_temperature("s1", temperature)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, store=store), log_config=None, timeout_graceful_shutdown=5, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with served(create_app(settings, store=store)) as origin:
+            yield origin
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
         store.close()
 
 
