@@ -117,16 +117,11 @@ class FleetModel:
         document = {
             "meter_type": self.meter_type.value,
             "params": self.params.to_dict(),
-            "scaler": {"kind": self.scaler.kind, "center": self.scaler.center, "scale": self.scaler.scale},
+            "scaler": self.scaler.to_dict(),
             "feature_names": self.feature_names,
             "folds": self.folds,
             "fold_count": len(self.fold_boosters),
-            "intervals": {
-                "lower": list(self.intervals.lower),
-                "upper": list(self.intervals.upper),
-                "level": self.intervals.level,
-                "widen": list(self.intervals.widen),
-            },
+            "intervals": self.intervals.to_dict(),
             "metadata": self.metadata,
             "versions": library_versions(),
         }
@@ -162,12 +157,7 @@ class FleetModel:
             fold_boosters=[booster(f"fold{k}.ubj") for k in range(int(document["fold_count"]))],
             full_booster=booster("full.ubj"),
             folds={str(k): int(v) for k, v in document["folds"].items()},
-            intervals=IntervalOffsets(
-                tuple(intervals["lower"]),
-                tuple(intervals["upper"]),
-                intervals["level"],
-                tuple(intervals["widen"]),
-            ),
+            intervals=IntervalOffsets.from_dict(intervals),
             metadata=document["metadata"],
         )
 

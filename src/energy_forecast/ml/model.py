@@ -64,6 +64,9 @@ class TargetScaler:
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return values * self.scale + self.center
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "center": self.center, "scale": self.scale}
+
 
 @dataclass(frozen=True)
 class IntervalOffsets:
@@ -75,6 +78,19 @@ class IntervalOffsets:
     # Factor on the offsets per recursive forecast block (1 = the first day), calibrated on
     # multi-day hold-out forecasts; empty for bundles written before they were (see forecasting).
     widen: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lower": list(self.lower),
+            "upper": list(self.upper),
+            "level": self.level,
+            "widen": list(self.widen),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IntervalOffsets:
+        """Bundles written before the widening factors carry no ``widen`` (sqrt(k) then applies)."""
+        return cls(tuple(data["lower"]), tuple(data["upper"]), data["level"], tuple(data.get("widen", ())))
 
 
 class ForecastModel:
@@ -210,17 +226,10 @@ class ForecastModel:
             "format_version": FORMAT_VERSION,
             "spec": self.spec.to_dict(),
             "params": self.params.to_dict(),
-            "scaler": {"kind": self.scaler.kind, "center": self.scaler.center, "scale": self.scaler.scale},
+            "scaler": self.scaler.to_dict(),
             "fallback_level": self.fallback_level,
             "feature_names": self.feature_names,
-            "intervals": None
-            if self.intervals is None
-            else {
-                "lower": list(self.intervals.lower),
-                "upper": list(self.intervals.upper),
-                "level": self.intervals.level,
-                "widen": list(self.intervals.widen),
-            },
+            "intervals": None if self.intervals is None else self.intervals.to_dict(),
             "metadata": self.metadata,
             "versions": library_versions(),
         }
@@ -254,14 +263,7 @@ class ForecastModel:
             scaler=TargetScaler(**document["scaler"]),
             fallback_level=float(document["fallback_level"]),
             feature_names=list(document["feature_names"]),
-            intervals=None
-            if intervals is None
-            else IntervalOffsets(
-                tuple(intervals["lower"]),
-                tuple(intervals["upper"]),
-                intervals["level"],
-                tuple(intervals.get("widen", ())),
-            ),
+            intervals=None if intervals is None else IntervalOffsets.from_dict(intervals),
             metadata=document["metadata"],
         )
 
