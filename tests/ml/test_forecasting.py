@@ -7,9 +7,16 @@ import pandas as pd
 import pytest
 
 from energy_forecast.errors import NoDataFoundError
-from energy_forecast.ml.forecasting import block_widening, blocks, calibrate_widening, forecast
+from energy_forecast.ml.forecasting import (
+    block_widening,
+    blocks,
+    calibrate_widening,
+    forecast,
+    forecast_many,
+)
 from energy_forecast.ml.model import METADATA_ARTIFACT, ForecastModel
 from energy_forecast.ml.training import WIDEN_ORIGINS, TrainingResult, multi_day_origins
+from tests.ml.conftest import synthetic_meter
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -143,3 +150,33 @@ def test_multi_day_origins_are_midnights_with_a_week_of_readings_after_them() ->
     assert len(origins) == WIDEN_ORIGINS and origins[0] == pd.Timestamp("2024-01-02T00:00Z")
     assert origins[-1] == pd.Timestamp("2024-02-24T00:00Z")  # + 7 days ends at the last reading
     assert multi_day_origins(start, start + pd.Timedelta(days=6)) == []
+
+
+def test_forecasts_at_many_origins_equal_one_forecast_per_origin_bit_for_bit(trained: TrainingResult) -> None:
+    # Origins far apart share a wave; close ones (a day apart, overlapping horizons) and one off
+    # midnight go to later waves. A gap in the readings and one in the temperatures are inside
+    # some horizons and look-backs.
+    consumption, temperature = synthetic_meter(24 * 120, seed=1)
+    last = consumption.index[-1].floor("D")
+    origins = [last - pd.Timedelta(days=d) for d in (80, 7, 40, 8)] + [last - pd.Timedelta(days=20, hours=-5)]
+    holed = consumption.drop(consumption.index[-24 * 30 : -24 * 29])
+    cooled = temperature.drop(temperature.index[-24 * 12 : -24 * 11 + 7])
+
+    many = forecast_many(trained.model, holed, cooled, origins, 168)
+
+    assert len(many) == len(origins)
+    for origin, frame in zip(origins, many, strict=True):
+        one = forecast(trained.model, holed, cooled, origin, 168)
+        np.testing.assert_array_equal(frame.index.asi8, one.index.asi8)
+        np.testing.assert_array_equal(frame.to_numpy(), one.to_numpy())
+        assert list(frame.columns) == list(one.columns) and frame.index.name == "timestamp"
+
+
+def test_forecast_many_refuses_what_forecast_refuses(
+    trained: TrainingResult, meter: tuple[pd.Series, pd.Series]
+) -> None:
+    consumption, temperature = meter
+    with pytest.raises(ValueError, match="whole hour"):
+        forecast_many(trained.model, consumption, temperature, [consumption.index[-48] + HOUR / 2], 24)
+    with pytest.raises(NoDataFoundError):
+        forecast_many(trained.model, consumption, temperature, [consumption.index[0] - 400 * HOUR * 24], 24)

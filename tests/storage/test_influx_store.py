@@ -287,3 +287,50 @@ def test_delete_removes_only_the_bounded_range_of_one_meter(influx_store: Influx
     stats = influx_store.readings_stats()
     assert (stats["m1"].count, stats["m2"].count) == (19, 24)
     assert stats["m1"].gap_hours == 5
+
+
+class _Recording(httpx.HTTPTransport):
+    """The real transport, noting each query's statements (what this host asked the server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/query":
+            request.read()
+            self.queries.append(parse_qs(request.content.decode()).get("q", [""])[0])
+        return super().handle_request(request)
+
+
+@pytest.mark.integration
+def test_a_kept_site_temperature_follows_every_write_of_another_host(
+    influx_url: str, influx_database: str
+) -> None:
+    writer = InfluxSeriesStore(influx_url, influx_database)  # an import on the API host
+    transport = _Recording()
+    reader = InfluxSeriesStore(influx_url, influx_database, client=httpx.Client(transport=transport))
+    temperature = hourly_series(hours=24 * 120, seed=3).rename("temperature")
+    writer.write_temperature("site", temperature)
+    start, end = temperature.index[24 * 10], temperature.index[-1] + pd.Timedelta(hours=1)
+
+    first = reader.read_temperature("site", start, end)
+    asked = len(transport.queries)
+    again = reader.read_temperature("site", start, end)
+
+    pd.testing.assert_series_equal(again, first)
+    np.testing.assert_array_equal(first.to_numpy(), temperature.iloc[24 * 10 :].to_numpy())
+    assert len(transport.queries) == asked + 1 and "count(temperature)" in transport.queries[-1]
+
+    later = pd.Timestamp(temperature.index[-1]) + pd.Timedelta(hours=1)
+    writer.write_temperature("site", make_series([later], [99.5], "temperature"))  # appended
+    assert reader.read_temperature("site", start, later + pd.Timedelta(hours=1)).iloc[-1] == 99.5
+    writer.write_temperature("site", make_series([start], [-40.25], "temperature"))  # corrected
+    assert reader.read_temperature("site", start, end).iloc[0] == -40.25
+    writer.delete_temperature("site", start, start + pd.Timedelta(hours=5))  # deleted
+    assert reader.read_temperature("site", start, end).index[0] == start + pd.Timedelta(hours=5)
+
+    narrow = reader.read_temperature("site", end - pd.Timedelta(days=7), end)  # a forecast's window
+    assert len(narrow) == 24 * 7 and "time >=" in transport.queries[-1]
+    writer.close()
+    reader.close()

@@ -42,11 +42,12 @@ from energy_forecast.domain.meters import (
     validate_meter_id,
     validate_site_id,
 )
-from energy_forecast.domain.series import SeriesStats, empty_series, make_series
+from energy_forecast.domain.series import SeriesStats, between, empty_series, make_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.storage import forecast_layout
 from energy_forecast.storage import influx_protocol as lp
 from energy_forecast.storage.influx_client import InfluxHttp
+from energy_forecast.storage.influx_temperature_cache import Fingerprint, TemperatureCache, wide
 
 REGISTRY = lp.REGISTRY
 TEMPERATURE = "temperature_data"
@@ -78,6 +79,7 @@ class InfluxSeriesStore:
             client=client,
         )
         self._batch_size = batch_size
+        self._temperatures = TemperatureCache()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -180,18 +182,33 @@ class InfluxSeriesStore:
 
     def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
         prefix = f"{TEMPERATURE},site_id={lp.escape_key(validate_site_id(site_id))} temperature="
+        self._temperatures.discard(site_id)
         return self._write_series(prefix, temperature)
 
     def read_temperature(
         self, site_id: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.Series:
-        where = lp.id_filter("site_id", [validate_site_id(site_id)]) + lp.time_clause(start, end)
-        return self._read_series(
-            f"SELECT temperature FROM {lp.ident(TEMPERATURE)} WHERE {where}", "temperature"
-        )
+        site = lp.id_filter("site_id", [validate_site_id(site_id)])
+        select = f"SELECT temperature FROM {lp.ident(TEMPERATURE)} WHERE {site}"
+        if not wide(start, end):
+            return self._read_series(select + lp.time_clause(start, end), "temperature")
+        # A wide window (training) goes through the kept whole-site series (influx_temperature_cache).
+        fingerprint = f"SELECT count(temperature), sum(temperature) FROM {lp.ident(TEMPERATURE)} WHERE {site}"
+        if site_id in self._temperatures:
+            current = _fingerprint(self._http.query([fingerprint]).get(0, []))
+            kept = self._temperatures.get(site_id, current)
+            if kept is None:
+                kept = self._series(self._http.query([select], chunked=True).get(0, []), "temperature")
+                self._temperatures.put(site_id, current, kept)
+        else:
+            results = self._http.query([fingerprint, select], chunked=True)
+            kept = self._series(results.get(1, []), "temperature")
+            self._temperatures.put(site_id, _fingerprint(results.get(0, [])), kept)
+        return between(kept, start, end).copy()  # callers own what they get
 
     def delete_temperature(self, site_id: str, start: pd.Timestamp, end: pd.Timestamp) -> None:
         where = lp.id_filter("site_id", [validate_site_id(site_id)]) + lp.time_clause(start, end)
+        self._temperatures.discard(site_id)
         self._http.query([f"DELETE FROM {lp.ident(TEMPERATURE)} WHERE {where}"])
 
     def temperature_stats(self) -> dict[str, SeriesStats]:
@@ -298,8 +315,12 @@ class InfluxSeriesStore:
         return count
 
     def _read_series(self, statement: str, name: str) -> pd.Series:
+        return self._series(self._http.query([statement], chunked=True).get(0, []), name)
+
+    @staticmethod
+    def _series(result: list[lp.Series], name: str) -> pd.Series:
         rows: list[list[Any]] = []
-        for series in self._http.query([statement], chunked=True).get(0, []):
+        for series in result:
             rows.extend(series.values)
         if not rows:
             return empty_series(name)
@@ -337,3 +358,11 @@ class InfluxSeriesStore:
             for key, n in sorted(count.items())
             if n > 0
         }
+
+
+def _fingerprint(result: list[lp.Series]) -> Fingerprint:
+    """(count, sum) of a site's temperatures; (0, 0.0) when it has none."""
+    for series in result:
+        for row in series.rows():
+            return int(row.get("count") or 0), float(row.get("sum") or 0.0)
+    return 0, 0.0
