@@ -220,6 +220,8 @@ def main() -> int:
             calls = redis_calls(queue_redis) - calls
             queries_after, query_ns_after = influx_query_ns(influx_url)
             print(f"training states: {batch['states']} in {train_s:.1f} s")
+            for task in [t for t in batch["tasks"] if t["status"] != "SUCCESS"][:5]:
+                print(f"  {task['status']}: {task['details'].get('meter_id')}: {task['message']}")
 
             started = time.perf_counter()
             published = client.post("/forecasts/publish", json={"days": 7, "chunk_size": args.chunk_size})
