@@ -60,6 +60,21 @@ end
 """
 ENQUEUED_KEYS, ENQUEUED_ARGS = 3, 7
 
+# One call for a finished task's counter and its duration histograms (was four commands).
+_FINISHED_LUA = """
+-- KEYS: counters, duration, training seconds; ARGV: counter field, then per histogram bucket, seconds
+-- (an empty bucket: nothing to observe)
+redis.call("HINCRBY", KEYS[1], ARGV[1], 1)
+for i = 1, 2 do
+  local bucket, seconds = ARGV[2 * i], ARGV[2 * i + 1]
+  if bucket ~= "" then
+    redis.call("HINCRBY", KEYS[i + 1], bucket, 1)
+    redis.call("HINCRBYFLOAT", KEYS[i + 1], "sum", seconds)
+    redis.call("HINCRBY", KEYS[i + 1], "count", 1)
+  end
+end
+"""
+
 
 def duration_key(actor: str) -> str:
     return f"ef_metrics:duration:{actor}"
@@ -89,12 +104,6 @@ def _pipeline(client: redis.Redis) -> Iterator[Any]:
         pipe.execute()
 
 
-def _observe(pipe: Any, key: str, seconds: float) -> None:
-    pipe.hincrby(key, bucket_field(seconds), 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
-    pipe.hincrby(key, "count", 1)
-
-
 class TelemetryMiddleware(Middleware):
     """Counts enqueues and outcomes per actor, times tasks, indexes recent ones, announces workers."""
 
@@ -108,6 +117,7 @@ class TelemetryMiddleware(Middleware):
         self._thread: threading.Thread | None = None
         self._worker_info: dict[str, Any] = {}
         self._enqueued = client.register_script(ENQUEUED_LUA + "count_enqueued(KEYS, ARGV)\n")
+        self._finished = client.register_script(_FINISHED_LUA)
 
     # -- enqueue side (API or CLI process, and Retries' delayed re-enqueue in workers) -----------
 
@@ -159,14 +169,18 @@ class TelemetryMiddleware(Middleware):
         else:
             event = "retried"
         actor = message.actor_name
+        args: list[Any] = [f"{actor}:{event}"]
+        duration = None if started is None else time.perf_counter() - started
+        for seconds in (duration, _training_seconds(result)):
+            args += ["", 0] if seconds is None else [bucket_field(seconds), repr(float(seconds))]
+        pipe = current_pipeline()
         try:
-            with _pipeline(self.client) as pipe:
-                pipe.hincrby(TASK_COUNTERS_KEY, f"{actor}:{event}", 1)
-                if started is not None:
-                    _observe(pipe, duration_key(actor), time.perf_counter() - started)
-                training_s = _training_seconds(result)
-                if training_s is not None:
-                    _observe(pipe, TRAINING_SECONDS_KEY, training_s)
+            run_script(
+                self._finished,
+                [TASK_COUNTERS_KEY, duration_key(actor), TRAINING_SECONDS_KEY],
+                args,
+                self.client if pipe is None else pipe,
+            )
         except redis.RedisError as exc:
             log.warning("telemetry_write_failed", hook="after_process_message", error=str(exc))
 
