@@ -45,7 +45,6 @@ from dramatiq.common import current_millis
 from dramatiq.message import Message
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, TimeLimit
 from dramatiq.results import Results
-from dramatiq.results.backends.redis import RedisBackend
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -53,10 +52,10 @@ from energy_forecast.logging import redact_text
 from energy_forecast.tasks.batching import current_pipeline, held, pipelined, release, run_script
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
+from energy_forecast.tasks.results import RESULT_NAMESPACE, TaskResultBackend
 from energy_forecast.tasks.telemetry import COUNTED_OPTION, TelemetryMiddleware
 
 DEFAULT_RETENTION = timedelta(days=7)
-RESULT_NAMESPACE = "dramatiq-result"
 # Seconds to open a connection (TCP, and TLS for rediss://): workers (the seed's value) and the API.
 WORKER_CONNECT_TIMEOUT_S = 10.0
 API_CONNECT_TIMEOUT_S = 2.0
@@ -126,27 +125,6 @@ def describe_redis_error(exc: BaseException, *, tls: bool) -> str:
             "use redis:// for a plain Redis, or enable TLS on the server"
         )
     return text
-
-
-class TaskResultBackend(RedisBackend):
-    """Results under the seed's ``dramatiq-result:{task_id}`` (task id == message id).
-
-    A skipped duplicate delivery stores ``None``; that must not replace the real result.
-    """
-
-    def build_message_key(self, message: Any) -> str:
-        return f"{self.namespace}:{message.message_id}"
-
-    def _store(self, message_key: str, result: Any, ttl: int) -> None:
-        if result is None and self.client.exists(message_key):
-            return
-        pipe = current_pipeline()
-        if pipe is None:
-            super()._store(message_key, result, ttl)
-            return
-        pipe.delete(message_key)  # RedisBackend._store's commands, on the task-path pipeline
-        pipe.lpush(message_key, self.encoder.encode(result))
-        pipe.pexpire(message_key, ttl)
 
 
 _maintenance = threading.local()

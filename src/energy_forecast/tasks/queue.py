@@ -24,7 +24,6 @@ from energy_forecast.services.evaluation import fleet_summary
 from energy_forecast.tasks.actors import Actors
 from energy_forecast.tasks.batching import execute, pipelined
 from energy_forecast.tasks.broker import (
-    RESULT_NAMESPACE,
     TaskBroker,
     describe_redis_error,
     progress_store,
@@ -32,6 +31,7 @@ from energy_forecast.tasks.broker import (
 )
 from energy_forecast.tasks.enqueue import GuardedEnqueue, Prepared
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
+from energy_forecast.tasks.results import RESULT_NAMESPACE
 
 TimeBound = str | datetime | None
 EVALUATION = "evaluation"
