@@ -36,25 +36,26 @@ import threading
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import uuid4
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
+from dramatiq.message import Message
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, TimeLimit
 from dramatiq.results import Results
-from dramatiq.results.backends.redis import RedisBackend
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from energy_forecast.logging import redact_text
-from energy_forecast.tasks.batching import current_pipeline, pipelined, run_script
+from energy_forecast.tasks.batching import current_pipeline, held, pipelined, release, run_script
 from energy_forecast.tasks.middleware import ProgressMiddleware
 from energy_forecast.tasks.progress import RedisProgressStore
-from energy_forecast.tasks.telemetry import TelemetryMiddleware
+from energy_forecast.tasks.results import RESULT_NAMESPACE, TaskResultBackend
+from energy_forecast.tasks.telemetry import COUNTED_OPTION, TelemetryMiddleware
 
 DEFAULT_RETENTION = timedelta(days=7)
-RESULT_NAMESPACE = "dramatiq-result"
 # Seconds to open a connection (TCP, and TLS for rediss://): workers (the seed's value) and the API.
 WORKER_CONNECT_TIMEOUT_S = 10.0
 API_CONNECT_TIMEOUT_S = 2.0
@@ -126,44 +127,36 @@ def describe_redis_error(exc: BaseException, *, tls: bool) -> str:
     return text
 
 
-class TaskResultBackend(RedisBackend):
-    """Results under the seed's ``dramatiq-result:{task_id}`` (task id == message id).
-
-    A skipped duplicate delivery stores ``None``; that must not replace the real result.
-    """
-
-    def build_message_key(self, message: Any) -> str:
-        return f"{self.namespace}:{message.message_id}"
-
-    def _store(self, message_key: str, result: Any, ttl: int) -> None:
-        if result is None and self.client.exists(message_key):
-            return
-        pipe = current_pipeline()
-        if pipe is None:
-            super()._store(message_key, result, ttl)
-            return
-        pipe.delete(message_key)  # RedisBackend._store's commands, on the task-path pipeline
-        pipe.lpush(message_key, self.encoder.encode(result))
-        pipe.pexpire(message_key, ttl)
-
-
 _maintenance = threading.local()
+
+# ``dramatiq_enqueue(k, a)``: k = namespace; a = ARGV of ``TaskBroker.prepare_enqueue``. The
+# "enqueue" command of Dramatiq's ``dispatch.lua`` (2.x, unchanged since 1.x): the sender's heartbeat,
+# the message body, the queue entry. For scripts that enqueue only when their own checks pass
+# (``tasks.enqueue``); the Redis layout is Dramatiq's, and the tests run both paths' messages.
+DRAMATIQ_ENQUEUE_LUA = """
+local function dramatiq_enqueue(k, a)
+  -- a: queue name, broker id, now_ms, redis message id, encoded message
+  local queue = k[1] .. ":" .. a[1]
+  redis.call("zadd", k[1] .. ":__heartbeats__", a[3], a[2])
+  redis.call("hset", queue .. ".msgs", a[4], a[5])
+  redis.call("rpush", queue, a[4])
+end
+"""
+DRAMATIQ_ENQUEUE_KEYS, DRAMATIQ_ENQUEUE_ARGS = 1, 5
 
 
 class TaskBroker(RedisBroker):
-    """RedisBroker whose heartbeat thread runs queue maintenance on every beat, and whose enqueues
-    and finished-task writes join this thread's pipeline (``tasks.batching``) when there is one."""
+    """RedisBroker whose heartbeat thread runs queue maintenance on every beat, whose enqueues join
+    this thread's pipeline (``tasks.batching``) when there is one, and whose worker threads send a
+    finished task's writes and its ack in one round trip."""
 
     def _dispatch(self, command: str) -> Any:
         dispatch = super()._dispatch(command)
-        if command != "enqueue":
+        if command not in {"enqueue", "ack", "nack"}:
             return dispatch
         script, keys = self.scripts["dispatch"], [self.namespace]
 
-        def enqueue(queue_name: str, *args: Any) -> Any:
-            pipe = current_pipeline()
-            if pipe is None:
-                return dispatch(queue_name, *args)
+        def queued(pipe: Any, queue_name: str, args: tuple[Any, ...]) -> Any:
             # The arguments of RedisBroker._dispatch, queued instead of sent.
             full = [
                 command,
@@ -178,15 +171,62 @@ class TaskBroker(RedisBroker):
             ]
             return run_script(script, keys, full, pipe)
 
-        return enqueue
+        def send(queue_name: str, *args: Any) -> Any:
+            if command != "enqueue" and held():  # the finished task's writes ride with its ack
+                return release(self.client, lambda pipe: queued(pipe, queue_name, args))
+            pipe = current_pipeline()
+            if pipe is None or command != "enqueue":
+                return dispatch(queue_name, *args)
+            return queued(pipe, queue_name, args)
+
+        return send
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        if signal == "process_message" and held():
+            release(self.client)  # a previous task's writes whose ack never came: never carry them on
+        super().emit_before(signal, *args, **kwargs)
 
     def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
-        if signal != "process_message":
+        if signal not in {"process_message", "skip_message"}:
             super().emit_after(signal, *args, **kwargs)
             return
-        # Result, final record and telemetry of a finished task: one round trip.
-        with pipelined(self.client):
+        # Result, final record and telemetry of a finished task wait on this thread's pipeline for
+        # the ack (or nack) that Dramatiq's worker thread sends next (``post_process_message``,
+        # 1.17 and 2.x): one round trip for all of them.
+        with pipelined(self.client, hold=True):
             super().emit_after(signal, *args, **kwargs)
+
+    def prepare_enqueue(self, message: Message[Any]) -> tuple[Message[Any], list[str], list[Any]]:
+        """``RedisBroker.enqueue`` up to its dispatch, for a script that enqueues ``message`` itself.
+
+        Returns the message as enqueued and the KEYS and ARGV of ``DRAMATIQ_ENQUEUE_LUA``. Call
+        ``enqueued`` once the script has run it. No delay: delayed messages go through ``enqueue``.
+        """
+        message = message.copy(options={"redis_message_id": str(uuid4())})
+        self.emit_before("enqueue", message, None)
+        args = [
+            message.queue_name,
+            self.broker_id,
+            current_millis(),
+            message.options["redis_message_id"],
+            message.encode(),
+        ]
+        return message, [self.namespace], args
+
+    def enqueued(self, message: Message[Any], *, counted: bool) -> None:
+        """``RedisBroker.enqueue``'s after-hooks for a message a script enqueued, and the queue
+        maintenance Dramatiq's dispatch would have run by chance. ``counted``: the script also ran
+        telemetry's ``count_enqueued``."""
+        if self._should_do_maintenance("enqueue"):
+            previous = getattr(_maintenance, "always", False)
+            _maintenance.always = True
+            try:
+                self.do_qsize(message.queue_name)
+            finally:
+                _maintenance.always = previous
+        if counted:
+            message = message.copy(options={COUNTED_OPTION: True})
+        self.emit_after("enqueue", message, None)
 
     def _should_do_maintenance(self, command: str) -> int:
         # Dramatiq decides per command by chance; the heartbeat thread asks for it every time.
@@ -330,6 +370,14 @@ def build_broker(
     if set_global:
         dramatiq.set_broker(broker)
     return broker
+
+
+def telemetry(broker: RedisBroker) -> TelemetryMiddleware:
+    """The telemetry middleware of a broker from ``build_broker``."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, TelemetryMiddleware):
+            return middleware
+    raise LookupError("broker was not built by build_broker (no TelemetryMiddleware)")
 
 
 def progress_store(broker: RedisBroker) -> RedisProgressStore:

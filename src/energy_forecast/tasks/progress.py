@@ -64,25 +64,31 @@ class Outcome(StrEnum):
     EXISTS = "EXISTS"
 
 
-_TRANSITION = """
--- KEYS: progress, cancel, events, active; ARGV: record, ttl_ms, guard, task_id, terminal, maxlen, now_ms
-local cur = redis.call("GET", KEYS[1])
-if cur then
-  if ARGV[3] == "create" then return "EXISTS" end
-  local state = cjson.decode(cur)["state"]
-  if state == "SUCCESS" or state == "FAILURE" or state == "CANCELLED" then return "TERMINAL" end
+# ``transition(k, a)``: k = progress, cancel, events, active; a = ARGV of ``transition_args``. A
+# function, so scripts that write a record among other steps (``tasks.enqueue``) run this same code.
+TRANSITION_LUA = """
+local function transition(k, a)
+  -- a: record, ttl_ms, guard, task_id, terminal, maxlen, now_ms
+  local cur = redis.call("GET", k[1])
+  if cur then
+    if a[3] == "create" then return "EXISTS" end
+    local state = cjson.decode(cur)["state"]
+    if state == "SUCCESS" or state == "FAILURE" or state == "CANCELLED" then return "TERMINAL" end
+  end
+  if a[3] == "run" and redis.call("EXISTS", k[2]) == 1 then return "CANCEL_REQUESTED" end
+  redis.call("SET", k[1], a[1], "PX", a[2])
+  redis.call("XADD", k[3], "MAXLEN", "~", a[6], "*", "progress", a[1])
+  redis.call("PEXPIRE", k[3], a[2])
+  if a[5] == "1" then
+    redis.call("ZREM", k[4], a[4])
+  else
+    redis.call("ZADD", k[4], "NX", a[7], a[4])
+  end
+  return "WRITTEN"
 end
-if ARGV[3] == "run" and redis.call("EXISTS", KEYS[2]) == 1 then return "CANCEL_REQUESTED" end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[6], "*", "progress", ARGV[1])
-redis.call("PEXPIRE", KEYS[3], ARGV[2])
-if ARGV[5] == "1" then
-  redis.call("ZREM", KEYS[4], ARGV[4])
-else
-  redis.call("ZADD", KEYS[4], "NX", ARGV[7], ARGV[4])
-end
-return "WRITTEN"
 """
+TRANSITION_KEYS, TRANSITION_ARGS = 4, 7
+_TRANSITION = TRANSITION_LUA + "return transition(KEYS, ARGV)\n"
 
 _CANCEL = """
 -- KEYS: progress, cancel; ARGV: ttl_ms, cancelled record for a PENDING task
@@ -114,26 +120,28 @@ class RedisProgressStore:
         On a pipeline (``client``, or this thread's ``tasks.batching`` pipeline for final records)
         the write is queued and the outcome is not known: WRITTEN is returned.
         """
-        task_id = record.task_id
         if client is None and guard is Guard.FINAL:
             client = current_pipeline()
-        result = run_script(
-            self._transition,
-            [progress_key(task_id), cancel_key(task_id), events_key(task_id), ACTIVE_KEY],
-            [
-                json.dumps(record.to_dict()),
-                self._ttl_ms,
-                guard.value,
-                task_id,
-                "1" if record.state.terminal else "0",
-                self.events_maxlen,
-                int(utc_now().timestamp() * 1000),
-            ],
-            client if client is not None else self.client,
-        )
+        keys, args = self.transition_args(record, guard)
+        result = run_script(self._transition, keys, args, client if client is not None else self.client)
         if client is not None:  # queued on a pipeline; the caller reads the outcome
             return Outcome.WRITTEN
         return Outcome(_text(result))
+
+    def transition_args(self, record: TaskProgress, guard: Guard) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``TRANSITION_LUA``'s ``transition`` for writing ``record``."""
+        task_id = record.task_id
+        keys = [progress_key(task_id), cancel_key(task_id), events_key(task_id), ACTIVE_KEY]
+        args = [
+            json.dumps(record.to_dict()),
+            self._ttl_ms,
+            guard.value,
+            task_id,
+            "1" if record.state.terminal else "0",
+            self.events_maxlen,
+            int(utc_now().timestamp() * 1000),
+        ]
+        return keys, args
 
     def read(self, task_id: str) -> TaskProgress | None:
         return _progress(self.client.get(progress_key(task_id)))

@@ -16,44 +16,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from dramatiq.brokers.redis import RedisBroker
 
 from energy_forecast.domain.meters import MeterType, validate_meter_id
-from energy_forecast.domain.tasks import TaskProgress, TaskState, utc_now
+from energy_forecast.domain.tasks import TaskProgress, TaskState
 from energy_forecast.errors import QueueUnavailableError
 from energy_forecast.services.evaluation import fleet_summary
 from energy_forecast.tasks.actors import Actors
-from energy_forecast.tasks.batching import pipelined
-from energy_forecast.tasks.broker import RESULT_NAMESPACE, describe_redis_error, progress_store, uses_tls
+from energy_forecast.tasks.batching import execute, pipelined
+from energy_forecast.tasks.broker import (
+    TaskBroker,
+    describe_redis_error,
+    progress_store,
+    uses_tls,
+)
+from energy_forecast.tasks.enqueue import GuardedEnqueue, Prepared
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
+from energy_forecast.tasks.results import RESULT_NAMESPACE
 
 TimeBound = str | datetime | None
 EVALUATION = "evaluation"
 BATCH_ROUND_TRIP = 500  # tasks enqueued per Redis round trip in a batch
 
-# One training per meter at a time, whoever asks (a person, a batch, the scheduler):
-# ``train_guard:{type}:{id}`` holds "{task_id}|{ms}" while that task is not terminal.
-_GUARD = """
--- KEYS: guard; ARGV: new "{task_id}|{ms}", ttl_ms, now_ms, grace_ms
-local cur = redis.call("GET", KEYS[1])
-if cur then
-  local sep = string.find(cur, "|", 1, true)
-  local held = string.sub(cur, 1, sep - 1)
-  local record = redis.call("GET", "task_progress:" .. held)
-  if record then
-    local state = cjson.decode(record)["state"]
-    if state ~= "SUCCESS" and state ~= "FAILURE" and state ~= "CANCELLED" then return held end
-  elseif tonumber(ARGV[3]) - tonumber(string.sub(cur, sep + 1)) < tonumber(ARGV[4]) then
-    return held  -- just taken: its PENDING record is being written
-  end
-end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-return false
-"""
-GUARD_GRACE_MS = 60_000
-
 
 def guard_key(meter_type: MeterType | str, meter_id: str) -> str:
+    """The meter's training guard (``tasks.enqueue``)."""
     return f"train_guard:{MeterType(meter_type).value}:{meter_id}"
 
 
@@ -77,13 +63,13 @@ def _iso(value: TimeBound) -> str | None:
 class TaskQueue:
     """Enqueue and inspect tasks; safe to share between request handlers."""
 
-    def __init__(self, broker: RedisBroker, actors: Actors) -> None:
+    def __init__(self, broker: TaskBroker, actors: Actors) -> None:
         self.broker = broker
         self.actors = actors
         self.store = progress_store(broker)
         self.client: redis.Redis = broker.client
         self.tls = uses_tls(self.client)
-        self._guard = self.client.register_script(_GUARD)
+        self._once = GuardedEnqueue(broker)
 
     def ping(self) -> None:
         with _redis_errors("reach the task queue", tls=self.tls):
@@ -119,6 +105,14 @@ class TaskQueue:
         force: bool = False,
     ) -> tuple[str, bool]:
         """``(task_id, True)`` for a new task, ``(running_task_id, False)`` when one is in flight."""
+        prepared = self._prepare(meter_id, meter_type, start, end, force=force)
+        with _redis_errors("enqueue training", tls=self.tls):
+            held = self._once.finish(prepared, self._once.run(prepared))
+        return (prepared.message.message_id, True) if held is None else (held, False)
+
+    def _prepare(
+        self, meter_id: str, meter_type: MeterType | str, start: TimeBound, end: TimeBound, *, force: bool
+    ) -> Prepared:
         kwargs: dict[str, Any] = {
             "meter_id": validate_meter_id(meter_id),
             "meter_type": MeterType(meter_type).value,
@@ -128,27 +122,9 @@ class TaskQueue:
         if force:
             kwargs["force"] = True
         message = self.actors.train_meter.message_with_options(kwargs=kwargs)
-        task_id = message.message_id
         details = {"meter_id": meter_id, "meter_type": kwargs["meter_type"]}
-        pending = TaskProgress(task_id, TaskState.PENDING, 0, "Task submitted", details)
-        now_ms = int(utc_now().timestamp() * 1000)
-        with _redis_errors("enqueue training", tls=self.tls):
-            held = self._guard(
-                keys=[guard_key(meter_type, meter_id)],
-                args=[
-                    f"{task_id}|{now_ms}",
-                    int(self.store.retention.total_seconds() * 1000),
-                    now_ms,
-                    GUARD_GRACE_MS,
-                ],
-            )
-        if held is not None:
-            return (held.decode() if isinstance(held, bytes) else str(held)), False
-        # One round trip (tasks.batching): the record, the queue entry and telemetry together.
-        with _redis_errors("enqueue training", tls=self.tls), pipelined(self.client) as pipe:
-            self.store.write(pending, Guard.CREATE, client=pipe)
-            self.broker.enqueue(message)
-        return task_id, True
+        pending = TaskProgress(message.message_id, TaskState.PENDING, 0, "Task submitted", details)
+        return self._once.prepare(message, guard_key(meter_type, meter_id), pending)
 
     def read_status(self, task_id: str) -> dict[str, Any] | None:
         """The seed's status shape, or None for an unknown (or expired) task."""
@@ -200,9 +176,19 @@ class TaskQueue:
         batch_id = str(uuid.uuid4())
         task_ids: list[str] = []
         for first in range(0, len(meters), BATCH_ROUND_TRIP):  # a 10,000-meter batch in seconds
-            with _redis_errors("enqueue training", tls=self.tls), pipelined(self.client):
-                chunk = meters[first : first + BATCH_ROUND_TRIP]
-                task_ids.extend(self.enqueue_training(m, t, start, end) for m, t in chunk)
+            chunk = [
+                self._prepare(m, t, start, end, force=False)
+                for m, t in meters[first : first + BATCH_ROUND_TRIP]
+            ]
+            # One round trip per chunk: the guarded enqueues queued on a pipeline, then their replies.
+            pipe = self.client.pipeline(transaction=False)
+            with _redis_errors("enqueue training", tls=self.tls), pipe:
+                for prepared in chunk:
+                    self._once.run(prepared, pipe)
+                replies = execute(self.client, pipe)
+                for prepared, reply in zip(chunk, replies, strict=True):
+                    held = self._once.finish(prepared, reply)
+                    task_ids.append(prepared.message.message_id if held is None else held)
         with _redis_errors("record the batch", tls=self.tls):
             self.store.write_batch(batch_id, task_ids)
         return batch_id, task_ids

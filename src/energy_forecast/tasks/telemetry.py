@@ -31,7 +31,7 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from energy_forecast.domain.tasks import utc_now
-from energy_forecast.tasks.batching import current_pipeline
+from energy_forecast.tasks.batching import current_pipeline, run_script
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +42,38 @@ WORKERS_KEY = "ef_workers"
 EVENTS = ("enqueued", "succeeded", "failed", "retried", "skipped")
 DURATION_BUCKETS_S: tuple[float, ...] = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
 RECENT_MAX = 10_000
+# Marks the copy of a message handed to ``after_enqueue`` when a script (``tasks.enqueue``) already
+# ran ``count_enqueued`` in the same call.
+COUNTED_OPTION = "ef_enqueue_counted"
+
+# ``count_enqueued(k, a)``: k = counters, meta, recent; a = ARGV of ``enqueued_args``. A function, so
+# a script that enqueues a message itself (``tasks.enqueue``) counts it with this same code.
+ENQUEUED_LUA = """
+local function count_enqueued(k, a)
+  -- a: counter field, meta JSON, ttl_ms, now_ms, task_id, expired-before ms, rank to trim to
+  redis.call("HINCRBY", k[1], a[1], 1)
+  redis.call("SET", k[2], a[2], "PX", a[3])
+  redis.call("ZADD", k[3], a[4], a[5])
+  redis.call("ZREMRANGEBYSCORE", k[3], 0, a[6])
+  redis.call("ZREMRANGEBYRANK", k[3], 0, a[7])
+end
+"""
+ENQUEUED_KEYS, ENQUEUED_ARGS = 3, 7
+
+# One call for a finished task's counter and its duration histograms (was four commands).
+_FINISHED_LUA = """
+-- KEYS: counters, duration, training seconds; ARGV: counter field, then per histogram bucket, seconds
+-- (an empty bucket: nothing to observe)
+redis.call("HINCRBY", KEYS[1], ARGV[1], 1)
+for i = 1, 2 do
+  local bucket, seconds = ARGV[2 * i], ARGV[2 * i + 1]
+  if bucket ~= "" then
+    redis.call("HINCRBY", KEYS[i + 1], bucket, 1)
+    redis.call("HINCRBYFLOAT", KEYS[i + 1], "sum", seconds)
+    redis.call("HINCRBY", KEYS[i + 1], "count", 1)
+  end
+end
+"""
 
 
 def duration_key(actor: str) -> str:
@@ -72,12 +104,6 @@ def _pipeline(client: redis.Redis) -> Iterator[Any]:
         pipe.execute()
 
 
-def _observe(pipe: Any, key: str, seconds: float) -> None:
-    pipe.hincrby(key, bucket_field(seconds), 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
-    pipe.hincrby(key, "count", 1)
-
-
 class TelemetryMiddleware(Middleware):
     """Counts enqueues and outcomes per actor, times tasks, indexes recent ones, announces workers."""
 
@@ -90,13 +116,23 @@ class TelemetryMiddleware(Middleware):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._worker_info: dict[str, Any] = {}
+        self._enqueued = client.register_script(ENQUEUED_LUA + "count_enqueued(KEYS, ARGV)\n")
+        self._finished = client.register_script(_FINISHED_LUA)
 
     # -- enqueue side (API or CLI process, and Retries' delayed re-enqueue in workers) -----------
 
     def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
-        if message.options.get("retries"):
-            return  # a retry of a counted task; after_process_message counted it as "retried"
-        task_id = message.message_id
+        if message.options.get("retries") or message.options.get(COUNTED_OPTION):
+            return  # a retry of a counted task (counted as "retried"), or counted by the enqueue's script
+        keys, args = self.enqueued_args(message)
+        pipe = current_pipeline()  # a pipeline with no commands yet is falsy: compare with None
+        try:
+            run_script(self._enqueued, keys, args, self.client if pipe is None else pipe)
+        except redis.RedisError as exc:
+            log.warning("telemetry_write_failed", hook="after_enqueue", error=str(exc))
+
+    def enqueued_args(self, message: Any) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``ENQUEUED_LUA``'s ``count_enqueued`` for ``message``."""
         now_ms = int(time.time() * 1000)
         meta = {
             "actor": message.actor_name,
@@ -105,15 +141,17 @@ class TelemetryMiddleware(Middleware):
             "meter_type": message.kwargs.get("meter_type"),
             "enqueued_at": utc_now().isoformat(),
         }
-        try:
-            with _pipeline(self.client) as pipe:
-                pipe.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:enqueued", 1)
-                pipe.set(meta_key(task_id), json.dumps(meta), px=self._ttl_ms)
-                pipe.zadd(RECENT_KEY, {task_id: now_ms})
-                pipe.zremrangebyscore(RECENT_KEY, 0, now_ms - self._ttl_ms)
-                pipe.zremrangebyrank(RECENT_KEY, 0, -(RECENT_MAX + 1))
-        except redis.RedisError as exc:
-            log.warning("telemetry_write_failed", hook="after_enqueue", error=str(exc))
+        keys = [TASK_COUNTERS_KEY, meta_key(message.message_id), RECENT_KEY]
+        args = [
+            f"{message.actor_name}:enqueued",
+            json.dumps(meta),
+            self._ttl_ms,
+            now_ms,
+            message.message_id,
+            now_ms - self._ttl_ms,
+            -(RECENT_MAX + 1),
+        ]
+        return keys, args
 
     # -- worker side ------------------------------------------------------------------------------
 
@@ -131,21 +169,26 @@ class TelemetryMiddleware(Middleware):
         else:
             event = "retried"
         actor = message.actor_name
+        args: list[Any] = [f"{actor}:{event}"]
+        duration = None if started is None else time.perf_counter() - started
+        for seconds in (duration, _training_seconds(result)):
+            args += ["", 0] if seconds is None else [bucket_field(seconds), repr(float(seconds))]
+        pipe = current_pipeline()
         try:
-            with _pipeline(self.client) as pipe:
-                pipe.hincrby(TASK_COUNTERS_KEY, f"{actor}:{event}", 1)
-                if started is not None:
-                    _observe(pipe, duration_key(actor), time.perf_counter() - started)
-                training_s = _training_seconds(result)
-                if training_s is not None:
-                    _observe(pipe, TRAINING_SECONDS_KEY, training_s)
+            run_script(
+                self._finished,
+                [TASK_COUNTERS_KEY, duration_key(actor), TRAINING_SECONDS_KEY],
+                args,
+                self.client if pipe is None else pipe,
+            )
         except redis.RedisError as exc:
             log.warning("telemetry_write_failed", hook="after_process_message", error=str(exc))
 
     def after_skip_message(self, broker: Any, message: Any) -> None:
         self._started.pop(message.message_id, None)
         try:
-            self.client.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:skipped", 1)
+            with _pipeline(self.client) as pipe:
+                pipe.hincrby(TASK_COUNTERS_KEY, f"{message.actor_name}:skipped", 1)
         except redis.RedisError as exc:
             log.warning("telemetry_write_failed", hook="after_skip_message", error=str(exc))
 
