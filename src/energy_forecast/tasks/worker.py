@@ -10,6 +10,7 @@ then a worker; the parent restarts children that die and forwards SIGTERM/SIGINT
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -63,7 +64,7 @@ def stop_worker(worker: dramatiq.Worker, *, timeout: timedelta = timedelta(secon
     log.info("worker_stopped")
 
 
-def _child_main(bootstrap: Bootstrap, threads: int) -> None:
+def _child_main(bootstrap: Bootstrap, threads: int, parent: int) -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -74,7 +75,13 @@ def _child_main(bootstrap: Bootstrap, threads: int) -> None:
     broker = bootstrap()
     worker = start_worker(broker, threads=threads)
     try:
-        stop.wait()
+        # A SIGKILLed ``worker`` command cannot stop its children; an orphan would go on taking
+        # tasks with a configuration its operator believes gone. Reparenting shows the loss (the
+        # parent's pid comes from the parent: it may die before this child has started).
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("worker_parent_died", parent_pid=parent)
+                break
     finally:
         stop_worker(worker)
         broker.close()
@@ -105,7 +112,7 @@ def run_worker_processes(
     children: list[multiprocessing.process.BaseProcess] = []
     try:
         for _ in range(processes):
-            child = ctx.Process(target=_child_main, args=(bootstrap, threads), daemon=False)
+            child = ctx.Process(target=_child_main, args=(bootstrap, threads, os.getpid()), daemon=False)
             child.start()
             children.append(child)
         while not stopping.wait(0.5):
@@ -113,7 +120,9 @@ def run_worker_processes(
                 if not child.is_alive():
                     log.warning("worker_process_died", pid=child.pid, exitcode=child.exitcode)
                     time.sleep(restart_delay.total_seconds())
-                    children[i] = ctx.Process(target=_child_main, args=(bootstrap, threads), daemon=False)
+                    children[i] = ctx.Process(
+                        target=_child_main, args=(bootstrap, threads, os.getpid()), daemon=False
+                    )
                     children[i].start()
     finally:
         for child in children:
