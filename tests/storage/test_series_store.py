@@ -87,6 +87,19 @@ def test_meters_and_types_are_kept_apart(series_store: SeriesStore) -> None:
     assert len(series_store.read_readings(MeterType.WATER, "w1")) == 20
 
 
+def test_stats_can_be_limited_to_some_meters(series_store: SeriesStore) -> None:
+    for i in range(3):
+        series_store.write_readings(ELEC, f"m{i}", hourly_series(hours=10 + i, seed=i))
+    series_store.write_readings(MeterType.WATER, "w1", hourly_series(hours=5))
+
+    some = series_store.readings_stats(ELEC, ["m2", "m0", "absent"])
+
+    assert list(some) == ["m0", "m2"] and (some["m0"].count, some["m2"].count) == (10, 12)
+    assert some["m2"] == series_store.readings_stats(ELEC)["m2"]
+    assert set(series_store.readings_stats(None, ["w1", "m1"])) == {"m1", "w1"}
+    assert series_store.readings_stats(ELEC, []) == {}
+
+
 def test_unknown_meter_reads_empty_contract_series(series_store: SeriesStore) -> None:
     back = series_store.read_readings(ELEC, "nobody")
 

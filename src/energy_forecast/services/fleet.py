@@ -102,7 +102,7 @@ def meter_overview(
     meter = store.get_meter(meter_id)
     if meter is None or meter.meter_type != meter_type:
         raise MeterNotFoundError(meter_id)
-    stats = store.readings_stats(meter_type).get(meter_id)
+    stats = store.readings_stats(meter_type, [meter_id]).get(meter_id)
     model = next((m for m in models.list_models(meter_type) if m.meter_id == meter_id), None)
     return MeterOverview(MeterSummary(meter, stats), model)
 

@@ -71,7 +71,7 @@ def export_forecast(
     meter_type = MeterType(meter_type)
     validate_meter_id(meter_id)
     if last_reading is None:
-        stats = store.readings_stats(meter_type).get(meter_id)
+        stats = store.readings_stats(meter_type, [meter_id]).get(meter_id)
         last_reading = stats.last if stats is not None else None
     if last_reading is None:
         raise NotFoundError(

@@ -60,7 +60,10 @@ def publish_chunk(
     """
     check_days(days)
     cache = cache or ModelCache()
-    stats = {t: store.readings_stats(t) for t in dict.fromkeys(MeterType(t) for _, t in meters)}
+    stats = {
+        t: store.readings_stats(t, [m for m, mt in meters if MeterType(mt) is t])
+        for t in dict.fromkeys(MeterType(t) for _, t in meters)
+    }
     results = []
     for meter_id, meter_type in meters:
         meter_type = MeterType(meter_type)

@@ -57,8 +57,14 @@ class SeriesStore(Protocol):
     ) -> None:
         """Remove readings with ``start <= t < end``."""
 
-    def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
-        """Count, first and last reading per meter id (meters without readings are absent)."""
+    def readings_stats(
+        self, meter_type: MeterType | None = None, meter_ids: list[str] | None = None
+    ) -> dict[str, SeriesStats]:
+        """Count, first and last reading per meter id (meters without readings are absent).
+
+        ``meter_ids`` limits it to those meters: over a whole fleet the aggregate reads every
+        reading (11 s for 800 meters on InfluxDB), which a chunk or one meter must not pay.
+        """
 
     def data_version(self, meter_type: MeterType, meter_id: str, site_id: str) -> Hashable | None:
         """A token that changes whenever the meter's readings, the site's temperatures or the

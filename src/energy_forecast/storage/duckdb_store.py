@@ -149,12 +149,19 @@ class DuckDBSeriesStore:
                 [MeterType(meter_type).value, meter_id, *params],
             )
 
-    def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
-        sql = "SELECT meter_id, count(*), min(ts), max(ts) FROM readings"
+    def readings_stats(
+        self, meter_type: MeterType | None = None, meter_ids: list[str] | None = None
+    ) -> dict[str, SeriesStats]:
+        sql = "SELECT meter_id, count(*), min(ts), max(ts) FROM readings WHERE true"
         params: list[object] = []
         if meter_type is not None:
-            sql += " WHERE meter_type = ?"
+            sql += " AND meter_type = ?"
             params.append(MeterType(meter_type).value)
+        if meter_ids is not None:
+            if not meter_ids:
+                return {}
+            sql += " AND meter_id IN (SELECT unnest(?))"
+            params.append([validate_meter_id(m) for m in meter_ids])
         rows = self._db.fetchall(sql + " GROUP BY meter_id", params)
         return {r[0]: SeriesStats(r[0], int(r[1]), utc(r[2]), utc(r[3])) for r in rows}
 

@@ -176,9 +176,17 @@ class InfluxSeriesStore:
         # Workers, imports and other API processes write to the same server: nothing here can tell.
         return None
 
-    def readings_stats(self, meter_type: MeterType | None = None) -> dict[str, SeriesStats]:
+    def readings_stats(
+        self, meter_type: MeterType | None = None, meter_ids: list[str] | None = None
+    ) -> dict[str, SeriesStats]:
         types = list(MeterType) if meter_type is None else [MeterType(meter_type)]
-        return self._stats([t.measurement for t in types], "consumption", "meter_id")
+        if meter_ids is None:
+            return self._stats([t.measurement for t in types], "consumption", "meter_id")
+        stats: dict[str, SeriesStats] = {}
+        for ids in lp.chunks([validate_meter_id(m) for m in meter_ids], lp.OR_CHUNK):
+            where = lp.id_filter("meter_id", ids)
+            stats |= self._stats([t.measurement for t in types], "consumption", "meter_id", where)
+        return dict(sorted(stats.items()))
 
     def write_temperature(self, site_id: str, temperature: pd.Series) -> int:
         prefix = f"{TEMPERATURE},site_id={lp.escape_key(validate_site_id(site_id))} temperature="
@@ -328,11 +336,14 @@ class InfluxSeriesStore:
         seconds = table[:, 0].astype("int64").astype("datetime64[s]")
         return make_series(seconds, table[:, 1], name)
 
-    def _stats(self, measurements: list[str], field_name: str, tag: str) -> dict[str, SeriesStats]:
+    def _stats(
+        self, measurements: list[str], field_name: str, tag: str, where: str | None = None
+    ) -> dict[str, SeriesStats]:
         # Three statements per measurement, one request. count() must stand alone: mixed with a
         # selector, InfluxQL reports the query's start time instead of the points' times.
+        condition = f" WHERE {where}" if where else ""
         statements = [
-            f"SELECT {fn}({lp.ident(field_name)}) FROM {lp.ident(m)} GROUP BY {lp.ident(tag)}"
+            f"SELECT {fn}({lp.ident(field_name)}) FROM {lp.ident(m)}{condition} GROUP BY {lp.ident(tag)}"
             for m in measurements
             for fn in ("count", "first", "last")
         ]
