@@ -148,11 +148,7 @@ def forecast(
         ValueError: ``origin`` is not on a whole hour or ``horizon_hours`` is not positive.
         NoDataFoundError: no reading in the model's look-back window before ``origin``.
     """
-    origin = to_utc(origin)
-    if origin != origin.floor("h"):
-        raise ValueError(f"origin {origin} must be on a whole hour")
-    if horizon_hours < 1:
-        raise ValueError(f"horizon_hours must be >= 1, got {horizon_hours}")
+    origin = _checked(origin, horizon_hours)
     spec = model.spec
     past, temperature = forecast_inputs(spec, history, temperature, origin, horizon_hours)
     if past.empty:
@@ -199,13 +195,11 @@ def forecast_many(
     Raises:
         ValueError, NoDataFoundError: as ``forecast``, for the first origin that has them.
     """
-    if horizon_hours < 1:
+    if horizon_hours < 1:  # before any origin, and with none
         raise ValueError(f"horizon_hours must be >= 1, got {horizon_hours}")
     spec = model.spec
-    origins = [to_utc(o) for o in origins]
+    origins = [_checked(o, horizon_hours) for o in origins]
     for origin in origins:
-        if origin != origin.floor("h"):
-            raise ValueError(f"origin {origin} must be on a whole hour")
         if forecast_inputs(spec, history, None, origin, horizon_hours)[0].empty:
             forecast(model, history, temperature, origin, horizon_hours)  # raises its NoDataFoundError
     results: dict[int, pd.DataFrame] = {}
@@ -249,6 +243,16 @@ def forecast_many(
             result.index.name = "timestamp"
             results[i] = result
     return [results[i] for i in range(len(origins))]
+
+
+def _checked(origin: pd.Timestamp, horizon_hours: int) -> pd.Timestamp:
+    """``origin`` in UTC, refused off the whole hour or with a horizon under one hour."""
+    origin = to_utc(origin)
+    if origin != origin.floor("h"):
+        raise ValueError(f"origin {origin} must be on a whole hour")
+    if horizon_hours < 1:
+        raise ValueError(f"horizon_hours must be >= 1, got {horizon_hours}")
+    return origin
 
 
 def _waves(origins: list[pd.Timestamp], gap: pd.Timedelta) -> list[list[int]]:
