@@ -119,15 +119,23 @@ launch() {
     echo "$!" >"$STATE/$name.pid"
 }
 
+# The launched pid is this shell's child, then setsid, env and the server, exec after exec: until
+# the last exec its command line does not name the server yet, so only a pid that is gone, or one
+# that still does not name it after a few seconds (a zombie has no command line), means it died.
 wait_for() {
-    local name="$1" check="$2" deadline=$((SECONDS + WAIT_S))
+    local name="$1" check="$2" binary="$3" deadline=$((SECONDS + WAIT_S)) grace=$((SECONDS + 5)) pid
+    pid="$(cat "$STATE/$name.pid")"
     until "$check"; do
-        if [ "$SECONDS" -ge "$deadline" ] || ! ours "$(cat "$STATE/$name.pid")" "$3"; then
+        if [ ! -d "/proc/$pid" ] || { [ "$SECONDS" -ge "$grace" ] && ! ours "$pid" "$binary"; }; then
+            log "$name exited before it answered; its log ($STATE/$name.log):"
+        elif [ "$SECONDS" -ge "$deadline" ]; then
             log "$name did not answer within ${WAIT_S}s; its log ($STATE/$name.log):"
-            tail -n 50 "$STATE/$name.log" >&2 || true
-            return 1
+        else
+            sleep 0.2
+            continue
         fi
-        sleep 0.2
+        tail -n 50 "$STATE/$name.log" >&2 || true
+        return 1
     done
 }
 

@@ -3,8 +3,14 @@
 With ``EF_TEST_PAUSE_AT_SAVE=N`` and ``EF_TEST_MARKER=path``, the worker thread that writes the
 N-th model bundle of this process (its first fsync of a file inside a ``.tmp-*`` directory) creates
 the marker file and sleeps there, so a test can SIGKILL ``serve`` with that task at SAVING_MODEL,
-a half-written bundle on disk and the other worker threads still busy. The hook wraps ``os.fsync``
-in this process only; no module of the package is replaced. Everything else is ``cli.main``.
+a half-written bundle on disk and the other worker threads still busy.
+
+With ``EF_TEST_PAUSE_AFTER_SAVE=N`` instead, the thread sleeps once the N-th bundle has been
+renamed into place (the fsync of its meter directory), before the active pointer is written and
+before the task's SUCCESS: a whole version exists that no task record knows of.
+
+The hook wraps ``os.fsync`` in this process only; no module of the package is replaced.
+Everything else is ``cli.main``.
 """
 
 from __future__ import annotations
@@ -17,14 +23,26 @@ from pathlib import Path
 from energy_forecast.cli import main
 
 
-def _pause_at_bundle(n: int, marker: Path) -> None:
+def _pause_at_bundle(n: int, marker: Path, *, committed: bool) -> None:
     real_fsync = os.fsync
     bundles: set[str] = set()
+    commits = 0
     lock = threading.Lock()
 
     def fsync(fd: int) -> None:
+        nonlocal commits
         real_fsync(fd)
         path = os.readlink(f"/proc/self/fd/{fd}")
+        if committed:
+            if "/models/" not in path or "/.tmp-" in path or not os.path.isdir(path):
+                return
+            with lock:
+                commits += 1
+                paused = commits == n
+            if paused:
+                marker.write_text(path, encoding="utf-8")
+                time.sleep(300)
+            return
         if "/.tmp-" not in path:
             return
         bundle = path.rsplit("/", 1)[0]
@@ -40,6 +58,9 @@ def _pause_at_bundle(n: int, marker: Path) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("EF_TEST_PAUSE_AT_SAVE"):
-        _pause_at_bundle(int(os.environ["EF_TEST_PAUSE_AT_SAVE"]), Path(os.environ["EF_TEST_MARKER"]))
+    for variable, committed in (("EF_TEST_PAUSE_AT_SAVE", False), ("EF_TEST_PAUSE_AFTER_SAVE", True)):
+        if os.environ.get(variable):
+            _pause_at_bundle(
+                int(os.environ[variable]), Path(os.environ["EF_TEST_MARKER"]), committed=committed
+            )
     main()

@@ -91,3 +91,48 @@ def test_a_batch_cut_by_a_killed_serve_finishes_after_a_restart_on_the_same_home
     for meter_id in METERS:
         assert [v.version for v in models.list_versions(MeterType.ELECTRICITY, meter_id)] == [1]
     assert finished_before <= {s["task_id"] for s in statuses if s["status"] == "SUCCESS"}
+
+
+def test_a_task_killed_between_its_save_and_its_success_ends_with_that_version_not_a_second_one(
+    home: Path,
+) -> None:
+    """At-least-once delivery, exactly-once effect: the redelivered task finds what it saved."""
+    marker = home / "paused-after-save"
+    with Serve(
+        home, module="tests.faults.serve_main", EF_TEST_PAUSE_AFTER_SAVE="1", EF_TEST_MARKER=str(marker)
+    ) as first:
+        accepted = first.client.post("/trainmodel/batch/", json={"meter_type": "electricity"})
+        assert accepted.status_code == 202, accepted.text
+        batch_id, task_ids = accepted.json()["batch_id"], accepted.json()["task_ids"]
+        wait_for(marker.exists, timeout=120, interval=0.05)
+        cut = first.batch(batch_id)
+        first.kill()
+    caught = Path(marker.read_text(encoding="utf-8")).name  # the meter whose version has no record
+    assert cut["states"].get("SUCCESS", 0) == 0, cut["states"]
+    models = FileModelStore(home / "models")
+    [saved] = models.list_versions(MeterType.ELECTRICITY, caught)
+    assert not saved.active and saved.metadata["task_id"] == task_ids[caught]
+
+    with Serve(home) as second:
+        restarted = time.monotonic()
+        while not second.batch(batch_id)["done"] and time.monotonic() - restarted < 120:
+            time.sleep(0.2)
+        status = second.client.get(f"/trainmodel/status/{task_ids[caught]}").json()
+        forecast = second.client.post(
+            "/forecast/",
+            json={
+                "meter_id": caught,
+                "meter_type": "electricity",
+                "start_date": "2024-01-29",
+                "end_date": "2024-01-30",
+            },
+        )
+        second.stop()
+
+    assert status["status"] == "SUCCESS", status
+    assert status["result"]["details"]["model_version"] == 1
+    assert [(v.version, v.active) for v in models.list_versions(MeterType.ELECTRICITY, caught)] == [(1, True)]
+    assert forecast.status_code == 200, forecast.text
+    assert forecast.json()["model_version"] == 1
+    for meter_id in METERS:
+        assert [v.version for v in models.list_versions(MeterType.ELECTRICITY, meter_id)] == [1]

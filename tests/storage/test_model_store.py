@@ -275,7 +275,7 @@ def test_a_repeated_active_read_costs_at_most_one_not_modified_round_trip(
     store = s3_store(s3_store_url, s3_endpoint)
     store.save(ELEC, "m1", {"model.ubj": b"x"}, {})
     within_ttl, no_ttl = (
-        s3_store(s3_store_url, s3_endpoint),
+        s3_store(s3_store_url, s3_endpoint, pointer_ttl_s=60),  # no slow machine outlasts it
         s3_store(s3_store_url, s3_endpoint, pointer_ttl_s=0),
     )
     calls: dict[str, list[int]] = {"ttl": [], "none": []}

@@ -27,6 +27,7 @@ class FakeTraining:
     gate: threading.Event | None = None
     hold: float = 0.0
     calls: list[tuple[str, float]] = field(default_factory=list)
+    redelivered: list[bool] = field(default_factory=list)
     reached_training: threading.Event = field(default_factory=threading.Event)
 
     def __call__(
@@ -41,6 +42,7 @@ class FakeTraining:
         reporter: ProgressReporter,
     ) -> dict[str, Any]:
         self.calls.append((meter_id, time.monotonic()))
+        self.redelivered.append(reporter.redelivered)
         for state in STAGES:
             reporter.stage(state, state.value.lower().replace("_", " "))
             if state is TaskState.TRAINING_MODEL:

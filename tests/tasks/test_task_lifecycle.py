@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from energy_forecast.domain.tasks import TaskState
 from energy_forecast.errors import (
     FlatlineError,
     InsufficientDataError,
@@ -16,7 +17,7 @@ from energy_forecast.errors import (
     StorageError,
     TrainingError,
 )
-from energy_forecast.tasks.progress import error_key, progress_key
+from energy_forecast.tasks.progress import RedisReporter, error_key, progress_key
 from tests.tasks.conftest import TaskEnv
 from tests.tasks.fakes import FakeTraining, wait_for
 
@@ -151,6 +152,8 @@ def test_transient_error_is_retried_with_backoff_then_dead_lettered(
     assert env.broker.client.zcard(DLQ) == 1
     retry_events = [e for _, e in env.queue.events(task_id) if e["details"].get("retries")]
     assert [e["details"]["retries"] for e in retry_events] == [1, 2]
+    # A retry may follow an attempt that saved before it raised: the service is told to look.
+    assert fake.redelivered == [False, True, True]
 
 
 def test_time_limit_is_filed_as_timeout(task_env: Callable[..., TaskEnv], fake: FakeTraining) -> None:
@@ -163,6 +166,32 @@ def test_time_limit_is_filed_as_timeout(task_env: Callable[..., TaskEnv], fake: 
 
     assert status["error"]["error_type"] == "TIMEOUT_ERROR"
     assert len(fake.calls) == 1  # not retried: it would time out again
+
+
+def test_a_task_left_running_by_a_dead_worker_is_run_again_as_redelivered(
+    task_env: Callable[..., TaskEnv], fake: FakeTraining
+) -> None:
+    env = task_env()
+    task_id = env.queue.enqueue_training("meter_001", "electricity")
+    # What a worker that died while saving leaves behind: its last stage, no final record.
+    RedisReporter(env.queue.store, task_id, None).stage(TaskState.SAVING_MODEL, "Saving the model bundle")
+    env.start_worker()
+
+    status = wait_for(finished(env, task_id))
+
+    assert status["status"] == "SUCCESS"
+    assert fake.redelivered == [True]
+
+
+def test_a_first_delivery_is_not_marked_redelivered(
+    task_env: Callable[..., TaskEnv], fake: FakeTraining
+) -> None:
+    env = task_env()
+    task_id = env.queue.enqueue_training("meter_001", "electricity")
+    env.start_worker()
+
+    assert wait_for(finished(env, task_id))["status"] == "SUCCESS"
+    assert fake.redelivered == [False]
 
 
 def test_second_delivery_of_a_finished_task_is_harmless(

@@ -132,13 +132,26 @@ class ProgressReporter(Protocol):
 
     Implementations may raise ``TaskCancelled`` from ``stage`` so that a cancelled task stops at
     the next boundary; services must let it propagate.
+
+    ``task_id`` names the task whose work this is (``None`` outside a task): a service records it
+    with what it saves. ``redelivered`` is true when an earlier attempt of the same task may have
+    got as far as saving before its process died, so the service looks for that result first.
     """
+
+    @property
+    def task_id(self) -> str | None: ...
+
+    @property
+    def redelivered(self) -> bool: ...
 
     def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None: ...
 
 
 class NullReporter:
     """A reporter for direct (CLI, test) calls that nobody watches."""
+
+    task_id: str | None = None
+    redelivered: bool = False
 
     def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None:
         return None
@@ -149,6 +162,8 @@ class RecordingReporter:
     """An in-memory reporter: keeps every stage, for tests of services."""
 
     stages: list[tuple[TaskState, str, dict[str, Any]]] = field(default_factory=list)
+    task_id: str | None = None
+    redelivered: bool = False
 
     def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None:
         self.stages.append((state, message, dict(details or {})))

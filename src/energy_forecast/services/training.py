@@ -13,18 +13,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import structlog
 
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import empty_series
 from energy_forecast.domain.tasks import NullReporter, ProgressReporter, TaskState
-from energy_forecast.errors import NoDataFoundError
+from energy_forecast.errors import ModelNotFoundError, NoDataFoundError
 from energy_forecast.ml.fleet import FLEET_MODEL_ID
 from energy_forecast.ml.params import ModelParams, default_params
 from energy_forecast.ml.training import fit_model
 from energy_forecast.services.champion import challenge
 from energy_forecast.services.fleet_model import blend_for_training, train_fleet
 from energy_forecast.services.meters import meter_calendar, registered_meter
-from energy_forecast.storage.base import ModelStore, SeriesStore
+from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
+
+log = structlog.get_logger(__name__)
 
 
 def _window_text(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
@@ -88,6 +91,10 @@ def train_meter(
     started = time.perf_counter()
 
     reporter.stage(TaskState.CONNECTING, "Connecting to the time-series store")
+    if reporter.redelivered and reporter.task_id is not None:
+        earlier = _saved_by_task(model_store, meter_type, meter_id, reporter.task_id)
+        if earlier is not None:
+            return _details(earlier, time_seconds=earlier.metadata.get("training_time_seconds"))
     store.ping()
     meter = registered_meter(store, meter_id, meter_type)
 
@@ -139,28 +146,62 @@ def train_meter(
         },
         "metrics": result.metrics,
         "blend": blend.to_dict() if blend is not None else None,
+        "task_id": reporter.task_id,
     }
     verdict = challenge(
         model_store, meter_type, meter_id, readings, temperature if not temperature.empty else None, result,
         margin=accept_margin, force=force,
     )  # fmt: skip
     metadata["acceptance"] = verdict.to_dict()
+    metadata["training_time_seconds"] = round(time.perf_counter() - started, 3)
     saved = model_store.save(
         meter_type, meter_id, result.model.to_artifacts(), metadata, activate=verdict.accepted
     )
-    elapsed = time.perf_counter() - started
+    return _details(saved, time_seconds=round(time.perf_counter() - started, 3))
+
+
+def _saved_by_task(
+    model_store: ModelStore, meter_type: MeterType, meter_id: str, task_id: str
+) -> ModelVersion | None:
+    """The version an earlier attempt of this task saved, made active if its verdict said so.
+
+    Tasks are delivered at least once: a worker that dies between its save and its SUCCESS record
+    leaves the task to be run again. Returning the saved version makes the second run end the
+    task as the first would have, without a second fit or a second version of the same training.
+    """
+    versions = model_store.list_versions(meter_type, meter_id)
+    mine = [v for v in versions if v.metadata.get("task_id") == task_id]
+    if not mine:
+        return None
+    saved = mine[-1]
+    accepted = bool(saved.metadata.get("acceptance", {}).get("accepted", True))
+    if accepted and not saved.active:  # the attempt died between the manifest and the pointer
+        try:
+            newer_active = model_store.get_version(meter_type, meter_id).version > saved.version
+        except ModelNotFoundError:
+            newer_active = False
+        if not newer_active:
+            saved = model_store.activate(meter_type, meter_id, saved.version)
+    log.info("training_found_saved_by_earlier_attempt", version=saved.version, active=saved.active)
+    return saved
+
+
+def _details(saved: ModelVersion, *, time_seconds: float | None) -> dict[str, Any]:
+    """The seed's ``result.details`` of a training, from the version it saved."""
+    metadata = saved.metadata
+    acceptance = metadata.get("acceptance", {})
     return {
-        "meter_id": meter_id,
-        "meter_type": meter_type.value,
-        "data_points": result.data_points,
+        "meter_id": saved.meter_id,
+        "meter_type": saved.meter_type.value,
+        "data_points": metadata["data_points"],
         # Relative to EF_HOME, as in the seed ("models/electricity/meter_001..."): a task status
         # is read by API clients, who need no absolute path of the server.
         "model_path": f"models/{saved.location}",
         "model_version": saved.version,
-        "training_completed": datetime.now(UTC).isoformat(),
-        "training_time_seconds": round(elapsed, 3),
+        "training_completed": metadata.get("saved_at") or datetime.now(UTC).isoformat(),
+        "training_time_seconds": time_seconds,
         "training_window": metadata["training_window"],
-        "metrics": result.metrics,
-        "status": "active" if verdict.accepted else "rejected",
-        "acceptance": verdict.to_dict(),
+        "metrics": metadata["metrics"],
+        "status": "active" if acceptance.get("accepted", True) else "rejected",
+        "acceptance": acceptance,
     }

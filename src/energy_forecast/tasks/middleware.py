@@ -6,6 +6,8 @@ each message it:
 - binds ``task_id`` and ``meter_id`` to structlog's contextvars for the actor's log lines;
 - skips the message (``SkipMessage``) when a cancel was requested before it started, or when a
   terminal record already exists (a second delivery of a finished task is harmless);
+- marks the reporter ``redelivered`` when an earlier attempt started (its worker died, or it
+  raised and is retried), so the service can find what that attempt saved;
 - records SUCCESS with the actor's result, or, on an exception, FAILURE plus ``task_error:{id}``
   when Retries gave up or the error is not retryable, or a PENDING "retrying" record otherwise;
 - exposes the running task's ``RedisReporter`` through ``current_reporter()``.
@@ -82,14 +84,19 @@ class ProgressMiddleware(Middleware):
         retries = message.options.get("retries", 0)
         text = "worker picked up task" + (f" (retry {retries})" if retries else "")
         record = TaskProgress(task_id, TaskState.STARTED, TaskState.STARTED.progress, text, {}, started_at)
-        outcome = self.store.write(record, Guard.RUN)
+        outcome = self.store.write(record, Guard.START)
         if outcome is Outcome.CANCEL_REQUESTED:
             self._cancelled(task_id, "cancelled before it started", 0, started_at)
             raise SkipMessage("cancelled")
         if outcome is Outcome.TERMINAL:
             log.info("task_duplicate_skipped")
             raise SkipMessage("task already finished")
-        _current.set(RedisReporter(self.store, task_id, started_at))
+        # An attempt that died after its save but before its SUCCESS left a running record (or,
+        # after an error, a retry count): the service then looks for its saved result first.
+        redelivered = outcome is Outcome.RESUMED or bool(retries)
+        if outcome is Outcome.RESUMED:
+            log.info("task_redelivered_after_a_crash")
+        _current.set(RedisReporter(self.store, task_id, started_at, redelivered=redelivered))
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None

@@ -53,7 +53,8 @@ class Guard(StrEnum):
     """How a write treats the current record."""
 
     CREATE = "create"  # first record (PENDING); refuses to overwrite anything
-    RUN = "run"  # start/stage: refused when terminal or a cancel is requested
+    START = "start"  # a worker takes the task: as RUN, and says whether an attempt ran before
+    RUN = "run"  # stage: refused when terminal or a cancel is requested
     FINAL = "final"  # SUCCESS/FAILURE/CANCELLED: refused only when already terminal
 
 
@@ -61,6 +62,7 @@ class Outcome(StrEnum):
     WRITTEN = "WRITTEN"
     CANCEL_REQUESTED = "CANCEL_REQUESTED"
     TERMINAL = "TERMINAL"  # a terminal record is already there (duplicate delivery, cancel won)
+    RESUMED = "RESUMED"  # START written over a running record: a crashed attempt's redelivery
     EXISTS = "EXISTS"
 
 
@@ -70,12 +72,14 @@ TRANSITION_LUA = """
 local function transition(k, a)
   -- a: record, ttl_ms, guard, task_id, terminal, maxlen, now_ms
   local cur = redis.call("GET", k[1])
+  local resumed = false
   if cur then
     if a[3] == "create" then return "EXISTS" end
     local state = cjson.decode(cur)["state"]
     if state == "SUCCESS" or state == "FAILURE" or state == "CANCELLED" then return "TERMINAL" end
+    resumed = a[3] == "start" and state ~= "PENDING"
   end
-  if a[3] == "run" and redis.call("EXISTS", k[2]) == 1 then return "CANCEL_REQUESTED" end
+  if (a[3] == "run" or a[3] == "start") and redis.call("EXISTS", k[2]) == 1 then return "CANCEL_REQUESTED" end
   redis.call("SET", k[1], a[1], "PX", a[2])
   redis.call("XADD", k[3], "MAXLEN", "~", a[6], "*", "progress", a[1])
   redis.call("PEXPIRE", k[3], a[2])
@@ -84,6 +88,7 @@ local function transition(k, a)
   else
     redis.call("ZADD", k[4], "NX", a[7], a[4])
   end
+  if resumed then return "RESUMED" end
   return "WRITTEN"
 end
 """
@@ -236,10 +241,13 @@ def _progress(raw: bytes | str | None) -> TaskProgress | None:
 class RedisReporter:
     """``ProgressReporter`` for one running task; a requested cancel surfaces at the next stage."""
 
-    def __init__(self, store: RedisProgressStore, task_id: str, started_at: str | None) -> None:
+    def __init__(
+        self, store: RedisProgressStore, task_id: str, started_at: str | None, *, redelivered: bool = False
+    ) -> None:
         self.store = store
         self.task_id = task_id
         self.started_at = started_at
+        self.redelivered = redelivered
 
     def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None:
         record = TaskProgress(
