@@ -21,11 +21,17 @@ STAGES = (
 
 @dataclass
 class FakeTraining:
-    """Walks the seed's stages; ``fail`` raises at TRAINING_MODEL, ``gate`` pauses there."""
+    """Walks the seed's stages; ``fail`` raises at TRAINING_MODEL, ``gate`` pauses there.
+
+    ``calls`` and ``redelivered`` list the runs that got past CONNECTING, as the real service
+    does no work before it.
+    """
 
     fail: Callable[[], BaseException] | None = None
     gate: threading.Event | None = None
     hold: float = 0.0
+    # Like a C extension's callback, which swallows the time limit's asynchronous exception.
+    swallow_interrupts: bool = False
     calls: list[tuple[str, float]] = field(default_factory=list)
     redelivered: list[bool] = field(default_factory=list)
     reached_training: threading.Event = field(default_factory=threading.Event)
@@ -41,17 +47,24 @@ class FakeTraining:
         end: Any,
         reporter: ProgressReporter,
     ) -> dict[str, Any]:
-        self.calls.append((meter_id, time.monotonic()))
-        self.redelivered.append(reporter.redelivered)
         for state in STAGES:
             reporter.stage(state, state.value.lower().replace("_", " "))
+            if state is TaskState.CONNECTING:
+                # Past the first stage, which is where a task refused at its start stops (the
+                # training actor's STARTED goes with it): only from here is it a training call.
+                self.calls.append((meter_id, time.monotonic()))
+                self.redelivered.append(reporter.redelivered)
             if state is TaskState.TRAINING_MODEL:
                 self.reached_training.set()
                 if self.gate is not None:
                     self.gate.wait(10)
                 deadline = time.monotonic() + self.hold
                 while time.monotonic() < deadline:  # small sleeps so a time limit can interrupt
-                    time.sleep(0.05)
+                    try:
+                        time.sleep(0.05)
+                    except BaseException:
+                        if not self.swallow_interrupts:
+                            raise
                 if self.fail is not None:
                     raise self.fail()
         return {"meter_id": meter_id, "meter_type": str(meter_type), "data_points": 24}

@@ -17,6 +17,7 @@ from energy_forecast.errors import (
     StorageError,
     TrainingError,
 )
+from energy_forecast.tasks import context
 from energy_forecast.tasks.progress import RedisReporter, error_key, progress_key
 from tests.tasks.conftest import TaskEnv
 from tests.tasks.fakes import FakeTraining, wait_for
@@ -58,6 +59,20 @@ def test_progress_states_are_recorded_in_order_and_result_is_stored(
         ("SAVING_MODEL", 90),
         ("SUCCESS", 100),
     ]
+    assert env.queue.list_active() == []
+
+
+def test_a_training_that_reports_no_stage_still_records_its_start_before_its_end(
+    task_env: Callable[..., TaskEnv], fake: FakeTraining
+) -> None:
+    """Training's STARTED is sent with its first stage, or with the final record when there is none."""
+    env = task_env()
+    context.configure(lambda: None, lambda: None, train=lambda *a, **k: {"meter_id": k["meter_id"]})
+    task_id = env.queue.enqueue_training("meter_001", "electricity")
+    env.start_worker()
+
+    assert wait_for(finished(env, task_id))["status"] == "SUCCESS"
+    assert [e["status"] for _, e in env.queue.events(task_id)] == ["PENDING", "STARTED", "SUCCESS"]
     assert env.queue.list_active() == []
 
 
@@ -192,6 +207,21 @@ def test_a_first_delivery_is_not_marked_redelivered(
 
     assert wait_for(finished(env, task_id))["status"] == "SUCCESS"
     assert fake.redelivered == [False]
+
+
+def test_a_swallowed_time_limit_still_stops_the_task_at_its_next_stage(
+    task_env: Callable[..., TaskEnv], fake: FakeTraining
+) -> None:
+    env = task_env(time_limit=timedelta(seconds=1))
+    fake.hold, fake.swallow_interrupts = 2.5, True
+    task_id = env.queue.enqueue_training("meter_001", "electricity")
+    env.start_worker()
+
+    status = wait_for(finished(env, task_id), timeout=8)
+
+    assert status["status"] == "FAILURE" and status["progress"] == 50
+    assert status["error"]["error_type"] == "TIMEOUT_ERROR"
+    assert "SAVING_MODEL" not in [e["status"] for _, e in env.queue.events(task_id)]
 
 
 def test_second_delivery_of_a_finished_task_is_harmless(

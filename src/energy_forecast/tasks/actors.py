@@ -177,7 +177,9 @@ def declare_actors(
 ) -> Actors:
     """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
 
-    def declare(fn: Callable[..., Any], name: str, *, store_results: bool = True) -> dramatiq.Actor[Any, Any]:
+    def declare(
+        fn: Callable[..., Any], name: str, *, store_results: bool = True, **options: Any
+    ) -> dramatiq.Actor[Any, Any]:
         # Every actor shares the queue, the limits and the classification of errors not retried.
         return dramatiq.actor(
             fn,
@@ -189,10 +191,12 @@ def declare_actors(
             throws=NOT_RETRIED,
             store_results=store_results,
             track_progress=True,
+            **options,
         )
 
     index = PublicationIndex(getattr(broker, "client", None))  # type: ignore[arg-type]
-    train = declare(train_meter_task, TRAIN_ACTOR)
+    # Training reports CONNECTING before any work: its STARTED record can go with that stage.
+    train = declare(train_meter_task, TRAIN_ACTOR, start_with_first_stage=True)
     evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, store_results=False)
     publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR)
     retention = declare(housekeeper(index), RETENTION_ACTOR)

@@ -10,7 +10,9 @@ each message it:
   raised and is retried), so the service can find what that attempt saved;
 - records SUCCESS with the actor's result, or, on an exception, FAILURE plus ``task_error:{id}``
   when Retries gave up or the error is not retryable, or a PENDING "retrying" record otherwise;
-- exposes the running task's ``RedisReporter`` through ``current_reporter()``.
+- exposes the running task's ``RedisReporter`` through ``current_reporter()``; for actors declared
+  ``start_with_first_stage`` the STARTED transition goes with the first stage (or the final
+  record), and every reporter stops its task at the first stage past the time limit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dramatiq.middleware import Middleware, SkipMessage, TimeLimitExceeded
 from energy_forecast.domain.tasks import TaskError, TaskProgress, TaskState, utc_now
 from energy_forecast.errors import EnergyForecastError, ErrorType
 from energy_forecast.logging import hide_paths
+from energy_forecast.tasks.batching import current_pipeline
 from energy_forecast.tasks.progress import Guard, Outcome, RedisProgressStore, RedisReporter
 
 log = structlog.get_logger(__name__)
@@ -69,7 +72,7 @@ class ProgressMiddleware(Middleware):
 
     @property
     def actor_options(self) -> set[str]:
-        return {"track_progress"}
+        return {"track_progress", "start_with_first_stage"}
 
     def _tracked(self, broker: Any, message: Any) -> bool:
         actor = broker.get_actor(message.actor_name)
@@ -84,6 +87,15 @@ class ProgressMiddleware(Middleware):
         retries = message.options.get("retries", 0)
         text = "worker picked up task" + (f" (retry {retries})" if retries else "")
         record = TaskProgress(task_id, TaskState.STARTED, TaskState.STARTED.progress, text, {}, started_at)
+        # A swallowed asynchronous TimeLimit exception (see _past_time_limit) would let a task run
+        # on to its save: the reporter also stops it at the first stage boundary past the limit.
+        deadline = _deadline(broker, message, started_at)
+        if broker.get_actor(message.actor_name).options.get("start_with_first_stage"):
+            reporter = RedisReporter(
+                self.store, task_id, started_at, redelivered=bool(retries), start=record, deadline=deadline
+            )
+            _current.set(reporter)
+            return
         outcome = self.store.write(record, Guard.START)
         if outcome is Outcome.CANCEL_REQUESTED:
             self._cancelled(task_id, "cancelled before it started", 0, started_at)
@@ -96,7 +108,9 @@ class ProgressMiddleware(Middleware):
         redelivered = outcome is Outcome.RESUMED or bool(retries)
         if outcome is Outcome.RESUMED:
             log.info("task_redelivered_after_a_crash")
-        _current.set(RedisReporter(self.store, task_id, started_at, redelivered=redelivered))
+        _current.set(
+            RedisReporter(self.store, task_id, started_at, redelivered=redelivered, deadline=deadline)
+        )
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
@@ -105,6 +119,7 @@ class ProgressMiddleware(Middleware):
         if reporter is None or reporter.task_id != message.message_id:
             return
         try:
+            reporter.queue_start(current_pipeline() or self.store.client)
             if exception is None:
                 self._succeeded(reporter, result)
             elif message.failed:
@@ -120,6 +135,12 @@ class ProgressMiddleware(Middleware):
         reporter = _current.get()
         try:
             if reporter is None or reporter.task_id != message.message_id:
+                return
+            if reporter.start_outcome is Outcome.TERMINAL:
+                log.info("task_duplicate_skipped")
+                return
+            if reporter.start_outcome is Outcome.CANCEL_REQUESTED:
+                self._cancelled(reporter.task_id, "cancelled before it started", 0, reporter.started_at)
                 return
             if self.store.cancel_requested(reporter.task_id):
                 last = self.store.read(reporter.task_id)
@@ -194,6 +215,15 @@ class ProgressMiddleware(Middleware):
         structlog.contextvars.unbind_contextvars("task_id", "meter_id")
 
 
+def _deadline(broker: Any, message: Any, started_at: str | None) -> datetime | None:
+    """When the task's time limit runs out; None without a limit."""
+    actor_limit_ms = broker.get_actor(message.actor_name).options.get("time_limit")
+    limit_ms = message.options.get("time_limit", actor_limit_ms)
+    if not limit_ms or started_at is None:
+        return None
+    return datetime.fromisoformat(started_at) + timedelta(milliseconds=limit_ms)
+
+
 def _past_time_limit(broker: Any, message: Any, started_at: str | None) -> bool:
     """Whether the task ran past its time limit, whatever exception it ended with.
 
@@ -201,12 +231,8 @@ def _past_time_limit(broker: Any, message: Any, started_at: str | None) -> bool:
     extension's callback (XGBoost's ``DataIter`` while it builds the training matrix) the library
     swallows it and fails with its own error, which would be filed as TRAINING_ERROR.
     """
-    actor_limit_ms = broker.get_actor(message.actor_name).options.get("time_limit")
-    limit_ms = message.options.get("time_limit", actor_limit_ms)
-    if not limit_ms or started_at is None:
-        return False
-    elapsed = utc_now() - datetime.fromisoformat(started_at)
-    return elapsed >= timedelta(milliseconds=limit_ms)
+    deadline = _deadline(broker, message, started_at)
+    return deadline is not None and utc_now() >= deadline
 
 
 def _timed_out(exc: BaseException) -> BaseException:

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import redis
+import structlog
+from dramatiq.middleware import TimeLimitExceeded
 
 from energy_forecast.domain.tasks import TaskCancelled, TaskError, TaskProgress, TaskState, utc_now
-from energy_forecast.tasks.batching import current_pipeline, run_script
+from energy_forecast.tasks.batching import current_pipeline, execute, run_script
+
+log = structlog.get_logger(__name__)
 
 ACTIVE_KEY = "task_active"
 
@@ -133,6 +137,16 @@ class RedisProgressStore:
             return Outcome.WRITTEN
         return Outcome(_text(result))
 
+    def write_many(self, writes: Sequence[tuple[TaskProgress, Guard]]) -> list[Outcome]:
+        """Several guarded writes in one round trip, in order; what each one answered."""
+        pipe = self.client.pipeline(transaction=False)
+        try:
+            for record, guard in writes:
+                self.write(record, guard, client=pipe)
+            return [Outcome(_text(result)) for result in execute(self.client, pipe)]
+        finally:
+            pipe.reset()
+
     def transition_args(self, record: TaskProgress, guard: Guard) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of ``TRANSITION_LUA``'s ``transition`` for writing ``record``."""
         task_id = record.task_id
@@ -239,19 +253,67 @@ def _progress(raw: bytes | str | None) -> TaskProgress | None:
 
 
 class RedisReporter:
-    """``ProgressReporter`` for one running task; a requested cancel surfaces at the next stage."""
+    """``ProgressReporter`` for one running task; a requested cancel surfaces at the next stage.
+
+    Past ``deadline`` (the task's time limit) the next stage raises ``TimeLimitExceeded``.
+    With ``start`` (the STARTED record, not yet written) the start transition is sent with the
+    first stage, or with the final record when the task reports none: one round trip less per
+    task. The actor must then do no work before its first stage (the training service reports
+    CONNECTING first), since the start's cancel and duplicate checks answer only there.
+    """
 
     def __init__(
-        self, store: RedisProgressStore, task_id: str, started_at: str | None, *, redelivered: bool = False
+        self,
+        store: RedisProgressStore,
+        task_id: str,
+        started_at: str | None,
+        *,
+        redelivered: bool = False,
+        start: TaskProgress | None = None,
+        deadline: datetime | None = None,
     ) -> None:
         self.store = store
         self.task_id = task_id
         self.started_at = started_at
-        self.redelivered = redelivered
+        self._redelivered = redelivered
+        self._start = start
+        self.deadline = deadline
+        # What the start transition answered: None while it has not been sent.
+        self.start_outcome: Outcome | None = None if start is not None else Outcome.WRITTEN
+
+    @property
+    def redelivered(self) -> bool:
+        if self._start is not None:
+            self._send_start()
+        return self._redelivered
 
     def stage(self, state: TaskState, message: str, details: dict[str, Any] | None = None) -> None:
+        if self.deadline is not None and utc_now() >= self.deadline:
+            raise TimeLimitExceeded("task exceeded its time limit")
         record = TaskProgress(
             self.task_id, state, state.progress, message, dict(details or {}), self.started_at
         )
-        if self.store.write(record, Guard.RUN) is not Outcome.WRITTEN:
+        outcome = self._send_start(record) if self._start is not None else self.store.write(record, Guard.RUN)
+        if outcome is not Outcome.WRITTEN:
             raise TaskCancelled(self.task_id)
+
+    def queue_start(self, client: Any) -> None:
+        """Queue a start not yet sent on ``client`` (the final record's pipeline), before it."""
+        if self._start is not None:
+            self.store.write(self._start, Guard.START, client=client)
+            self._start, self.start_outcome = None, Outcome.WRITTEN
+
+    def _send_start(self, record: TaskProgress | None = None) -> Outcome:
+        """The start transition, and ``record``'s stage write after it in the same round trip."""
+        if self._start is None:
+            return Outcome.WRITTEN
+        writes = [(self._start, Guard.START)] + ([(record, Guard.RUN)] if record is not None else [])
+        outcomes = self.store.write_many(writes)
+        self._start, self.start_outcome = None, outcomes[0]
+        if outcomes[0] is Outcome.RESUMED:
+            log.info("task_redelivered_after_a_crash")
+            self._redelivered = True
+            outcomes[0] = Outcome.WRITTEN
+        if outcomes[0] is not Outcome.WRITTEN:
+            raise TaskCancelled(self.task_id)
+        return outcomes[-1]
