@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,23 @@ def home() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _batch_killed_at_a_pause(home: Path, **pause: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A batch over METERS on ``serve`` with a ``serve_main`` pause hook, SIGKILLed once paused.
+
+    Returns the batch id, its task ids by meter, and the batch as it stood when killed; the hook
+    writes what it paused in to ``home / "paused"``.
+    """
+    marker = home / "paused"
+    with Serve(home, module="tests.faults.serve_main", EF_TEST_MARKER=str(marker), **pause) as first:
+        accepted = first.client.post("/trainmodel/batch/", json={"meter_type": "electricity"})
+        assert accepted.status_code == 202, accepted.text
+        batch_id, task_ids = accepted.json()["batch_id"], accepted.json()["task_ids"]
+        wait_for(marker.exists, timeout=120, interval=0.05)
+        cut = first.batch(batch_id)
+        first.kill()
+    return batch_id, task_ids, cut
+
+
 @pytest.mark.parametrize(
     "redis_survives",
     [pytest.param(True, id="its-redis-survives"), pytest.param(False, id="its-redis-killed-too")],
@@ -50,16 +68,7 @@ def home() -> Iterator[Path]:
 def test_a_batch_cut_by_a_killed_serve_finishes_after_a_restart_on_the_same_home(
     home: Path, redis_survives: bool
 ) -> None:
-    marker = home / "paused-in-save"
-    with Serve(
-        home, module="tests.faults.serve_main", EF_TEST_PAUSE_AT_SAVE="3", EF_TEST_MARKER=str(marker)
-    ) as first:
-        accepted = first.client.post("/trainmodel/batch/", json={"meter_type": "electricity"})
-        assert accepted.status_code == 202, accepted.text
-        batch_id, task_ids = accepted.json()["batch_id"], accepted.json()["task_ids"]
-        wait_for(marker.exists, timeout=120, interval=0.05)
-        cut = first.batch(batch_id)
-        first.kill()
+    batch_id, task_ids, cut = _batch_killed_at_a_pause(home, EF_TEST_PAUSE_AT_SAVE="3")
     assert not cut["done"] and 1 <= cut["states"].get("SUCCESS", 0) < len(METERS), cut["states"]
     assert "SAVING_MODEL" in cut["states"], cut["states"]
     finished_before = {t["task_id"] for t in cut["tasks"] if t["status"] == "SUCCESS"}
@@ -97,17 +106,8 @@ def test_a_task_killed_between_its_save_and_its_success_ends_with_that_version_n
     home: Path,
 ) -> None:
     """At-least-once delivery, exactly-once effect: the redelivered task finds what it saved."""
-    marker = home / "paused-after-save"
-    with Serve(
-        home, module="tests.faults.serve_main", EF_TEST_PAUSE_AFTER_SAVE="1", EF_TEST_MARKER=str(marker)
-    ) as first:
-        accepted = first.client.post("/trainmodel/batch/", json={"meter_type": "electricity"})
-        assert accepted.status_code == 202, accepted.text
-        batch_id, task_ids = accepted.json()["batch_id"], accepted.json()["task_ids"]
-        wait_for(marker.exists, timeout=120, interval=0.05)
-        cut = first.batch(batch_id)
-        first.kill()
-    caught = Path(marker.read_text(encoding="utf-8")).name  # the meter whose version has no record
+    batch_id, task_ids, cut = _batch_killed_at_a_pause(home, EF_TEST_PAUSE_AFTER_SAVE="1")
+    caught = Path((home / "paused").read_text(encoding="utf-8")).name  # its version has no record
     assert cut["states"].get("SUCCESS", 0) == 0, cut["states"]
     models = FileModelStore(home / "models")
     [saved] = models.list_versions(MeterType.ELECTRICITY, caught)
