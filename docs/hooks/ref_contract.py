@@ -106,7 +106,7 @@ def errors_section() -> list[str]:
 
 
 def redis_section() -> list[str]:
-    from energy_forecast.tasks import lease, scheduler, schedule_jobs
+    from energy_forecast.tasks import lease, schedule_jobs, scheduler
     from energy_forecast.tasks.results import RESULT_NAMESPACE
 
     lines = [

@@ -120,7 +120,7 @@ def describe_type(annotation: Any) -> str:
         return "one of " + ", ".join(f"`{a}`" for a in get_args(annotation))
     if origin in (Union, getattr(__import__("types"), "UnionType", Union)) and args:
         inner = " or ".join(describe_type(a) for a in args)
-        return inner if len(get_args(annotation)) == len(args) else f"{inner} (optional)"
+        return inner
     if origin is list:
         return f"list of {describe_type(args[0]) if args else 'values'} (JSON or comma-separated)"
     if get_origin(annotation) is not None and hasattr(annotation, "__metadata__"):
@@ -155,10 +155,7 @@ def iso_duration(value: timedelta) -> str:
 
 
 def describe_default(info: FieldInfo) -> str:
-    if info.default_factory is not None:
-        value = info.default_factory()  # type: ignore[call-arg]
-    else:
-        value = info.default
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
     if value is None or value == []:
         return "unset"
     if isinstance(value, timedelta):
@@ -167,6 +164,8 @@ def describe_default(info: FieldInfo) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, Enum):
         return f"`{value.value}`"
+    if isinstance(value, Path) and not value.is_absolute():
+        return f"`./{value}`"
     if isinstance(value, BaseModel):
         return "(group)"
     return f"`{value}`"
@@ -182,7 +181,9 @@ def describe_bounds(info: FieldInfo) -> str:
     return ", ".join(parts)
 
 
-def env_names(path: tuple[str, ...], prefix: str, delimiter: str, seed_env: dict[str, tuple[str, ...]]) -> str:
+def env_names(
+    path: tuple[str, ...], prefix: str, delimiter: str, seed_env: dict[str, tuple[str, ...]]
+) -> str:
     names = [f"`{prefix}{delimiter.join(p.upper() for p in path)}`"]
     names += [f"`{plain}`" for plain, target in seed_env.items() if target == path]
     return " or ".join(names)
@@ -242,7 +243,7 @@ def render(settings_cls: type[BaseModel], seed_env: dict[str, tuple[str, ...]],
     page = [
         "# Settings",
         "",
-        "<!-- Generated at build time from energy_forecast.settings.Settings: edit the model, not this page. -->",
+        "<!-- Generated at build time from energy_forecast.settings.Settings: edit the model. -->",
         "",
         "Settings are read once at start-up. An invalid value stops start-up with one line that names",
         "the setting; secrets are never logged. Sources, strongest first: explicit command-line options,",

@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import ref_cli  # noqa: E402
-import ref_contract  # noqa: E402
-import ref_http  # noqa: E402
-import ref_settings  # noqa: E402
-from mkdocs.structure.files import File, Files  # noqa: E402
+import ref_cli
+import ref_contract
+import ref_http
+import ref_settings
+from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.hooks.reference")
 

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from energy_forecast.cli import apikeys, data, forecasts, schedule, serving, training, weather
+from energy_forecast.cli import docs as docs_site
 from energy_forecast.errors import EnergyForecastError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("forecast")(forecasts.forecast)
 app.add_typer(apikeys.apikey_app, name="apikey")
 app.command("scheduler")(schedule.scheduler_command)
 app.command("schedule")(schedule.schedule_command)
+app.command("docs")(docs_site.docs)
 
 
 def main() -> None:
