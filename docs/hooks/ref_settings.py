@@ -84,7 +84,14 @@ MEANINGS: dict[str, str] = {
 
 
 def field_comments(model: type[BaseModel]) -> dict[str, str]:
-    """Comments above each field (or at the end of its line) in the class body, by field name."""
+    """Comments above each field (or at the end of its line), by field name, subclasses first."""
+    found: dict[str, str] = {}
+    for cls in reversed([c for c in model.__mro__ if issubclass(c, BaseModel) and c is not BaseModel]):
+        found |= _class_comments(cls)
+    return found
+
+
+def _class_comments(model: type) -> dict[str, str]:
     try:
         source = inspect.getsource(model)
     except (OSError, TypeError):
