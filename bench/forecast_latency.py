@@ -1,4 +1,4 @@
-"""Latency of POST /forecast/ for a 7-day future window on a trained model (issue 4 acceptance).
+"""Latency of POST /forecast/ for a 7-day future window on a trained model.
 
 Builds a synthetic meter with a year of hourly readings and site temperature in a temporary
 EF_HOME, trains it once, then times repeated requests through the full app (TestClient, DuckDB

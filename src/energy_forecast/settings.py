@@ -116,7 +116,7 @@ class WeatherSettings(BaseModel):
 
 
 class ScheduleSettings(BaseModel):
-    """The scheduler (README "Running unattended"): what it enqueues and how often it looks."""
+    """The scheduler that keeps a fleet fresh: what it enqueues and how often it looks."""
 
     enabled: bool = True
     tick: timedelta = timedelta(minutes=1)
@@ -168,11 +168,11 @@ class Settings(BaseSettings):
     task_time_limit: timedelta = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
     worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
-    # When the embedded Redis fsyncs its append-only file; what a power cut may lose (README
-    # "Failure modes"): everysec about the last second of writes, always nothing acknowledged.
+    # When the embedded Redis fsyncs its append-only file, so what a power cut may lose:
+    # everysec about the last second of writes, always nothing acknowledged.
     embedded_redis_appendfsync: Literal["everysec", "always"] = "everysec"
     max_import_rows: int = Field(default=500_000, ge=1)
-    # Security and limits (README "Security"): keys enforced off loopback, when asked, or once one exists.
+    # Require API keys even on loopback (keys are enforced anyway off loopback and once a key exists).
     auth_required: bool = False
     rate_limit_per_s: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
@@ -180,10 +180,10 @@ class Settings(BaseSettings):
     request_timeout: timedelta = timedelta(seconds=120)
     # One training stream connection at most this long; the client resumes with Last-Event-ID.
     stream_max_duration: timedelta = timedelta(minutes=10)
-    # Browsers on other origins (README "Security"): exact origins; empty means no CORS headers at all.
+    # Browsers on other origins allowed to call the API: exact origins; empty means no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
-    # Models in S3 (README "Scaling out"): s3://BUCKET/PREFIX; unset = files under EF_HOME/models.
+    # Models in S3, shared by every host: s3://BUCKET/PREFIX; unset = files under EF_HOME/models.
     model_store_url: str | None = None
     s3_endpoint_url: str | None = None  # MinIO, Ceph, SeaweedFS...; unset = AWS S3
     s3_timeout_s: float = Field(default=10.0, gt=0, le=300)

@@ -11,8 +11,8 @@ Two of the phases of ``schemathesis run --checks all``, with every check:
 Every check schemathesis has runs (``CHECKS.get_all()``): no 5xx; status, content type, headers and
 body as declared; invalid input refused; valid input accepted; auth not ignored; a missing required
 header refused; unsupported methods answered 405 with ``Allow``; resources available after creation.
-What it still reports is listed in ``INTENDED`` with the reason each is intended (README "Schema
-fuzz"); anything else fails the test. The app runs with its embedded Redis (no workers), so the task
+What it still reports is listed in ``INTENDED`` with the reason each is intended (the security-model
+page); anything else fails the test. The app runs with its embedded Redis (no workers), so the task
 routes answer instead of 503, and streams end after a second.
 """
 

@@ -1,7 +1,7 @@
 """Redis crashes and comes back in the middle of a batch of 100 trainings.
 
 What "not lost" means here: Redis runs with an append-only file fsynced on every write
-(``appendfsync always``; see the README's "Failure modes"), so a crash loses no write that Redis
+(``appendfsync always``; see the docs' "Failure modes"), so a crash loses no write that Redis
 acknowledged. Every one of the 100 tasks must then end in SUCCESS, or in FAILURE with its
 ``task_error`` record and its message in the dead-letter queue; none may stay queued or running
 for ever. While Redis is down the API answers 503 with a message, and it recovers by itself.

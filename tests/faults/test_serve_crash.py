@@ -1,6 +1,6 @@
 """``serve`` on its embedded default is SIGKILLed mid-batch; a restart on the same home finishes it.
 
-The issue's scenario, small: a batch of trainings, ``kill -9`` while two have finished, one is
+A crash mid-batch, small: a batch of trainings, ``kill -9`` while two have finished, one is
 writing its model bundle and the rest wait; then either the dead run's redis-server lives on
 (the process alone crashed) or it is SIGKILLed too (a power cut, as far as a process can tell).
 After ``serve`` restarts on the same ``EF_HOME`` every task must end SUCCESS with its record, the

@@ -250,7 +250,7 @@ def fit_cold_blend(
     if chosen is None or prior_hours <= 0:
         return chosen
     # A week of hours is a noisy judge: shrink toward the fleet model alone, as if ``prior_hours``
-    # more hours had said so (unshrunk weights cost the 14-day cold start its median, see README).
+    # more hours had said so (unshrunk weights cost the 14-day cold start its median in bench/accuracy.py).
     share = chosen.holdout_hours / (chosen.holdout_hours + prior_hours)
     fleet_w = share * chosen.model + (1.0 - share)
     baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[chosen.baseline_name]

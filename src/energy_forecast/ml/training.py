@@ -16,7 +16,7 @@ The hold-out model is the same recipe at half the trees and twice the learning r
 (``HOLDOUT_TREE_FRACTION``): it answers "how well does this recipe forecast unseen days, and how
 wide are its errors" at half the cost, while the model that forecasts (the refit) is unchanged, so
 forecasts are exactly those of two full fits. Cheaper alternatives that changed the forecasting
-model were worse on the 56-day backtest (issue 13): continuing the hold-out model's trees on all
+model were worse on the 56-day backtest: continuing the hold-out model's trees on all
 readings (25 % or 50 % more trees) instead of a refit raised the ratio to the best baseline on every
 meter tried (e.g. tetouan_zone1 0.832 -> 0.862/0.854, ucam_b0_elec 0.536 -> 0.561/0.562), and
 continuing on the hold-out rows alone overfitted them (tetouan_zone1 1.18).

@@ -155,7 +155,7 @@ def evaluate_meter(
     fleet = (
         honest_fleet(store, model_store, meter.meter_type, test_start) if model_store is not None else None
     )
-    if fleet is not None:  # the type uses a fleet model: test the blend the meter gets (issue 15)
+    if fleet is not None:  # the type uses a fleet model: test the blend the meter gets
         frame, _ = blended_test_frame(fleet, training, meter_id, readings, temp, frame, (timezone, country))
     baselines = baseline_frame(readings, test.index, np.zeros(len(test), dtype=np.int64))
     actual = target[cut:]
@@ -303,7 +303,7 @@ def backtest_meter(
         if model_store
         else None
     )
-    if fleet is not None:  # the type uses a fleet model: backtest what the meter gets (issue 15)
+    if fleet is not None:  # the type uses a fleet model: backtest what the meter gets
         result = fleet_backtest(readings, temp, fleet=fleet, **options)
     else:
         result = rolling_origin_backtest(readings, temp, **options)

@@ -212,7 +212,7 @@ def forecast_meter(
                 reason = f"the model cannot forecast from these readings ({exc.message})"
         else:
             reason = broken or _unusable_reason(readings, meter_id)
-        if meter is not None:  # blend weights in the bundle, or a cold start: the fleet model (issue 15)
+        if meter is not None:  # blend weights in the bundle, or a cold start: the fleet model
             own_model = loaded[1] if loaded is not None else None
             future_temperature = temperature if not temperature.empty else None
             fleet_args = (own_model, result, readings, future_temperature, origin, horizon_hours)

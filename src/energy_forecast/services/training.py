@@ -84,7 +84,7 @@ def train_meter(
     reporter = reporter or NullReporter()
     validate_meter_id(meter_id)
     meter_type = MeterType(meter_type)
-    if meter_id == FLEET_MODEL_ID:  # the reserved id trains the type's fleet model (issue 15)
+    if meter_id == FLEET_MODEL_ID:  # the reserved id trains the type's fleet model
         return train_fleet(
             store, model_store, meter_type=meter_type, end=end, reporter=reporter, fit_threads=fit_threads
         )

@@ -112,7 +112,7 @@ class SeriesStore(Protocol):
         """Written-back forecasts with ``start <= t < end``: UTC index, columns model_version, value,
         lower, upper, sorted by time then version."""
 
-    # retention (issue 14) ---------------------------------------------------------------------
+    # retention --------------------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
         """Remove every written-back forecast point of ``meter_type`` with ``t < before``, all meters
         and model versions at once (one statement, not one per meter)."""

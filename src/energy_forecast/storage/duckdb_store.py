@@ -255,7 +255,7 @@ class DuckDBSeriesStore:
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
         return frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
 
-    # retention (issue 14) ---------------------------------------------------------------------
+    # retention --------------------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
         stamp = pd.Timestamp(before).tz_convert("UTC").tz_localize(None).to_pydatetime()
         with self._db.cursor() as cur:  # forecast reads are not cached, so nothing to invalidate

@@ -304,7 +304,7 @@ class InfluxSeriesStore:
             {"value": "float64", "lower": "float64", "upper": "float64"}
         )
 
-    # retention (issue 14) ---------------------------------------------------------------------
+    # retention --------------------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
         where = f"{lp.ident('meter_type')} = {lp.literal(MeterType(meter_type).value)}" + lp.time_clause(
             None, before

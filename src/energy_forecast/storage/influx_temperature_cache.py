@@ -3,7 +3,7 @@
 Why: a fleet's meters share few sites, and every training reads its site's whole temperature
 history. At 19,700 hours that costs InfluxDB ~130 ms of CPU and this process ~50 ms of decoding,
 for the same answer meter after meter, on the server every worker host shares (the first shared
-service to saturate, README "Scaling out"). Nothing tells this process when another one writes
+service to saturate at fleet size). Nothing tells this process when another one writes
 (imports run in the API, workers on other hosts), so a kept series is used only after InfluxDB
 has answered the site's count and sum of temperatures (~30 ms of its CPU, a one-row answer): an
 appended, deleted or corrected hour changes one of them. The fingerprint is always read before

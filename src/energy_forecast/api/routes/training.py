@@ -83,7 +83,7 @@ def cancel(task_id: TaskIdPath, queue: TaskQueueDep) -> CancelPublic:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "Server-Sent Events (see the README): data-only events with ids, `: keep-alive`"
+            "description": "Server-Sent Events: data-only events with ids, `: keep-alive`"
             " comments, and a `retry:` hint before a finished task's stream closes",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }
