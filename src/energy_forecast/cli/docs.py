@@ -40,7 +40,7 @@ def fingerprint(config: Path) -> str:
     paths = [config, *sorted((config.parent / "docs").rglob("*")), *sorted(package.rglob("*.py"))]
     digest = hashlib.sha256()
     for path in paths:
-        if path.is_file():
+        if path.is_file() and "__pycache__" not in path.parts:
             stat = path.stat()
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
