@@ -4,13 +4,16 @@ A block runs when the line before its fence is a marker comment, invisible in th
 
 - ``<!-- run -->``: run it (``bash`` as shell lines, ``python`` through ``python -``); variables,
   the working directory and files carry over to the next block, as in a reader's terminal;
-- ``<!-- run: background -->``: start it in the background (a server the reader starts in a
-  second terminal), wait until ``/health/live`` answers, stop it when the page ends;
+- ``<!-- run: background -->``: start it in the background (what the reader starts in a second
+  terminal or on another host), wait until ``/health/live`` answers if it is ``energy-forecast
+  serve``, stop it when the page ends;
 - ``<!-- skip: <why> -->``: shown, not run, and the reason is required.
 
 Every ``bash``/``python`` block of a checked page carries one of these, so a new block cannot be
-left out by accident. Addresses ``127.0.0.1:8000`` and ``localhost:8000`` are pointed at the test's
-own port (``EF_PORT``), so pages read as a user types them.
+left out by accident. Pages read as a user types them; the runner points their addresses at the
+test's own server: ``127.0.0.1:8000``, ``localhost:8000`` and the example proxy address
+``https://forecast.example`` become the test's port (``EF_PORT``), and ``--host 0.0.0.0`` stays on
+loopback.
 
 A runner of our own rather than pytest-examples, sybil or mktestdocs: those run each block on its
 own (Python only, or one subprocess per block), while a tutorial is one terminal session with a
@@ -27,6 +30,8 @@ FENCE = re.compile(r"^```(\w+)\s*$")
 MARKER = re.compile(r"^<!--\s*(run|run: background|skip:\s*(?P<why>.+?))\s*-->$")
 CHECKED_LANGUAGES = {"bash", "python"}
 PORT_PATTERN = re.compile(r"(127\.0\.0\.1|localhost):8000\b")
+PROXY_PATTERN = re.compile(r"https://forecast\.example\b")
+PUBLIC_BIND = "--host 0.0.0.0"
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ def script(markdown: str, page: Path, port: int) -> str:
     ]
     for number, block in enumerate(b for b in blocks(markdown) if b.mode in {"run", "background"}):
         code = PORT_PATTERN.sub(f"127.0.0.1:{port}", block.code)
+        code = PROXY_PATTERN.sub(f"http://127.0.0.1:{port}", code).replace(PUBLIC_BIND, "--host 127.0.0.1")
         out.append(f"EF_BLOCK={block.line}")
         out.append(f'echo "--- {page.name}:{block.line}" >&2')
         if block.language == "python":
@@ -86,6 +92,8 @@ def script(markdown: str, page: Path, port: int) -> str:
         if block.mode == "background":
             out.append(f"( {code}\n) > background-{block.line}.log 2>&1 &")
             out.append('EF_BACKGROUND_PIDS+=("$!")')
+            if "energy-forecast serve" not in code:
+                continue
             log = f"background-{block.line}.log"
             out.append(
                 "for _ in $(seq 600); do"

@@ -10,12 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.docs.examples import blocks, script, unmarked
 
 REPO = Path(__file__).resolve().parents[2]
 TUTORIALS = sorted((REPO / "docs" / "tutorials").glob("*.md"))
-RUNNABLE = [p for p in TUTORIALS if any(b.mode in {"run", "background"} for b in blocks(p.read_text()))]
+# Pages that need the shared Redis, InfluxDB and S3 of scripts/servers.sh; the others need nothing.
+WITH_SERVERS = {"scaling-out.md"}
+RUNNABLE = [
+    p
+    for p in TUTORIALS
+    if p.name not in WITH_SERVERS and any(b.mode in {"run", "background"} for b in blocks(p.read_text()))
+]
 
 
 def free_port() -> int:
@@ -30,9 +37,8 @@ def test_every_shell_and_python_block_says_whether_it_runs(page: Path) -> None:
     assert not missing, f"mark each <!-- run -->, <!-- run: background --> or <!-- skip: why -->: {missing}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", RUNNABLE, ids=lambda p: p.name)
-def test_the_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
+def run_page(page: Path, tmp_path: Path, extra_env: dict[str, str] | None = None) -> None:
+    """Run the page's marked blocks in a fresh directory that has the repository's .venv."""
     assert shutil.which("curl"), "the tutorials use curl"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EF_", "REDIS_URL", "INFLUX_"))}
@@ -41,9 +47,10 @@ def test_the_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
         "EF_WEATHER__PROVIDERS": "[]",  # tests never reach the internet
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         "HOME": str(tmp_path),
+        **(extra_env or {}),
     }
     work = tmp_path / "work"
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     # The pages start from the repository root (they put .venv/bin on PATH from there).
     (work / ".venv").symlink_to(Path(sys.executable).parents[1])
     text = script(page.read_text(), page, port)
@@ -51,3 +58,36 @@ def test_the_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
         ["bash", "-c", text], cwd=work, env=env, capture_output=True, text=True, timeout=420
     )
     assert done.returncode == 0, f"{done.stderr[-6000:]}\n--- stdout\n{done.stdout[-3000:]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", RUNNABLE, ids=lambda p: p.name)
+def test_the_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
+    run_page(page, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_scaling_out_runs_against_shared_redis_influxdb_and_s3(
+    redis_url: str, influx_url: str, influx_database: str, s3_endpoint: str, s3_store_url: str, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    # The reader's files from the first tutorial: its data-writing block, run as written.
+    first = (REPO / "docs" / "tutorials" / "own-meters.md").read_text()
+    data_block = next(b for b in blocks(first) if b.language == "python")
+    subprocess.run([sys.executable, "-c", data_block.code], cwd=work, check=True, timeout=120)
+    # The page's ef.env, pointed at the throw-away servers instead of the reader's hosts.
+    (work / "ef.env").write_text(
+        f"REDIS_URL={redis_url}\nINFLUX_URL={influx_url}\nINFLUX_BUCKET={influx_database}\n"
+        f"EF_MODEL_STORE_URL={s3_store_url}\nEF_S3_ENDPOINT_URL={s3_endpoint}\n"
+        f"AWS_ACCESS_KEY_ID={os.environ['AWS_ACCESS_KEY_ID']}\n"
+        f"AWS_SECRET_ACCESS_KEY={os.environ['AWS_SECRET_ACCESS_KEY']}\nAWS_DEFAULT_REGION=us-east-1\n"
+    )
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        run_page(REPO / "docs" / "tutorials" / "scaling-out.md", tmp_path)
+    finally:
+        client.flushdb()
+        client.close()
