@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.docs.examples import blocks, script, unmarked
 
 REPO = Path(__file__).resolve().parents[2]
 TUTORIALS = sorted((REPO / "docs" / "tutorials").glob("*.md"))
+README = REPO / "README.md"
 # Pages that need the shared Redis, InfluxDB and S3 of scripts/servers.sh; the others need nothing.
 WITH_SERVERS = {"scaling-out.md"}
 RUNNABLE = [
@@ -31,10 +33,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("page", TUTORIALS, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [README, *TUTORIALS], ids=lambda p: p.name)
 def test_every_shell_and_python_block_says_whether_it_runs(page: Path) -> None:
     missing = [f"{page.name}:{b.line}" for b in unmarked(page.read_text())]
     assert not missing, f"mark each <!-- run -->, <!-- run: background --> or <!-- skip: why -->: {missing}"
+
+
+def own_meters_files(work: Path) -> None:
+    """The reader's files from the first tutorial: its data-writing block, run as written."""
+    first = (REPO / "docs" / "tutorials" / "own-meters.md").read_text()
+    data_block = next(b for b in blocks(first) if b.language == "python")
+    subprocess.run([sys.executable, "-c", data_block.code], cwd=work, check=True, timeout=120)
 
 
 def run_page(page: Path, tmp_path: Path, extra_env: dict[str, str] | None = None) -> None:
@@ -73,10 +82,7 @@ def test_scaling_out_runs_against_shared_redis_influxdb_and_s3(
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    # The reader's files from the first tutorial: its data-writing block, run as written.
-    first = (REPO / "docs" / "tutorials" / "own-meters.md").read_text()
-    data_block = next(b for b in blocks(first) if b.language == "python")
-    subprocess.run([sys.executable, "-c", data_block.code], cwd=work, check=True, timeout=120)
+    own_meters_files(work)
     # The page's ef.env, pointed at the throw-away servers instead of the reader's hosts.
     (work / "ef.env").write_text(
         f"REDIS_URL={redis_url}\nINFLUX_URL={influx_url}\nINFLUX_BUCKET={influx_database}\n"
@@ -91,3 +97,15 @@ def test_scaling_out_runs_against_shared_redis_influxdb_and_s3(
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.mark.slow
+def test_the_readme_runs_as_written() -> None:
+    # A short directory: the embedded Redis's unix socket lives under EF_HOME=$PWD/var.
+    home = Path(tempfile.mkdtemp(prefix="ef-readme-"))
+    try:
+        (home / "work").mkdir()
+        own_meters_files(home / "work")
+        run_page(README, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
