@@ -139,6 +139,19 @@ def redis_section() -> list[str]:
         ("dramatiq:__heartbeats__", "each worker broker's last heartbeat", "Dramatiq"),
     ]
     lines += [f"| `{key}` | {text} | `{owner}` |" for key, text, owner in extra]
+    return [*lines, "", *record_shapes()]
+
+
+def record_shapes() -> list[str]:
+    """The JSON fields of the progress and error records, from their dataclasses."""
+    from dataclasses import fields
+
+    from energy_forecast.domain.tasks import TaskError, TaskProgress
+
+    lines = ["### Record shapes", ""]
+    for key, cls in (("task_progress:{id}", TaskProgress), ("task_error:{id}", TaskError)):
+        names = ", ".join(f"`{f.name}`" for f in fields(cls))
+        lines.append(f"- `{key}`: a JSON object with {names}. {_first_line(cls)}")
     return [*lines, ""]
 
 
