@@ -1,7 +1,7 @@
 """Site temperature climatology: the stated fallback for future hours without a weather service.
 
-The model reads temperature features, so every forecast hour needs a temperature. Until a weather
-provider answers (a later issue), future hours take the site's typical temperature for that
+The model reads temperature features, so every forecast hour needs a temperature. Where no weather
+provider answers (no coordinates, no network), future hours take the site's typical temperature for that
 day-of-year and hour: the mean over every stored year, smoothed by a circular rolling mean over
 +-7 days so a single warm week in one year does not become "normal". Hours are UTC hours: at a
 fixed site the sun keeps UTC time, not the local clock, so the diurnal cycle has no DST jump.
