@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -195,3 +196,17 @@ def _wait_for_record(settings: Settings) -> ServiceRecord | None:
             return record
         time.sleep(0.5)
     return None
+
+
+STAMP_FIELDS = ("first_timestamp", "last_timestamp", "first_hour", "last_hour")
+
+
+def utc_stamps(row: dict[str, Any]) -> dict[str, Any]:
+    """A row from the service with its stamps written as a local run writes them (``+00:00``), so
+    a command prints the same whether or not a service answered it."""
+    from datetime import datetime
+
+    return {
+        key: datetime.fromisoformat(value).isoformat() if key in STAMP_FIELDS and value else value
+        for key, value in row.items()
+    }

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from energy_forecast.cli.common import connected, log, settings
+from energy_forecast.cli.common import connected, log, settings, utc_stamps
 from energy_forecast.cli.operations import import_data, print_import
 from energy_forecast.domain.meters import MeterType
 
@@ -45,7 +45,7 @@ def meters(
     with connected(settings(file_log=False)) as home:
         if home.service is not None:
             params = {"meter_type": meter_type.value} if meter_type else {}
-            rows = home.service.get("/meters/", params=params)
+            rows = [utc_stamps(row) for row in home.service.get("/meters/", params=params)]
         else:
             rows = [s.to_dict() for s in meter_summaries(home.local_store(), meter_type)]
     if as_json:

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from energy_forecast.cli.common import Connection, chosen_meters
+from energy_forecast.cli.common import Connection, chosen_meters, utc_stamps
 from energy_forecast.cli.remote import ServiceClient, ServiceError
 from energy_forecast.cli.uploads import upload_directory
 from energy_forecast.domain.meters import MeterType
@@ -105,7 +105,7 @@ def service_forecasts(
                 continue
             keys = ("meter_id", "meter_type", "model_version", "first_hour", "last_hour", "substituted")
             rows.append({**{k: latest[k] for k in keys}, "points_written": len(latest["points"])})
-        return rows
+        return [utc_stamps(row) for row in rows]
     for meter in chosen:
         if meter["last_timestamp"] is None:
             rows.append(
@@ -136,7 +136,7 @@ def service_forecasts(
                 "substituted": answer["substituted"],
             }
         )
-    return rows
+    return [utc_stamps(row) for row in rows]
 
 
 def follow_batch(read_batch: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ store. A record whose pid is gone (a killed service) is ignored and removed.
 
 Keys: the CLI sends ``EF_API_KEY`` when set. Otherwise, once the home has a key file (so the
 service may enforce keys), it uses a key of its own with write scope, created on first need as
-"energy-forecast CLI (local)" and kept beside the key digests in ``EF_HOME/config/cli_api_key``
+"energy-forecast-cli-local" and kept beside the key digests in ``EF_HOME/config/cli_api_key``
 (0600, inside the 0700 home). Revoking it with ``apikey revoke`` makes the next command create a
 fresh one; deleting the key file still returns the service to anonymous loopback use.
 """
@@ -29,7 +29,7 @@ from energy_forecast.settings import Settings
 
 RECORD_NAME = "serve.json"
 CLI_KEY_NAME = "cli_api_key"
-CLI_KEY_LABEL = "energy-forecast CLI (local)"
+CLI_KEY_LABEL = "energy-forecast-cli-local"
 # A service whose record is written but whose socket is not open yet (start-up) gets this long.
 STARTUP_WAIT_S = 60.0
 
