@@ -72,7 +72,7 @@ def test_csv_when_asked_reads_back_into_the_import(
     [
         ("/meters/water/nobody/readings", {}, 404, "no water meter 'nobody'"),
         ("/meters/electricity/w1/readings", {}, 404, "no electricity meter 'w1'"),
-        ("/meters/water/w1/readings", {"start": "yesterday-ish"}, 422, "not an ISO-8601"),
+        ("/meters/water/w1/readings", {"start": "yesterday-ish"}, 422, "datetime"),
         ("/meters/water/w1/readings", {"start": "2024-04-01", "end": "2024-03-01"}, 422, "must be after"),
         ("/meters/water/w1/readings", {"format": "xml"}, 422, ""),
     ],

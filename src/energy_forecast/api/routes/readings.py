@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -31,17 +32,18 @@ async def get_readings(
     meter_type: MeterType,
     meter_id: MeterIdPath,
     store: SeriesStoreDep,
-    start: Annotated[
-        str | None, Query(max_length=40, description="first hour (ISO-8601; UTC if no offset)")
-    ] = None,
-    end: Annotated[str | None, Query(max_length=40, description="end, exclusive (ISO-8601)")] = None,
+    start: Annotated[datetime | None, Query(description="first hour (ISO-8601; UTC if no offset)")] = None,
+    end: Annotated[datetime | None, Query(description="end, exclusive (ISO-8601)")] = None,
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="csv: the same as Accept: text/csv")
     ] = None,
     accept: Annotated[str, Header()] = "",
 ) -> Response:
     """The meter's hourly values as stored (UTC, hour start), ``start <= t < end``; gaps are absent."""
-    first, last = parse_bound(start, "start"), parse_bound(end, "end")
+    first, last = (
+        None if t is None else parse_bound(t.isoformat(), name)
+        for t, name in ((start, "start"), (end, "end"))
+    )
     rows = await run_in_threadpool(stored_readings, store, meter_type, meter_id, first, last)
     wants_csv = format == "csv" or (format is None and "text/csv" in accept.lower())
     if wants_csv:
