@@ -129,7 +129,7 @@ def test_the_seed_layout_is_accepted_as_the_cli_accepts_it(client: TestClient) -
             {"files": [("f", ("meters.csv", b"x", "text/csv")), ("g", ("meters.csv", b"y", "text/csv"))]},
             "twice",
         ),
-        ({"files": [("files", ("other.csv", b"a,b\n1,2\n", "text/csv"))]}, "no known files"),
+        ({"files": [("files", ("other.csv", b"a,b\n1,2\n", "text/csv"))]}, "no known files in the upload:"),
     ],
 )
 def test_uploads_that_cannot_be_imported_say_what_to_send(

@@ -80,6 +80,11 @@ INTENDED: dict[tuple[str, str], str] = {
     ("DataQualityError", ""): "the stored readings cannot support a model (a data state)",
     ("InputDataError", "no meter has a trained model"): "a fleet test or publication needs trained models",
     ("InputDataError", "must be after start"): "a relation between two fields",
+    ("InputDataError", "no CSV file in the upload"): "which files a bulk import holds is not in its schema",
+    (
+        "InputDataError",
+        "no known files in the upload",
+    ): "which files a bulk import holds is not in its schema",
 }
 
 

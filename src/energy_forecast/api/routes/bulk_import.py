@@ -94,7 +94,7 @@ class ImportJobs:
     def _run(self, job: dict[str, Any], store: SeriesStore, uploaded: UploadedFiles) -> None:
         job.update(state="RUNNING", progress=10, message="validating every file, then writing")
         try:
-            report = import_directory(store, uploaded.directory)
+            report = import_upload(store, uploaded)
             job.update(
                 state="SUCCESS", progress=100, message="imported", report=report_content(report, uploaded)
             )
@@ -120,6 +120,18 @@ class ImportJobs:
             if j["created_at"] < cutoff and j["state"] in {"SUCCESS", "FAILURE"}
         ]:
             del self.jobs[key]
+
+
+def import_upload(store: SeriesStore, uploaded: UploadedFiles) -> Any:
+    """``import_directory`` on the upload; its messages name the upload, never the temporary path."""
+    try:
+        return import_directory(store, uploaded.directory)
+    except InputDataError as exc:
+        where = str(uploaded.directory)
+        if where not in exc.problem:
+            raise
+        problem = exc.problem.replace(where, "the upload")
+        raise InputDataError(problem, source=exc.source, row=exc.row) from None
 
 
 def _error(exc: EnergyForecastError) -> dict[str, Any]:
@@ -187,7 +199,7 @@ async def bulk_import(
         job = _jobs(request).start(store, uploaded)
         return JSONResponse(job, status_code=202, headers={"Location": f"/import/{job['job_id']}"})
     try:
-        report = await run_in_threadpool(import_directory, store, directory)
+        report = await run_in_threadpool(import_upload, store, uploaded)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return JSONResponse(report_content(report, uploaded), status_code=201)
