@@ -200,6 +200,9 @@ def test_commands_go_through_the_service_and_say_so(
     bad.mkdir()
     (bad / "water.csv").write_text("timestamp,meter_id,consumption\n2024-01-01T00:00:00Z,w9,abc\n")
     failed = runner.invoke(app, ["import", "--data-dir", str(bad)])
+    site = runner.invoke(
+        app, ["weather", "site", "site_a", "--latitude", "45.1", "--longitude", "9.2", "--city", "Milan"]
+    )
 
     assert result.exit_code == 0, result.output
     assert f"to the running service at {service.record['url']}" in result.stderr
@@ -208,6 +211,14 @@ def test_commands_go_through_the_service_and_say_so(
     assert failed.exit_code == 1
     assert "water.csv, row 2" in failed.stderr and "not a number" in failed.stderr
     assert "lock" not in failed.output.lower()
+    assert site.exit_code == 0, site.output
+    import httpx
+
+    locations = {s["site_id"]: s for s in httpx.get(f"{service.record['url']}/location/", timeout=30).json()}
+    assert locations["site_a"]["city"] == "Milan" and locations["site_a"]["meter_ids"] == [
+        "shop_e1",
+        "shop_w1",
+    ]
 
 
 def test_a_stale_record_of_a_dead_service_is_ignored_and_removed(home: Path, tmp_path: Path) -> None:
