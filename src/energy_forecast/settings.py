@@ -190,6 +190,8 @@ class Settings(BaseSettings):
     s3_create_bucket: bool = True
     # How long a host trusts its cached active pointer before one conditional GET (304 if unchanged).
     s3_pointer_ttl_s: float = Field(default=1.0, ge=0, le=60)
+    # The key the CLI sends to a running service on this home (EF_API_KEY); unset: its own local key.
+    api_key: SecretStr | None = None
     influx: InfluxSettings = InfluxSettings()
     weather: WeatherSettings = WeatherSettings()
     schedule: ScheduleSettings = ScheduleSettings()

@@ -79,6 +79,12 @@ INTENDED: dict[tuple[str, str], str] = {
     ("FlatlineError", ""): "the stored readings are stuck (a data state)",
     ("DataQualityError", ""): "the stored readings cannot support a model (a data state)",
     ("InputDataError", "no meter has a trained model"): "a fleet test or publication needs trained models",
+    ("InputDataError", "must be after start"): "a relation between two fields",
+    ("InputDataError", "no CSV file in the upload"): "which files a bulk import holds is not in its schema",
+    (
+        "InputDataError",
+        "no known files in the upload",
+    ): "which files a bulk import holds is not in its schema",
 }
 
 

@@ -21,11 +21,13 @@ from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import (
+    bulk_import,
     forecasting,
     health,
     meters,
     models,
     publication,
+    readings,
     schedule,
     training,
     weather,
@@ -173,6 +175,8 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(meters.router)
+    app.include_router(readings.router)
+    app.include_router(bulk_import.router)
     app.include_router(training.router)
     app.include_router(forecasting.router)
     app.include_router(publication.router)

@@ -41,6 +41,12 @@ SMALL_BODY_LIMITS: dict[str, int] = {
 }
 
 
+# Paths whose body is a whole data set: the bulk import takes many files (or a zip) in one request,
+# streamed to disk as it arrives, so it gets a larger limit of its own (never below EF_MAX_BODY_BYTES).
+LARGE_BODY_BYTES = 512 * 1024 * 1024
+LARGE_BODY_LIMITS: dict[str, int] = {"/import/": LARGE_BODY_BYTES}
+
+
 class BodyTooLargeError(HTTPException):
     """Raised from ``receive`` when a body passes the limit; an HTTPException so FastAPI answers 413.
 
@@ -57,6 +63,11 @@ def too_large_message(max_bytes: int, path: str | None = None) -> str:
             f"request body exceeds {max_bytes} bytes, the limit of {path} (its body is a JSON request, "
             "not data); send only the fields the operation takes"
         )
+    if path in LARGE_BODY_LIMITS:
+        return (
+            f"request body exceeds {max_bytes} bytes, the limit of {path}; send the files in several "
+            "imports (each is all or nothing, and importing again is harmless)"
+        )
     return (
         f"request body exceeds {max_bytes} bytes (EF_MAX_BODY_BYTES); split the upload into smaller "
         "requests, e.g. one year of readings per request"
@@ -69,6 +80,8 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     def limit_for(self, path: str) -> int:
+        if path in LARGE_BODY_LIMITS:
+            return max(self.max_bytes, LARGE_BODY_LIMITS[path])
         return min(self.max_bytes, SMALL_BODY_LIMITS.get(path, self.max_bytes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

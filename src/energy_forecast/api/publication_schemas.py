@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from energy_forecast.domain.meters import MeterType
+from energy_forecast.domain.meters import MeterId, MeterType
 
 
 class PublishRequest(BaseModel):
@@ -15,6 +15,9 @@ class PublishRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     meter_type: MeterType | None = None
+    meter_ids: list[MeterId] | None = Field(
+        default=None, max_length=10_000, description="only these meters (each needs an active model)"
+    )
     days: int = Field(default=7, ge=1, le=31, description="days after each meter's last reading")
     chunk_size: int = Field(default=50, ge=1, le=10_000, description="meters per task")
 

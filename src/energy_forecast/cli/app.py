@@ -10,7 +10,17 @@ import sys
 
 import typer
 
-from energy_forecast.cli import apikeys, data, forecasts, schedule, serving, training, weather
+from energy_forecast.cli import (
+    apikeys,
+    data,
+    demo,
+    exporting,
+    forecasts,
+    schedule,
+    serving,
+    training,
+    weather,
+)
 from energy_forecast.cli import docs as docs_site
 from energy_forecast.errors import EnergyForecastError
 
@@ -33,6 +43,8 @@ app.add_typer(apikeys.apikey_app, name="apikey")
 app.command("scheduler")(schedule.scheduler_command)
 app.command("schedule")(schedule.schedule_command)
 app.command("docs")(docs_site.docs)
+app.command("export")(exporting.export)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from energy_forecast.cli.common import log, opened_store, settings
+from energy_forecast.cli.common import connected, log, settings, utc_stamps
+from energy_forecast.cli.operations import import_data, print_import
 from energy_forecast.domain.meters import MeterType
 
 
@@ -17,24 +18,21 @@ def import_(
         Path, typer.Option("--data-dir", help="directory with meters.csv, electricity.csv, ...")
     ],
 ) -> None:
-    """Validate and import readings and temperatures from a directory; a bad file writes nothing."""
-    from energy_forecast.services.ingestion import import_directory
+    """Validate and import readings and temperatures from a directory; a bad file writes nothing.
 
-    with opened_store(settings()) as store:
-        report = import_directory(store, data_dir)
+    With `serve` running on this home the files go to it (``POST /import/``), else straight in.
+    """
+    with connected(settings()) as home:
+        content = import_data(home, data_dir)
     log.info(
         "import_finished",
-        files=report.files,
-        meters=report.meters_registered,
-        readings=report.total_readings,
-        temperatures=sum(report.temperature_written.values()),
-        empty_rows_skipped=report.empty_rows_skipped,
+        files=content["files"],
+        meters=content["meters_registered"],
+        readings=content["total_readings"],
+        temperatures=sum(content["temperature_written"].values()),
+        empty_rows_skipped=content["empty_rows_skipped"],
     )
-    typer.echo(
-        f"imported {report.total_readings} readings of {len(report.readings_written)} meters and "
-        f"{sum(report.temperature_written.values())} temperatures of {len(report.temperature_written)} "
-        f"sites from {', '.join(report.files)} ({report.empty_rows_skipped} empty rows skipped)"
-    )
+    print_import(content)
 
 
 def meters(
@@ -44,8 +42,12 @@ def meters(
     """Print the meter registry with reading counts, first/last reading and gap hours."""
     from energy_forecast.services.meters import meter_summaries
 
-    with opened_store(settings(file_log=False)) as store:
-        rows = [s.to_dict() for s in meter_summaries(store, meter_type)]
+    with connected(settings(file_log=False)) as home:
+        if home.service is not None:
+            params = {"meter_type": meter_type.value} if meter_type else {}
+            rows = [utc_stamps(row) for row in home.service.get("/meters/", params=params)]
+        else:
+            rows = [s.to_dict() for s in meter_summaries(home.local_store(), meter_type)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from energy_forecast.cli.common import chosen_meters, opened_store, require_meters, settings
+from energy_forecast.cli.common import chosen_meters, connected, require_meters, settings
+from energy_forecast.cli.operations import service_forecasts
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.settings import Settings
@@ -37,9 +38,14 @@ def forecast(
 
     require_meters(meter_id, all_meters)
     chosen_settings = settings(file_log=False)
-    models, cache = build_model_store(chosen_settings), ModelCache()
     rows, failed = [], 0
-    with opened_store(chosen_settings) as store:
+    with connected(chosen_settings) as home:
+        if home.service is not None:  # the running service computes (and with --write, publishes)
+            rows = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
+            _print_rows(rows, as_json)
+            raise typer.Exit(1 if any("error" in row for row in rows) else 0)
+        store = home.local_store()
+        models, cache = build_model_store(chosen_settings), ModelCache()
         if all_meters and write:  # the fleet: chunk tasks that workers run
             chosen = chosen_meters(store, None, True)
             raise typer.Exit(

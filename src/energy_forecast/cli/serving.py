@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from energy_forecast.cli.common import log, settings
+from energy_forecast.cli.remote import read_record, remove_record, write_record
+from energy_forecast.settings import Settings
 
 
 def serve(
@@ -52,9 +54,17 @@ def serve(
     )
     if "*" in (forwarded_allow_ips or "").split(","):
         log.warning("forwarded_allow_ips_any", note="any client can pick its address and rate-limit bucket")
+    running = read_record(chosen)
+    if running is not None:
+        typer.echo(
+            f"error: a service already runs on this home ({chosen.home}): {running.url}, pid {running.pid}; "
+            "CLI commands use it as they are, or stop it first",
+            err=True,
+        )
+        raise typer.Exit(1)
     umask = os.umask(0o077)  # every file the service creates is owner-only (see energy_forecast.home)
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(chosen),
             host=chosen.host,
             port=chosen.port,
@@ -62,8 +72,30 @@ def serve(
             proxy_headers=proxy_headers,
             forwarded_allow_ips=forwarded_allow_ips,
         )
+        _recorded_server(uvicorn.Server, chosen)(config).run()
     finally:
+        remove_record(chosen)
         os.umask(umask)
+
+
+def _client_url(host: str, port: int) -> str:
+    """The URL a CLI on this machine uses: a wildcard bind is reached through loopback."""
+    if host in {"0.0.0.0", "", "::", "[::]"}:
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _recorded_server(server_class: type[Any], settings: Settings) -> type[Any]:
+    """uvicorn's server that records itself under EF_HOME once it listens (see ``cli.remote``)."""
+
+    class RecordedServer(server_class):  # type: ignore[misc, valid-type]
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started and not self.should_exit:
+                record = write_record(settings, _client_url(settings.host, settings.port))
+                log.info("service_recorded", url=record.url, pid=record.pid)
+
+    return RecordedServer
 
 
 def worker(

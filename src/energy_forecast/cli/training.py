@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from energy_forecast.cli.common import chosen_meters, opened_store, require_meters, settings
+from energy_forecast.cli.common import connected, require_meters, settings
+from energy_forecast.cli.operations import print_batch, train_batch
 from energy_forecast.domain.meters import MeterType
 
 
@@ -18,54 +18,18 @@ def train(
     meter_type: Annotated[MeterType | None, typer.Option("--type", help="only meters of this type")] = None,
     threads: Annotated[int, typer.Option(min=1, max=64, help="in-process worker threads")] = 2,
 ) -> None:
-    """Train meters through the task queue and show a progress bar until every task ends."""
-    import tempfile
-    import time
+    """Train meters through the task queue and show a progress bar until every task ends.
 
-    from energy_forecast.bootstrap import start_task_runtime
-
+    With `serve` running on this home its queue and workers train; otherwise this command does.
+    """
     require_meters(meter_id, all_meters)
     chosen_settings = settings().model_copy(update={"worker_threads": threads})
-    with opened_store(chosen_settings) as store:
-        chosen = chosen_meters(store, meter_id, all_meters)
-        chosen = [m for m in chosen if meter_type is None or m.meter_type == meter_type]
-        if not chosen:
-            typer.echo("nothing to train", err=True)
-            raise typer.Exit(1)
-        with tempfile.TemporaryDirectory(prefix="ef-redis-") as redis_dir:
-            # With REDIS_URL the tasks go to the shared queue; otherwise a private Redis for this command.
-            runtime = start_task_runtime(
-                chosen_settings,
-                series_store=store,
-                run_workers=chosen_settings.redis_url is None or None,
-                embedded_dir=Path(redis_dir),
-            )
-            try:
-                batch_id, task_ids = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
-                with typer.progressbar(
-                    length=100 * len(task_ids), label=f"training {len(task_ids)} meters"
-                ) as bar:
-                    shown = 0
-                    while True:
-                        batch = runtime.queue.read_batch(batch_id)
-                        assert batch is not None
-                        done_units = batch["progress"] * len(task_ids)
-                        bar.update(done_units - shown)
-                        shown = done_units
-                        if batch["done"]:
-                            break
-                        time.sleep(0.5)
-            finally:
-                runtime.close()
-    failed = 0
-    for task in batch["tasks"]:
-        if task["status"] != "SUCCESS":
-            failed += 1
-        typer.echo(
-            f"{task['details'].get('meter_id', task['task_id']):<24} {task['status']:<10} {task['message']}"
-        )
-    typer.echo(f"{len(task_ids) - failed} of {len(task_ids)} trained")
-    raise typer.Exit(1 if failed else 0)
+    with connected(chosen_settings) as home:
+        batch = train_batch(home, meter_id, all_meters, meter_type)
+    if batch is None:
+        typer.echo("nothing to train", err=True)
+        raise typer.Exit(1)
+    raise typer.Exit(1 if print_batch(batch) else 0)
 
 
 def backtest(
@@ -78,10 +42,20 @@ def backtest(
     """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
     from energy_forecast.services.evaluation import backtest_meter
 
-    with opened_store(settings(file_log=False)) as store:
-        result = backtest_meter(
-            store, meter_id=meter_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days
-        )
+    with connected(settings(file_log=False)) as home:
+        if home.service is not None:
+            request = {"meter_id": meter_id, "meter_type": meter_type.value}
+            result = home.service.post(
+                "/backtest/", json={**request, "horizon_hours": horizon_hours, "days": days}
+            )
+        else:
+            result = backtest_meter(
+                home.local_store(),
+                meter_id=meter_id,
+                meter_type=meter_type,
+                horizon_hours=horizon_hours,
+                days=days,
+            )
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
         typer.echo(json.dumps(result, allow_nan=False))

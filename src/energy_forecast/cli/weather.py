@@ -7,8 +7,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from energy_forecast.cli.common import build_series_store, fail, opened_store, settings
-from energy_forecast.errors import EnergyForecastError
+from energy_forecast.cli.common import connected, settings
 
 weather_app = typer.Typer(help="Sites and weather-provider temperatures.", no_args_is_help=True)
 
@@ -38,8 +37,13 @@ def site(
         record = Site(site_id, latitude, longitude, city, timezone, country)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    with opened_store(settings(file_log=False)) as store:
-        store.upsert_site(record)
+    with connected(settings(file_log=False)) as home:
+        if home.service is not None:  # the running service writes it (POST /location/)
+            body = {"site_id": record.site_id, "latitude": record.latitude, "longitude": record.longitude}
+            body |= {"city": record.city, "timezone": record.timezone, "country": record.country}
+            home.service.post("/location/", json={k: v for k, v in body.items() if v is not None})
+        else:
+            home.local_store().upsert_site(record)
     typer.echo(
         f"site {record.site_id}: {record.latitude}, {record.longitude} ({record.city}, {record.country})"
     )
@@ -57,17 +61,31 @@ def fetch(
 
     chosen = settings()
     first, last = _date(start, end=False), _date(end, end=True)
-    store = build_series_store(chosen)
-    weather = build_weather(chosen)
-    try:
-        result = backfill_temperature(
-            store, weather.chain, resolve_site(store, site_id), first, last, now=pd.Timestamp.now(tz="UTC")
-        )
-    except EnergyForecastError as exc:
-        raise fail(exc) from None
-    finally:
-        weather.close()
-        store.close()
+    with connected(chosen) as home:
+        if home.service is not None:  # the running service fetches and stores (POST /temperature/series/)
+            window = {"start_date": first.isoformat(), "end_date": last.isoformat()}
+            answer = home.service.post("/temperature/series/", json={**window, "site_id": site_id})
+            counts = answer["source_counts"]
+            sources = ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+            typer.echo(
+                f"{site_id} {first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00}: {answer['hours']} hours "
+                f"({sources}); {answer['written_to_store']} written to the store, "
+                f"{answer['missing_hours']} without a value"
+            )
+            return
+        weather = build_weather(chosen)
+        try:
+            store = home.local_store()
+            result = backfill_temperature(
+                store,
+                weather.chain,
+                resolve_site(store, site_id),
+                first,
+                last,
+                now=pd.Timestamp.now(tz="UTC"),
+            )
+        finally:
+            weather.close()
     sources = ", ".join(f"{name} {count}" for name, count in sorted(result.sources.items())) or "none"
     typer.echo(
         f"{site_id} {first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00}: {result.hours} hours ({sources}); "

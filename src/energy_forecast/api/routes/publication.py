@@ -30,6 +30,14 @@ BatchIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="batch id
 def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) -> PublishAccepted:
     """Queue forecast publication for every meter with a model, one task per chunk of meters."""
     meters = [(v.meter_id, v.meter_type) for v in models.list_models(body.meter_type)]
+    if body.meter_ids is not None:
+        chosen = set(body.meter_ids)
+        missing = chosen - {meter_id for meter_id, _ in meters}
+        if missing:
+            raise NotFoundError(
+                f"no trained model for meter(s) {', '.join(sorted(missing)[:10])}; train first"
+            )
+        meters = [pair for pair in meters if pair[0] in chosen]
     if not meters:
         raise InputDataError("no meter has a trained model to publish from; train meters first")
     batch_id, task_ids = queue.enqueue_publication(meters, days=body.days, chunk_size=body.chunk_size)

@@ -1,0 +1,180 @@
+"""What several commands do, each one way, against the home's running service or its store.
+
+``import`` and ``demo`` load data, ``train`` and ``demo`` train: the switch between the running
+service (HTTP) and the store opened here (``cli.common.Connection``) lives here once, so the commands
+differ only in what they print.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from energy_forecast.cli.common import Connection, chosen_meters, utc_stamps
+from energy_forecast.cli.remote import ServiceClient, ServiceError
+from energy_forecast.cli.uploads import upload_directory
+from energy_forecast.domain.meters import MeterType
+
+
+def import_data(home: Connection, data_dir: Path) -> dict[str, Any]:
+    """Import ``data_dir`` (``POST /import/`` or ``import_directory``); the report as JSON-ready dict."""
+    if home.service is not None:
+        return upload_directory(home.service, data_dir)
+    from energy_forecast.services.ingestion import import_directory
+
+    report = import_directory(home.local_store(), data_dir)
+    return {**asdict(report), "total_readings": report.total_readings}
+
+
+def train_batch(
+    home: Connection,
+    meter_ids: list[str] | None,
+    all_meters: bool,
+    meter_type: MeterType | None = None,
+) -> dict[str, Any] | None:
+    """Train through the service's queue, or a queue and workers of this command; the final batch
+    record (None when no meter matches)."""
+    if home.service is not None:
+        service = home.service
+        request: dict[str, object] = {"meter_ids": None if all_meters else meter_ids}
+        if meter_type is not None:
+            request["meter_type"] = meter_type.value
+        accepted = service.post("/trainmodel/batch/", json=request)
+        return follow_batch(lambda: service.get(f"/trainmodel/batch/{accepted['batch_id']}"))
+    from energy_forecast.bootstrap import start_task_runtime
+
+    store, settings = home.local_store(), home.settings
+    chosen = chosen_meters(store, meter_ids, all_meters)
+    chosen = [m for m in chosen if meter_type is None or m.meter_type == meter_type]
+    if not chosen:
+        return None
+    with tempfile.TemporaryDirectory(prefix="ef-redis-") as redis_dir:
+        # With REDIS_URL the tasks go to the shared queue; otherwise a private Redis for this command.
+        runtime = start_task_runtime(
+            settings,
+            series_store=store,
+            run_workers=settings.redis_url is None or None,
+            embedded_dir=Path(redis_dir),
+        )
+        try:
+            batch_id, _ = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+            return follow_batch(lambda: runtime.queue.read_batch(batch_id))
+        finally:
+            runtime.close()
+
+
+def service_forecasts(
+    service: ServiceClient, meter_ids: list[str] | None, all_meters: bool, *, days: int, write: bool
+) -> list[dict[str, object]]:
+    """``forecast``'s rows from the running service: ``POST /forecast/`` from each meter's last
+    reading, or with ``write`` a publication (``POST /forecasts/publish``) read back per meter."""
+    from datetime import UTC, datetime, timedelta
+
+    from energy_forecast.storage.forecast_layout import model_version_tag
+
+    registry = {row["meter_id"]: row for row in service.get("/meters/")}
+    unknown = [m for m in meter_ids or [] if m not in registry]
+    if unknown:
+        raise ServiceError(f"unknown meter id(s): {', '.join(unknown)}", 404)
+    chosen = list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_ids or [])]
+    rows: list[dict[str, object]] = []
+    if write:
+        issued_after = datetime.now(UTC).isoformat()
+        body = {"days": days, **({} if all_meters else {"meter_ids": [m["meter_id"] for m in chosen]})}
+        batch = service.post("/forecasts/publish", json=body)
+        typer.echo(
+            f"publishing {batch['meters']} meters in {batch['tasks']} tasks (batch {batch['batch_id']})",
+            err=True,
+        )
+        while not (state := service.get(f"/forecasts/publish/{batch['batch_id']}"))["done"]:
+            time.sleep(0.2)
+        for meter in chosen:
+            try:
+                latest = service.get(f"/forecasts/{meter['meter_type']}/{meter['meter_id']}/latest")
+            except ServiceError as exc:
+                rows.append({"meter_id": meter["meter_id"], "error": exc.message})
+                continue
+            if latest["issued_at"] < issued_after:
+                rows.append({"meter_id": meter["meter_id"], "error": f"not published ({state['state']})"})
+                continue
+            keys = ("meter_id", "meter_type", "model_version", "first_hour", "last_hour", "substituted")
+            rows.append({**{k: latest[k] for k in keys}, "points_written": len(latest["points"])})
+        return [utc_stamps(row) for row in rows]
+    for meter in chosen:
+        if meter["last_timestamp"] is None:
+            rows.append(
+                {"meter_id": meter["meter_id"], "error": "no readings to forecast from; import them first"}
+            )
+            continue
+        last = datetime.fromisoformat(meter["last_timestamp"])
+        request = {
+            "meter_id": meter["meter_id"],
+            "meter_type": meter["meter_type"],
+            "start_date": (last + timedelta(hours=1)).isoformat(),
+            "end_date": (last + timedelta(days=days)).isoformat(),
+        }
+        try:
+            answer = service.post("/forecast/", json=request)
+        except ServiceError as exc:
+            rows.append({"meter_id": meter["meter_id"], "error": exc.message})
+            continue
+        points = [p for p in answer["forecast_data"] if p["type"] == "forecast"]
+        rows.append(
+            {
+                "meter_id": meter["meter_id"],
+                "meter_type": meter["meter_type"],
+                "model_version": model_version_tag(answer["model_version"]),
+                "points_written": 0,
+                "first_hour": points[0]["datetime"] if points else None,
+                "last_hour": points[-1]["datetime"] if points else None,
+                "substituted": answer["substituted"],
+            }
+        )
+    return [utc_stamps(row) for row in rows]
+
+
+def follow_batch(read_batch: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """Show a progress bar over a training batch until every task has ended; the final record."""
+    batch = read_batch()
+    assert batch is not None
+    total = len(batch["tasks"])
+    with typer.progressbar(length=100 * total, label=f"training {total} meters") as bar:
+        shown = 0
+        while True:
+            done_units = batch["progress"] * total
+            bar.update(done_units - shown)
+            shown = done_units
+            if batch["done"]:
+                return batch
+            time.sleep(0.5)
+            batch = read_batch()
+            assert batch is not None
+
+
+def print_import(content: dict[str, Any]) -> None:
+    """One line: what an import wrote."""
+    temperatures = content["temperature_written"]
+    typer.echo(
+        f"imported {content['total_readings']} readings of {len(content['readings_written'])} meters and "
+        f"{sum(temperatures.values())} temperatures of {len(temperatures)} sites from "
+        f"{', '.join(content['files'])} ({content['empty_rows_skipped']} empty rows skipped)"
+    )
+
+
+def print_batch(batch: dict[str, Any]) -> int:
+    """One line a task and a total; the number of tasks that did not succeed."""
+    failed = 0
+    for task in batch["tasks"]:
+        if task["status"] != "SUCCESS":
+            failed += 1
+        typer.echo(
+            f"{task['details'].get('meter_id', task['task_id']):<24} {task['status']:<10} {task['message']}"
+        )
+    typer.echo(f"{len(batch['tasks']) - failed} of {len(batch['tasks'])} trained")
+    return failed
