@@ -15,6 +15,8 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator
 
+from energy_forecast.logging import redact_text
+
 # Our own tooling's variables (scripts/, tests), not settings of the service.
 IGNORED_PREFIXES = ("EF_TEST_", "EF_SERVERS_", "EF_VENV", "EF_EXTRAS", "EF_BENCH_")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -141,12 +143,10 @@ def describe_error(
     message = str(error["msg"]).removeprefix("Value error, ")
     given = error.get("input")
     problem = message
-    if loc and isinstance(given, str | int | float | bool) and not isinstance(given, dict):
-        from energy_forecast.logging import redact_text
-
-        problem = (
-            f"{redact_text(repr(given) if isinstance(given, str) else str(given))} is not valid: {message}"
-        )
+    if loc and isinstance(given, str | int | float | bool):
+        shown = redact_text(repr(given) if isinstance(given, str) else str(given))
+        if shown not in message:
+            problem = f"{shown} is not valid: {message}"
         example = example_for(model, loc, name)
         if example:
             problem += f"; for example {example}"

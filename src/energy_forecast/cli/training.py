@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from energy_forecast.cli.common import chosen_meters, opened_store, require_meters, settings
+from energy_forecast.cli.terminal import bar_owns_terminal
 from energy_forecast.domain.meters import MeterType
 
 
@@ -42,9 +43,12 @@ def train(
             )
             try:
                 batch_id, task_ids = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
-                with typer.progressbar(
-                    length=100 * len(task_ids), label=f"training {len(task_ids)} meters"
-                ) as bar:
+                with (
+                    typer.progressbar(
+                        length=100 * len(task_ids), label=f"training {len(task_ids)} meters"
+                    ) as bar,
+                    bar_owns_terminal(bar),
+                ):
                     shown = 0
                     while True:
                         batch = runtime.queue.read_batch(batch_id)
