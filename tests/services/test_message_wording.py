@@ -71,3 +71,24 @@ def test_a_meter_of_the_other_type_gets_the_right_article(
         store.close()
 
     assert fragment in caught.value.message
+
+
+def test_training_an_unknown_meter_names_it_and_says_how_to_import_it(tmp_path: Path) -> None:
+    from energy_forecast.errors import ErrorType, NoDataFoundError
+    from energy_forecast.services.meters import registered_meter
+
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    try:
+        store.upsert_meters([Meter("w1", MeterType.WATER, "s1")])
+        with pytest.raises(NoDataFoundError) as unknown:
+            registered_meter(store, "ghost", MeterType.ELECTRICITY)
+        with pytest.raises(NoDataFoundError) as other_type:
+            registered_meter(store, "w1", MeterType.ELECTRICITY)
+    finally:
+        store.close()
+
+    assert unknown.value.error_type is ErrorType.NO_DATA_FOUND  # the seed's classification is kept
+    assert "no electricity meter 'ghost' is registered" in unknown.value.message
+    assert "energy-forecast import --data-dir" in unknown.value.message
+    assert "/meters/electricity/ghost/readings" in unknown.value.message
+    assert "registered as a water meter" in other_type.value.message
