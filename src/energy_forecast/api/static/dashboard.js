@@ -187,6 +187,8 @@
 
     const message = root.querySelector(".task-message");
     let text = `${record.status.replace(/_/g, " ").toLowerCase()}: ${record.message || ""}`;
+    // A queued task says why it waits (the tasks ahead of it in its queue).
+    if (record.status === "PENDING" && record.waiting) text += ` (${record.waiting})`;
     if (record.status === "FAILURE") {
       const error = record.error || record.details || {};
       text = `Training failed (${error.error_type || "error"}): ${error.error || record.message}`;
