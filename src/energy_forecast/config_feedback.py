@@ -148,6 +148,8 @@ def describe_error(
         if shown not in message:
             problem = f"{shown} is not valid: {message}"
         example = example_for(model, loc, name)
+        if DURATION_EXAMPLE in problem:
+            example = example.split(" (durations")[0]  # the forms are already listed
         if example:
             problem += f"; for example {example}"
     return name, problem
