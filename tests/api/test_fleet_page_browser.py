@@ -118,3 +118,14 @@ def test_the_fleet_page_pages_searches_and_fits_1280_px(narrow_page: Page, fleet
     expect(worst.locator(".badge-no-skill")).to_have_text("no better than baseline")
     expect(page.locator("tr[data-meter-id='bldg-0000-main-incomer'] .badge-ok")).to_have_text("up to date")
     assert problems == []
+
+
+def test_a_kw_meter_page_totals_its_forecast_as_energy(narrow_page: Page, fleet_server: str) -> None:
+    page = narrow_page
+
+    page.goto("/dashboard/meters/electricity/bldg-0020-main-incomer")
+
+    summary = page.locator("#chart-summary")
+    expect(summary).to_contain_text("Forecast energy")
+    expect(summary).to_contain_text("kWh (kW over each hour)")
+    expect(summary).not_to_contain_text("Forecast total")
