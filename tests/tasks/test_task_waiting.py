@@ -92,3 +92,33 @@ def test_the_stream_of_a_queued_task_says_where_it_waits_and_when_that_moves(
     assert moved and moved[0]["queue"]["ahead"] == 0  # position updates carry no id: resume is unaffected
     assert all(c.startswith("data:") for c in events[1:])
     assert first  # the task ahead exists
+
+
+def test_the_http_status_of_a_queued_training_says_how_many_are_ahead(redis_url: str, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from energy_forecast.api.app import create_app
+    from energy_forecast.domain.meters import Meter, MeterType
+    from energy_forecast.settings import load_settings
+    from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+
+    settings = load_settings(home=tmp_path / "home", redis_url=redis_url, schedule={"enabled": False})
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    store.upsert_meters([Meter(f"m{i}", MeterType.ELECTRICITY, "s1") for i in range(3)])
+    try:
+        with TestClient(create_app(settings, store=store, run_workers=False)) as client:
+            ids = [
+                client.post("/trainmodel/", json={"meter_id": f"m{i}", "meter_type": "electricity"}).json()[
+                    "task_id"
+                ]
+                for i in range(3)
+            ]
+            status = client.get(f"/trainmodel/status/{ids[2]}").json()
+            active = client.get("/trainmodel/active_task").json()
+    finally:
+        store.close()
+
+    assert status["status"] == "PENDING"
+    assert status["queue"]["ahead"] == 2 and status["queue"]["waiting"] == 3
+    assert status["waiting"].startswith("queued behind 2 other tasks in queue")
+    assert all("queue" not in task for task in active)  # the list stays light: one lookup per status
