@@ -26,42 +26,46 @@ sys.path.insert(0, str(ROOT))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from energy_forecast.api.app import create_app  # noqa: E402
-from energy_forecast.domain.meters import Meter, MeterType  # noqa: E402
+from energy_forecast.domain.meters import MeterType  # noqa: E402
 from energy_forecast.services.fleet import fleet_overview  # noqa: E402
+from energy_forecast.services.ingestion import import_directory  # noqa: E402
 from energy_forecast.settings import load_settings  # noqa: E402
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore  # noqa: E402
 from energy_forecast.storage.model_store import FileModelStore  # noqa: E402
 
 
 def build(home: Path, meters: int, hours: int, models: int) -> None:
+    """The fleet through the bulk import path (one CSV of every meter's readings), then models."""
     settings = load_settings(home=home)
-    store = DuckDBSeriesStore(settings.duckdb_path)
     ids = [f"bldg-{i:05d}-main" for i in range(meters)]
-    store.upsert_meters(
-        [Meter(m, MeterType.ELECTRICITY, f"site-{i % 200:03d}", unit="kW") for i, m in enumerate(ids)]
+    data = home / "data"
+    data.mkdir()
+    (data / "meters.csv").write_text(
+        "meter_id,meter_type,site_id,unit\n"
+        + "".join(f"{m},electricity,site-{i % 200:03d},kW\n" for i, m in enumerate(ids)),
+        encoding="utf-8",
     )
     index = pd.date_range("2024-01-01", periods=hours, freq="h", tz="UTC")
-    rng = np.random.default_rng(0)
-    with store.batch():
-        for meter_id in ids:
-            store.write_readings(
-                MeterType.ELECTRICITY, meter_id, pd.Series(rng.uniform(1, 50, hours), index=index)
-            )
+    stamps = index.strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = np.random.default_rng(0).uniform(1, 50, (meters, hours))
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.tile(stamps, meters),
+            "meter_id": np.repeat(ids, hours),
+            "consumption": values.ravel().round(2),
+        }
+    )
+    frame.to_csv(data / "electricity.csv", index=False)
+    store = DuckDBSeriesStore(settings.duckdb_path)
+    import_directory(store, data)
+    store.close()
     model_store = FileModelStore(settings.models_dir)
     window = {"start": index[0].isoformat(), "end": index[-1].isoformat()}
     for i, meter_id in enumerate(ids[:models]):
-        metrics = {
-            "cv_rmse_percent": float(5 + i % 60),
-            "r2": 0.8,
-            "cv_rmse_ratio_to_best_baseline": 0.5 + (i % 9) / 10,
-        }
-        model_store.save(
-            MeterType.ELECTRICITY,
-            meter_id,
-            {"model.ubj": b"x"},
-            {"metrics": metrics, "training_window": window},
-        )
-    store.close()
+        ratio = 0.5 + (i % 9) / 10
+        metrics = {"cv_rmse_percent": float(5 + i % 60), "r2": 0.8, "cv_rmse_ratio_to_best_baseline": ratio}
+        bundle = {"metrics": metrics, "training_window": window}
+        model_store.save(MeterType.ELECTRICITY, meter_id, {"model.ubj": b"x"}, bundle)
 
 
 def main() -> None:
