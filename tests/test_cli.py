@@ -80,7 +80,7 @@ def test_invalid_settings_stop_with_one_line(home: Path, monkeypatch: pytest.Mon
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "configuration error: setting redis_url: REDIS_URL must start with redis://, rediss:// or unix://, "
+        "configuration error: setting REDIS_URL: REDIS_URL must start with redis://, rediss:// or unix://, "
         "got 'http://wrong'"
     ]
 

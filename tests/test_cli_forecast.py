@@ -60,3 +60,58 @@ def test_forecast_refuses_bad_arguments(home: Path, args: list[str], fragment: s
 
     assert result.exit_code == 2
     assert fragment in result.output
+
+
+def test_forecast_prints_a_table_of_the_forecast_by_default(home: Path) -> None:
+    result = runner.invoke(app, ["forecast", "--meter-id", "m1", "--days", "1"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "m1 (electricity, kWh): 24 hours from same-hour fallback"
+    assert lines[1].split() == ["timestamp", "(UTC)", "value", "kWh", "80", "%", "band", "source"]
+    assert lines[2].startswith("2024-01-03 00:00")
+    assert "1.00" in lines[2] and "same-hour fallback" in lines[2]
+    assert len(lines) == 2 + 24
+    assert "points written" not in result.output
+
+
+def test_forecast_json_carries_the_points(home: Path) -> None:
+    result = runner.invoke(app, ["forecast", "--meter-id", "m1", "--days", "1", "--json"])
+
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)[0]["points"]
+    assert len(points) == 24
+    assert points[5]["timestamp"] == "2024-01-03T05:00:00+00:00"
+    assert points[5]["value"] == pytest.approx(6.0)
+    assert points[5]["source"] == "same-hour fallback"
+    assert {"lower", "upper"} <= set(points[5])
+
+
+def test_forecast_csv_has_one_line_per_hour(home: Path) -> None:
+    result = runner.invoke(app, ["forecast", "--meter-id", "m1", "--days", "1", "--csv"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "meter_id,meter_type,timestamp,value,lower,upper,source"
+    assert len(lines) == 25
+    assert lines[6].startswith("m1,electricity,2024-01-03T05:00:00+00:00,6.0,")
+
+
+def test_forecast_write_says_what_it_stored_beside_the_table(home: Path) -> None:
+    result = runner.invoke(app, ["forecast", "--meter-id", "m1", "--days", "1", "--write"])
+
+    assert result.exit_code == 0, result.output
+    assert "24 points stored for 1 meters" in result.stderr
+    assert result.stdout.startswith("m1 (electricity, kWh)")
+
+
+def test_readable_values_round_by_size() -> None:
+    from energy_forecast.cli.forecast_output import readable
+
+    assert [readable(v) for v in (2080705.4, 12.44, 1.234, 0.53249, None)] == [
+        "2,080,705",
+        "12.4",
+        "1.23",
+        "0.532",
+        "\u2013",
+    ]

@@ -59,7 +59,7 @@ def test_json_files_are_read_and_environment_wins(tmp_path: Path, monkeypatch: p
     [
         pytest.param("REDIS_URL", "http://x", "REDIS_URL must start with redis://", id="redis-scheme"),
         pytest.param("INFLUX_URL", "localhost:8086", "INFLUX_URL must be an http(s) URL", id="influx-url"),
-        pytest.param("EF_PORT", "70000", "port", id="port"),
+        pytest.param("EF_PORT", "70000", "EF_PORT", id="port"),
         pytest.param("EF_TASK_RETENTION", "PT1M", "at least 10 minutes", id="retention"),
         pytest.param("INFLUX_USERNAME", "u", "without INFLUX_PASSWORD", id="user-without-password"),
     ],

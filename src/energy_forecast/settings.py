@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from energy_forecast.config_feedback import Duration, describe_error
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
 
@@ -92,7 +93,7 @@ class WeatherSettings(BaseModel):
     # Provider order; unset = OpenWeatherMap when a key is set, then Open-Meteo. [] = offline.
     providers: list[Literal["openweathermap", "open-meteo"]] | None = None
     max_retries: int = Field(default=3, ge=0, le=10)
-    cooldown: timedelta = timedelta(seconds=60)
+    cooldown: Duration = timedelta(seconds=60)
 
     @field_validator("base_url", "open_meteo_url", "open_meteo_archive_url", "history_url")
     @classmethod
@@ -119,15 +120,15 @@ class ScheduleSettings(BaseModel):
     """The scheduler that keeps a fleet fresh: what it enqueues and how often it looks."""
 
     enabled: bool = True
-    tick: timedelta = timedelta(minutes=1)
-    model_max_age: timedelta = timedelta(days=7)
+    tick: Duration = timedelta(minutes=1)
+    model_max_age: Duration = timedelta(days=7)
     drift_factor: float = Field(default=1.5, gt=1.0, le=100.0)
-    forecast_every: timedelta = timedelta(hours=1)
+    forecast_every: Duration = timedelta(hours=1)
     forecast_days: int = Field(default=7, ge=1, le=31)
     forecast_chunk_size: int = Field(default=50, ge=1, le=10_000)
-    forecast_retention: timedelta = timedelta(days=90)
+    forecast_retention: Duration = timedelta(days=90)
     keep_versions: int = Field(default=5, ge=1, le=1000)
-    retention_every: timedelta = timedelta(hours=1)
+    retention_every: Duration = timedelta(hours=1)
     # Run the scheduler inside `serve`: default only without REDIS_URL (the embedded install);
     # with a shared Redis run `energy-forecast scheduler` processes instead (or set this true).
     in_serve: bool | None = None
@@ -136,7 +137,7 @@ class ScheduleSettings(BaseModel):
     @classmethod
     def _at_least_a_second(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
-            raise ValueError("must be at least 1 second (ISO-8601 duration such as PT1M)")
+            raise ValueError("must be at least 1 second")
         return value
 
 
@@ -164,10 +165,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     worker_threads: int = Field(default=2, ge=1, le=64)
     fit_threads: int | None = Field(default=None, ge=1, le=256)
-    task_retention: timedelta = timedelta(days=7)
-    task_time_limit: timedelta = timedelta(hours=1)
+    task_retention: Duration = timedelta(days=7)
+    task_time_limit: Duration = timedelta(hours=1)
     task_max_retries: int = Field(default=3, ge=0, le=20)
-    worker_heartbeat_timeout: timedelta = timedelta(seconds=60)
+    worker_heartbeat_timeout: Duration = timedelta(seconds=60)
     # When the embedded Redis fsyncs its append-only file, so what a power cut may lose:
     # everysec about the last second of writes, always nothing acknowledged.
     embedded_redis_appendfsync: Literal["everysec", "always"] = "everysec"
@@ -177,9 +178,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    request_timeout: timedelta = timedelta(seconds=120)
+    request_timeout: Duration = timedelta(seconds=120)
     # One training stream connection at most this long; the client resumes with Last-Event-ID.
-    stream_max_duration: timedelta = timedelta(minutes=10)
+    stream_max_duration: Duration = timedelta(minutes=10)
     # Browsers on other origins allowed to call the API: exact origins; empty means no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
@@ -368,15 +369,14 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning a validation failure into one ConfigurationError line.
 
     Raises:
-        ConfigurationError: names the first invalid setting and what is wrong with it.
+        ConfigurationError: names the first invalid variable, the value given, what is wrong and an
+            example of a valid one.
     """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        setting = ".".join(str(p) for p in first["loc"]) or "settings"
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigurationError(setting, message) from None
+        setting, problem = describe_error(Settings, exc.errors()[0], os.environ, SEED_ENV)
+        raise ConfigurationError(setting, problem) from None
 
 
 @lru_cache(maxsize=1)

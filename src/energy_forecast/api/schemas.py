@@ -228,6 +228,15 @@ class BatchAccepted(BaseModel):
     task_ids: dict[str, str] = Field(description="meter_id -> task_id")
 
 
+class QueuePositionPublic(BaseModel):
+    """Where a queued task stands in the queue its message was sent to."""
+
+    queue: str
+    ahead: int = Field(description="tasks ahead of this one in its queue")
+    waiting: int | None = Field(default=None, description="tasks waiting in that queue in all")
+    handed_to_worker: bool | None = Field(default=None, description="a worker holds it; starting")
+
+
 class TaskStatusPublic(BaseModel):
     """The seed's status shape; ``result`` on success, ``error`` on failure."""
 
@@ -240,6 +249,10 @@ class TaskStatusPublic(BaseModel):
     updated_at: str | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    # While PENDING: where the task waits (queue name, tasks ahead of it, tasks waiting in all)...
+    queue: QueuePositionPublic | None = None
+    # ...and the same in words ("queued behind 3 other tasks in queue 'default'").
+    waiting: str | None = None
 
 
 class CancelPublic(BaseModel):

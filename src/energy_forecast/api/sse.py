@@ -7,6 +7,8 @@
 - A reconnect sends ``Last-Event-ID``; the stream resumes after that event. A finished task's
   stream sends what is left (possibly nothing), then a long ``retry:`` so that a browser, which
   reconnects whenever a stream ends, comes back at most once an hour instead of every 3 s.
+- While the task is queued, its events carry ``queue`` and ``waiting`` (how many tasks are ahead
+  of it in its queue), and a new event without an ``id`` is sent whenever that number moves.
 - ``: keep-alive`` comments every ``HEARTBEAT`` while nothing happens, so proxies with idle
   timeouts (nginx 60 s, many load balancers 30 s) keep a long training stage's stream open.
 - One connection lasts at most ``max_duration`` (``EF_STREAM_MAX_DURATION``), then ends with a
@@ -55,6 +57,7 @@ async def task_events(
     """The events of ``task_id`` after stream id ``after``, until the task ends, the client goes,
     or ``max_duration`` has passed (the client then resumes with ``Last-Event-ID``)."""
     deadline = None if max_duration is None else time.monotonic() + max_duration.total_seconds()
+    told_waiting: str | None = None  # the last queue position sent, so it is sent again only when it moves
     yield f"retry: {RUNNING_RETRY_MS}\n\n"
     while not await disconnected():
         if deadline is not None and time.monotonic() >= deadline:
@@ -69,6 +72,9 @@ async def task_events(
                 yield data_event(event_id, final if final is not None else record)
                 yield f"retry: {FINISHED_RETRY_MS}\n\n"
                 return
+            if record["status"] == "PENDING":
+                record = {**record, **await run_in_threadpool(queue.waiting, task_id)}
+                told_waiting = record.get("waiting")
             yield data_event(event_id, record)
         if batch:
             continue
@@ -79,4 +85,9 @@ async def task_events(
                 yield data_event(FINAL_ONLY_ID, current)
             yield f"retry: {FINISHED_RETRY_MS}\n\n"
             return
+        if current["status"] == "PENDING" and current.get("waiting") not in (None, told_waiting):
+            # Not a state change: no id, so a reconnect still resumes after the last real event.
+            told_waiting = current["waiting"]
+            yield f"data: {json.dumps(current, separators=(',', ':'))}\n\n"
+            continue
         yield ": keep-alive\n\n"

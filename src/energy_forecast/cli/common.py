@@ -39,7 +39,20 @@ def settings(*, file_log: bool = True) -> Settings:
         json_console=loaded.log_json,
     )
     prepare_home(loaded)
+    warn_unknown_variables()
     return loaded
+
+
+def warn_unknown_variables() -> None:
+    """Name each ``EF_*`` variable no setting reads (a typo would otherwise run on defaults)."""
+    import os
+
+    from energy_forecast.config_feedback import unknown_variable_lines
+    from energy_forecast.settings import Settings as SettingsModel
+
+    for line in unknown_variable_lines(os.environ, SettingsModel):
+        typer.echo(f"warning: {line}", err=True)
+        log.debug("unknown_setting", warning=line)
 
 
 def build_series_store(settings: Settings) -> SeriesStore:

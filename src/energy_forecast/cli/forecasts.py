@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from energy_forecast.cli import forecast_output as output
 from energy_forecast.cli.common import chosen_meters, connected, require_meters, settings
 from energy_forecast.cli.operations import service_forecasts
 from energy_forecast.domain.meters import Meter, MeterType
@@ -29,21 +30,35 @@ def forecast(
     all_meters: Annotated[bool, typer.Option("--all", help="every registered meter")] = False,
     days: Annotated[int, typer.Option(min=1, max=31, help="days after each meter's last reading")] = 7,
     write: Annotated[bool, typer.Option("--write", help="upsert into the store")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print each meter's points as JSON")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print every point as CSV")] = False,
 ) -> None:
-    """Forecast meters from their last reading; with --write, store the forecasts for Grafana."""
+    """Forecast meters from their last reading and print them; with --write, also store them for Grafana.
+
+    Prints a table (timestamp, value, 80 % band, source) by default, ``--json`` the points of each
+    meter, ``--csv`` one CSV of every point.
+    """
     from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.forecast_cache import ModelCache
     from energy_forecast.services.forecast_export import export_forecast
 
     require_meters(meter_id, all_meters)
+    if as_json and as_csv:
+        typer.echo("error: give --json or --csv, not both", err=True)
+        raise typer.Exit(2)
     chosen_settings = settings(file_log=False)
-    rows, failed = [], 0
+    rows: list[dict[str, object]] = []
+    failed, units = 0, {}
     with connected(chosen_settings) as home:
         if home.service is not None:  # the running service computes (and with --write, publishes)
-            rows = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
-            _print_rows(rows, as_json)
-            raise typer.Exit(1 if any("error" in row for row in rows) else 0)
+            rows, units = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
+            for row in rows:
+                if "error" in row:
+                    failed += 1
+                else:
+                    row["points"] = [{**p, "source": output.source_of(row)} for p in row["points"]]
+            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
+            raise typer.Exit(1 if failed else 0)
         store = home.local_store()
         models, cache = build_model_store(chosen_settings), ModelCache()
         if all_meters and write:  # the fleet: chunk tasks that workers run
@@ -52,6 +67,7 @@ def forecast(
                 publish_via_tasks(chosen_settings, store, chosen, days=days, chunk_size=50, as_json=as_json)
             )
         for meter in chosen_meters(store, meter_id, all_meters):
+            units[meter.meter_id] = meter.unit
             try:
                 result = export_forecast(
                     store,
@@ -62,12 +78,37 @@ def forecast(
                     write=write,
                     cache=cache,
                 )
-                rows.append(result.to_dict())
+                row = result.to_dict()
+                rows.append({**row, "points": output.points_of(result.frame, output.source_of(row))})
             except EnergyForecastError as exc:
                 failed += 1
                 rows.append({"meter_id": meter.meter_id, "error": exc.message})
-    _print_rows(rows, as_json)
+    _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
     raise typer.Exit(1 if failed else 0)
+
+
+def _print(
+    rows: list[dict[str, object]],
+    units: dict[str, str | None],
+    *,
+    as_json: bool,
+    as_csv: bool,
+    write: bool,
+    failed: int,
+) -> None:
+    """The forecasts as a table, JSON or CSV, whether this process or the running service made them."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif as_csv:
+        typer.echo(output.csv_text(rows), nl=False)
+        for row in rows:
+            if "error" in row:
+                typer.echo(f"error: {row['meter_id']}: {row['error']}", err=True)
+    else:
+        typer.echo(output.table(rows, units))
+    if write and not as_json:
+        stored = sum(int(row.get("points_written") or 0) for row in rows)  # type: ignore[call-overload]
+        typer.echo(f"{stored} points stored for {len(rows) - failed} meters", err=True)
 
 
 def publish_via_tasks(

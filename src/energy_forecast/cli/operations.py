@@ -71,9 +71,10 @@ def train_batch(
 
 def service_forecasts(
     service: ServiceClient, meter_ids: list[str] | None, all_meters: bool, *, days: int, write: bool
-) -> list[dict[str, object]]:
-    """``forecast``'s rows from the running service: ``POST /forecast/`` from each meter's last
-    reading, or with ``write`` a publication (``POST /forecasts/publish``) read back per meter."""
+) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+    """``forecast``'s rows (with their points) and the meters' units from the running service:
+    ``POST /forecast/`` from each meter's last reading, or with ``write`` a publication
+    (``POST /forecasts/publish``) read back per meter."""
     from datetime import UTC, datetime, timedelta
 
     from energy_forecast.storage.forecast_layout import model_version_tag
@@ -83,7 +84,8 @@ def service_forecasts(
     if unknown:
         raise ServiceError(f"unknown meter id(s): {', '.join(unknown)}", 404)
     chosen = list(registry.values()) if all_meters else [registry[m] for m in dict.fromkeys(meter_ids or [])]
-    rows: list[dict[str, object]] = []
+    units = {m["meter_id"]: m.get("unit") for m in chosen}
+    rows: list[dict[str, Any]] = []
     if write:
         issued_after = datetime.now(UTC).isoformat()
         body = {"days": days, **({} if all_meters else {"meter_ids": [m["meter_id"] for m in chosen]})}
@@ -104,8 +106,14 @@ def service_forecasts(
                 rows.append({"meter_id": meter["meter_id"], "error": f"not published ({state['state']})"})
                 continue
             keys = ("meter_id", "meter_type", "model_version", "first_hour", "last_hour", "substituted")
-            rows.append({**{k: latest[k] for k in keys}, "points_written": len(latest["points"])})
-        return [utc_stamps(row) for row in rows]
+            rows.append(
+                {
+                    **{k: latest[k] for k in keys},
+                    "points_written": len(latest["points"]),
+                    "points": _points(latest["points"]),
+                }
+            )
+        return [utc_stamps(row) for row in rows], units
     for meter in chosen:
         if meter["last_timestamp"] is None:
             rows.append(
@@ -134,9 +142,25 @@ def service_forecasts(
                 "first_hour": points[0]["datetime"] if points else None,
                 "last_hour": points[-1]["datetime"] if points else None,
                 "substituted": answer["substituted"],
+                "points": _points(points),
             }
         )
-    return [utc_stamps(row) for row in rows]
+    return [utc_stamps(row) for row in rows], units
+
+
+def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The service's points in the shape a local run prints: ``+00:00`` stamps, value and band."""
+    from datetime import datetime
+
+    return [
+        {
+            "timestamp": datetime.fromisoformat(p["datetime"]).isoformat(),
+            "value": p["value"],
+            "lower": p.get("lower"),
+            "upper": p.get("upper"),
+        }
+        for p in points
+    ]
 
 
 def follow_batch(read_batch: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
@@ -144,7 +168,12 @@ def follow_batch(read_batch: Callable[[], dict[str, Any] | None]) -> dict[str, A
     batch = read_batch()
     assert batch is not None
     total = len(batch["tasks"])
-    with typer.progressbar(length=100 * total, label=f"training {total} meters") as bar:
+    from energy_forecast.cli.terminal import bar_owns_terminal
+
+    with (
+        typer.progressbar(length=100 * total, label=f"training {total} meters") as bar,
+        bar_owns_terminal(bar),
+    ):
         shown = 0
         while True:
             done_units = batch["progress"] * total

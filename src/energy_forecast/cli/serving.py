@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 from typing import Annotated, Any
 
 import typer
 
 from energy_forecast.cli.common import log, settings
 from energy_forecast.cli.remote import read_record, remove_record, write_record
+from energy_forecast.errors import StorageError
 from energy_forecast.settings import Settings
 
 
@@ -41,6 +44,10 @@ def serve(
     from energy_forecast.api.app import create_app
 
     chosen = settings()
+    holder = home_in_use(chosen)
+    if holder is not None:
+        typer.echo(f"error: {holder}", err=True)
+        raise typer.Exit(1)
     if host is not None or port is not None:
         chosen = chosen.model_copy(update={"host": host or chosen.host, "port": port or chosen.port})
     chosen.home.mkdir(parents=True, exist_ok=True)
@@ -128,3 +135,32 @@ def worker(
     finally:
         os.umask(umask)
     raise typer.Exit(code)
+
+
+def home_in_use(chosen: Settings) -> str | None:
+    """Why this home cannot be served now (another process serves it), in one line; None when free.
+
+    Checked before the server starts, so a second ``serve`` on the same home says so in one line
+    instead of failing inside the server's start-up with a traceback.
+    """
+    advice = "stop it first, or give this one another EF_HOME"
+    lock_path = chosen.embedded_redis_dir / "embedded.lock"
+    if chosen.redis_url is None and lock_path.exists():
+        fd = os.open(lock_path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            return f"another energy-forecast process (pid {pid}) already serves {chosen.home}; {advice}"
+        finally:
+            os.close(fd)  # a shared lock taken here is released with the descriptor
+    if chosen.storage_backend == "duckdb" and chosen.duckdb_path.exists():
+        from energy_forecast.storage.duckdb_connection import DuckDBConnection
+
+        try:
+            DuckDBConnection(chosen.duckdb_path).close()
+        except StorageError as exc:
+            found = re.search(r"\(PID (\d+)\)", exc.message)
+            pid = found.group(1) if found else "?"
+            return f"another process (pid {pid}) holds {chosen.duckdb_path}; {advice}"
+    return None

@@ -62,7 +62,16 @@ def backtest(
         return
     summary = result["summary"]
     typer.echo(f"{summary['meter_id']}: {len(result['records'])} forecast hours, {summary['note']}")
-    for name, metrics in [("model", summary["model"]), *summary["baselines"].items()]:
-        typer.echo(f"{name:<10} CV(RMSE) {metrics['cv_rmse_percent']}  NMBE {metrics['nmbe_percent']}")
+    scored = [("model", summary["model"]), *summary["baselines"].items()]
+    width = max(len(name) for name, _ in scored)
+    typer.echo(f"{'':<{width}}  {'CV(RMSE)':>9}  {'NMBE':>8}")
+    for name, metrics in scored:
+        cv, nmbe = _rounded(metrics.get("cv_rmse_percent"), 1), _rounded(metrics.get("nmbe_percent"), 1)
+        typer.echo(f"{name:<{width}}  {cv + ' %':>9}  {nmbe + ' %':>8}")
     best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
-    typer.echo(f"ratio to best baseline ({best}): {ratio}")
+    typer.echo(f"ratio to best baseline ({best}): {_rounded(ratio, 2)} (below 1 means the model beats it)")
+
+
+def _rounded(value: float | None, digits: int) -> str:
+    """A figure for reading, not for copying into a spreadsheet (``--json`` keeps full precision)."""
+    return "\u2013" if value is None else f"{value:.{digits}f}"

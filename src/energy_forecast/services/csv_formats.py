@@ -131,7 +131,7 @@ def parse_values(
         negative = array < 0
         reject_first(
             negative,
-            lambda pos: f"{column} {array[pos]!r} is negative; consumption must be >= 0",
+            lambda pos: f"{column} {float(array[pos]):g} is negative; consumption must be >= 0",
             source,
             first_row,
         )
@@ -251,7 +251,7 @@ def check_temperature_bounds(values: pd.Series, source: str, *, first_row: int =
     absurd = (array < -90) | (array > 65)
     reject_first(
         absurd,
-        lambda pos: f"temperature {array[pos]!r} °C is outside physical bounds (-90..65)",
+        lambda pos: f"temperature {float(array[pos]):g} °C is outside physical bounds (-90..65)",
         source,
         first_row,
     )
@@ -268,3 +268,20 @@ def parse_meter_types(raw: pd.Series, source: str, *, first_row: int = FIRST_DAT
         first_row,
     )
     return text.astype(object)
+
+
+_PANDAS_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def parser_problem(exc: Exception) -> str:
+    """pandas' parser error in the user's words (``row 5 has 4 fields, the header has 3``), not its C."""
+    text = str(exc)
+    match = _PANDAS_FIELDS.search(text)
+    if match:
+        expected, line, saw = match.groups()
+        return (
+            f"malformed CSV: line {line} has {saw} fields where the header has {expected}; "
+            "check that line for an extra separator or an unquoted comma"
+        )
+    text = re.sub(r"^Error tokenizing data\.\s*", "", text).replace("C error: ", "").strip()
+    return f"malformed CSV: {text or 'the file could not be split into rows and columns'}"

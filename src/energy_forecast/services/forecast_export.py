@@ -8,7 +8,7 @@ same-hour fallback). Layout: ``storage/forecast_layout.py``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -35,9 +35,12 @@ class ExportedForecast:
     first_hour: str | None
     last_hour: str | None
     substituted: bool
+    # The hourly points themselves (value and band columns, UTC index), for callers that show them.
+    frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What was written, without the points (see ``frame``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frame"}
 
 
 def check_days(days: int) -> timedelta:
@@ -101,4 +104,5 @@ def export_forecast(
         first_hour=frame.index[0].isoformat() if len(frame) else None,
         last_hour=frame.index[-1].isoformat() if len(frame) else None,
         substituted=result.substituted,
+        frame=frame,
     )

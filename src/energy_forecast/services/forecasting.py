@@ -157,7 +157,9 @@ def forecast_meter(
     check_window(start, end)
     meter = store.get_meter(meter_id)
     if meter is not None and meter.meter_type != meter_type:
-        raise NotFoundError(f"meter {meter_id!r} is a {meter.meter_type.value} meter, not {meter_type.value}")
+        kind = meter.meter_type.value
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise NotFoundError(f"meter {meter_id!r} is {article} {kind} meter, not {meter_type.value}")
     try:
         loaded = (cache or ModelCache()).get(model_store, meter_type, meter_id)
         broken = None

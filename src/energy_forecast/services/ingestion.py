@@ -83,7 +83,7 @@ def read_csv(source: Path | bytes | str, name: str, *, numeric: tuple[str, ...] 
     except pd.errors.EmptyDataError:
         raise InputDataError("file is empty; expected a header row", source=name) from None
     except pd.errors.ParserError as exc:
-        raise InputDataError(f"malformed CSV: {exc}", source=name) from None
+        raise InputDataError(fmt.parser_problem(exc), source=name) from None
 
 
 def _groups(table: fmt.ParsedTable) -> Iterator[tuple[str, pd.Series]]:

@@ -42,10 +42,20 @@ def registered_meter(store: SeriesStore, meter_id: str, meter_type: MeterType) -
     """
     validate_meter_id(meter_id)
     meter = store.get_meter(meter_id)
-    if meter is None or meter.meter_type != MeterType(meter_type):
+    kind = MeterType(meter_type).value
+    if meter is None:
         raise NoDataFoundError(
-            f"no {MeterType(meter_type).value} meter {meter_id!r}; check the meter id and type, "
-            "or import its readings first",
+            f"no {kind} meter {meter_id!r} is registered; import it first: `energy-forecast import "
+            f"--data-dir DIR` with a meters.csv row for it and its readings in {kind}.csv, or POST its "
+            f"readings to /meters/{kind}/{meter_id}/readings",
+            meter_id=meter_id,
+        )
+    if meter.meter_type != MeterType(meter_type):
+        other = meter.meter_type.value
+        article = "an" if other[:1] in "aeiou" else "a"
+        raise NoDataFoundError(
+            f"no {kind} meter {meter_id!r}: it is registered as {article} {other} meter; ask for "
+            f"meter_type {other!r}",
             meter_id=meter_id,
         )
     return meter

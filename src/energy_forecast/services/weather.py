@@ -57,8 +57,9 @@ class SiteClimatology:
         return make_series(index, climatology_at(climatology_table(stored), index), "temperature")
 
 
-def resolve_site(store: SeriesStore, site_id: str | None) -> Site:
-    """The named site, or the only registered one when no name is given.
+def resolve_site(store: SeriesStore, site_id: str | None, default: str | None = None) -> Site:
+    """The named site; without a name, ``default`` (the current location) if registered, else the
+    only registered site.
 
     Raises:
         NotFoundError: the site (or any site) is not registered.
@@ -72,6 +73,8 @@ def resolve_site(store: SeriesStore, site_id: str | None) -> Site:
                 "with POST /location/ {latitude, longitude, city, site_id}"
             )
         return site
+    if default is not None and (current := store.get_site(default)) is not None:
+        return current
     sites = store.list_sites()
     if len(sites) == 1:
         return sites[0]
@@ -80,7 +83,8 @@ def resolve_site(store: SeriesStore, site_id: str | None) -> Site:
             "no site is registered; create one with POST /location/ {latitude, longitude, city}"
         )
     raise InputDataError(
-        f"{len(sites)} sites are registered ({', '.join(s.site_id for s in sites)}); name one with site_id"
+        f"{len(sites)} sites are registered ({', '.join(s.site_id for s in sites)}); name one with "
+        "site_id, or set the current location with POST /location/ {latitude, longitude, city}"
     )
 
 

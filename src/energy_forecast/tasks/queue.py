@@ -32,6 +32,7 @@ from energy_forecast.tasks.broker import (
 from energy_forecast.tasks.enqueue import GuardedEnqueue, Prepared
 from energy_forecast.tasks.progress import Guard, error_key, progress_key
 from energy_forecast.tasks.results import RESULT_NAMESPACE
+from energy_forecast.tasks.waiting import queue_position, waiting_note
 
 TimeBound = str | datetime | None
 EVALUATION = "evaluation"
@@ -149,7 +150,16 @@ class TaskQueue:
             )
         if raw_error is not None and record.state is TaskState.FAILURE:
             status["error"] = json.loads(raw_error)
+        if record.state is TaskState.PENDING:
+            status.update(self.waiting(task_id))
         return status
+
+    def waiting(self, task_id: str) -> dict[str, Any]:
+        """``{"queue": {...}, "waiting": "queued behind 3 other tasks ..."}`` for a queued task, or {}."""
+        with _redis_errors("read the queue", tls=self.tls):
+            position = queue_position(self.client, self.broker.namespace, task_id)
+        note = waiting_note(position)
+        return {} if position is None or note is None else {"queue": position, "waiting": note}
 
     def list_active(self) -> list[dict[str, Any]]:
         with _redis_errors("list tasks", tls=self.tls):

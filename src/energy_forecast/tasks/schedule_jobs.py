@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+import structlog
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.tasks import TaskState, utc_now
@@ -25,6 +26,8 @@ from energy_forecast.tasks.lease import read_leader
 from energy_forecast.tasks.publications import HOLDOUT_KEY, LIVE_KEY, PublicationIndex, member
 from energy_forecast.tasks.queue import TaskQueue
 from energy_forecast.tasks.scheduler import Job, JobOutcome, Scheduler, read_jobs
+
+log = structlog.get_logger(__name__)
 
 ATTEMPTS_KEY = "ef_scheduler:train_attempts"
 FLEET_KEY = "ef_scheduler:fleet"
@@ -118,6 +121,15 @@ class ScheduleJobs:
         }
         self.client.set(FLEET_KEY, json.dumps(fleet))
         detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "nothing due"
+        if enqueued:
+            # At start-up this is every meter without a model: say so, or a user's own training
+            # waits behind them with nothing saying why.
+            log.info(
+                "scheduler_training_queued",
+                meters=enqueued,
+                reasons=detail,
+                note="trainings requested now wait behind these; their status says how many tasks are ahead",
+            )
         return JobOutcome(enqueued, skipped, failed, detail, extra=fleet)
 
     def _drifted(self, active: dict[tuple[MeterType, str], ModelVersion]) -> set[tuple[MeterType, str]]:

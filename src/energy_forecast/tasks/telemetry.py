@@ -8,7 +8,8 @@ slice. Everything here is written to the shared Redis instead and read at scrape
 - ``ef_metrics:duration:{actor}``     hash bucket upper bound -> count, plus ``sum`` and ``count``
 - ``ef_metrics:training_seconds``     the same shape, from successful training results
 - ``task_recent``                     sorted set of task ids scored by enqueue time (ms)
-- ``task_meta:{id}``                  JSON ``{actor, queue, meter_id, meter_type, enqueued_at}``
+- ``task_meta:{id}``                  JSON ``{actor, queue, meter_id, meter_type, enqueued_at,
+                                      redis_message_id}``
 - ``ef_workers``                      hash broker id -> JSON worker description, refreshed each beat
 
 Telemetry never fails a task: a Redis error here is logged and dropped.
@@ -140,6 +141,8 @@ class TelemetryMiddleware(Middleware):
             "meter_id": message.kwargs.get("meter_id"),
             "meter_type": message.kwargs.get("meter_type"),
             "enqueued_at": utc_now().isoformat(),
+            # Where the message waits (tasks/waiting.py reads its position from this).
+            "redis_message_id": message.options.get("redis_message_id"),
         }
         keys = [TASK_COUNTERS_KEY, meta_key(message.message_id), RECENT_KEY]
         args = [

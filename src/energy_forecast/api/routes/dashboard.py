@@ -15,6 +15,7 @@ request, fetching the page itself again to fill it in.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,10 @@ from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.domain.tasks import TaskState
+from energy_forecast.domain.unit_totals import hourly_total
 from energy_forecast.errors import MeterNotFoundError
 from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
+from energy_forecast.services.fleet_page import STATUS_TEXT, FleetQuery, quality_status, select
 from energy_forecast.tasks.fleet_health import MeterHealth, meter_health
 from energy_forecast.tasks.publications import PublicationIndex
 
@@ -152,14 +155,25 @@ def _published(request: Request, meter_type: MeterType, meter_id: str) -> bool:
 async def fleet(
     request: Request, store: SeriesStoreDep, models: ModelStoreDep, refresh: int | None = None
 ) -> HTMLResponse:
-    """Fleet overview: every meter, model age and status, hold-out vs live accuracy, last publication."""
+    """Fleet overview: one page of meters (searched, sorted) with model age, status that judges the
+    model, hold-out vs live accuracy and last publication; tiles and medians over the whole fleet."""
+    query = FleetQuery.parse(dict(request.query_params))
     rows: list[MeterOverview] = await run_in_threadpool(fleet_overview, store, models)
+    shown = select(rows, query)
+    # Health of the whole fleet (a few Redis round trips whatever its size): the tiles count it all.
     health = await run_in_threadpool(_health, request, rows)
+    statuses = [quality_status(row) for row in rows]
     context = {
         "health": health,
         "drifted": sum(1 for h in health.values() if h.drifted),
         "failing": sum(1 for h in health.values() if h.failed_trainings),
-        "rows": rows,
+        "rows": shown.rows,
+        "fleet_page": shown,
+        "query": query,
+        "status_text": STATUS_TEXT,
+        "status_of": quality_status,
+        "meter_count": len(rows),
+        "poor_count": sum(1 for s in statuses if s in ("poor", "no-skill")),
         "now": datetime.now(UTC),
         "trained": sum(1 for row in rows if row.model is not None),
         "median_cv_rmse": fleet_median(rows, "cv_rmse_percent"),
@@ -190,6 +204,7 @@ async def meter_page(
         "first_reading": stats.first.isoformat() if stats and stats.first is not None else None,
         "last_reading": stats.last.isoformat() if stats and stats.last is not None else None,
         "unit": row.summary.meter.unit,
+        "total": asdict(hourly_total(row.summary.meter.unit)),
         "timezone": row.summary.meter.timezone,
         "has_model": row.model is not None,
         "has_publication": await run_in_threadpool(_published, request, row.meter_type, row.meter_id),

@@ -6,8 +6,9 @@ from datetime import UTC
 from typing import Annotated
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from energy_forecast.api import current_site
 from energy_forecast.api.deps import SeriesStoreDep, WeatherDep
 from energy_forecast.api.schemas import IsoDateTime
 from energy_forecast.api.weather_schemas import (
@@ -44,9 +45,13 @@ def _location(site: Site, meter_ids: list[str], created: bool | None = None) -> 
 
 
 @router.post("/location/", response_model=LocationPublic, response_model_exclude_none=False)
-def create_location(body: LocationCreate, store: SeriesStoreDep) -> LocationPublic:
-    """Create or update a site; without site_id, the city's site or the only one; names its meters."""
-    site_id, old = location_target(store, body.site_id, body.city)
+def create_location(request: Request, body: LocationCreate, store: SeriesStoreDep) -> LocationPublic:
+    """Create or update a site and make it the current location (the default of temperature calls).
+
+    Without site_id: the site the city's slug names, else a registered site at (within a few km)
+    these coordinates or in this city, else the only registered site, else a new one. Names its meters.
+    """
+    site_id, old = location_target(store, body.site_id, body.city, body.latitude, body.longitude)
     site = Site(
         site_id=site_id,
         latitude=body.latitude,
@@ -56,6 +61,7 @@ def create_location(body: LocationCreate, store: SeriesStoreDep) -> LocationPubl
         country=body.country or (old.country if old else None),
     )
     store.upsert_site(site)
+    current_site.remember(request, site.site_id)
     meters = [m.meter_id for m in store.list_meters() if m.site_id == site.site_id]
     return _location(site, meters, created=old is None)
 
@@ -72,10 +78,13 @@ def list_locations(store: SeriesStoreDep) -> list[LocationPublic]:
 
 @router.post("/temperature/series/", response_model=TemperatureSeriesPublic)
 def series(
-    body: TemperatureSeriesRequest, store: SeriesStoreDep, chain: WeatherDep
+    request: Request, body: TemperatureSeriesRequest, store: SeriesStoreDep, chain: WeatherDep
 ) -> TemperatureSeriesPublic:
-    """Hourly temperature from the store, then the providers; each value says its source."""
-    site = resolve_site(store, body.site_id)
+    """Hourly temperature from the store, then the providers; each value says its source.
+
+    Without site_id: the current location (the last ``POST /location/``), else the only site.
+    """
+    site = resolve_site(store, body.site_id, default=current_site.recall(request))
     result = temperature_series(
         store, chain, site, pd.Timestamp(body.start_date), pd.Timestamp(body.end_date), now=_now()
     )

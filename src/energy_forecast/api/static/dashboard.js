@@ -187,6 +187,8 @@
 
     const message = root.querySelector(".task-message");
     let text = `${record.status.replace(/_/g, " ").toLowerCase()}: ${record.message || ""}`;
+    // A queued task says why it waits (the tasks ahead of it in its queue).
+    if (record.status === "PENDING" && record.waiting) text += ` (${record.waiting})`;
     if (record.status === "FAILURE") {
       const error = record.error || record.details || {};
       text = `Training failed (${error.error_type || "error"}): ${error.error || record.message}`;
@@ -295,8 +297,15 @@
     const history = result.forecast_data.filter((p) => p.type === "historical");
     if (!forecast.length) return `${history.length} hourly readings; no forecast hours in this window.`;
     const peak = forecast.reduce((a, b) => (b.value > a.value ? b : a));
-    const total = forecast.reduce((sum, p) => sum + p.value, 0);
-    const unit = pageData().unit || "";
+    const page = pageData();
+    const unit = page.unit || "";
+    // A rate (kW, L/s) is not summed as if it were energy: the total is rate x 1 h (kWh, L).
+    const totals = page.total || { factor: 1, unit: unit, from_rate: false };
+    const total = forecast.reduce((sum, p) => sum + p.value, 0) * totals.factor;
+    const totalText = `${total.toLocaleString("en-US", { maximumFractionDigits: total >= 100 ? 0 : 2 })} ${totals.unit}`;
+    const totalLabel = totals.from_rate
+      ? `Forecast ${totals.quantity} ${totalText} (${unit} over each hour)`
+      : `Forecast total ${totalText}`;
     const model =
       result.model === "fleet"
         ? "the fleet model (a new meter)"
@@ -305,7 +314,7 @@
           : "same-hour mean (no model)";
     return (
       `${history.length} hourly readings and ${forecast.length} forecast hours from ${model}. ` +
-      `Forecast total ${total.toFixed(0)} ${unit}, peak ${peak.value.toFixed(1)} ${unit} at ` +
+      `${totalLabel}, peak ${peak.value.toFixed(1)} ${unit} at ` +
       `${peak.datetime.slice(0, 16).replace("T", " ")} UTC. The shaded band is the 80 % interval.`
     );
   }
