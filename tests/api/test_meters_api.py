@@ -38,8 +38,8 @@ def test_json_readings_are_stored_and_listed(client: TestClient) -> None:
         "interval_minutes": 60,
         "reading_kind": "interval",
     }
-        ],
-    }
+    # The naive stamp was read as UTC (no zone given) and site s1 has no temperatures: both said.
+    assert [(w["code"], w["subject"]) for w in warnings] == [("naive_utc", "m1"), ("no_temperature", "s1")]
     meters = client.get("/meters/").json()
     assert len(meters) == 1
     assert meters[0]["first_timestamp"].startswith("2024-01-01T00:00:00")
