@@ -289,7 +289,7 @@ def _local_stamps(
     if not naive.any():
         return timestamps, {}
     key_array = keys.to_numpy(dtype=object)
-    zone_per_row = pd.Series(key_array).map(dict(zones))
+    zone_per_row = pd.Series(key_array).map(dict(zones)).astype(object)
     if default_zone is not None:
         zone_per_row = zone_per_row.fillna(default_zone)
     zone_per_row = zone_per_row.to_numpy(dtype=object)
