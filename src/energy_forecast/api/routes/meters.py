@@ -25,6 +25,7 @@ from energy_forecast.domain.meters import (
     MeterType,
     ReadingKind,
     meter_from_row,
+    validate_interval_minutes,
     validate_site_id,
 )
 from energy_forecast.domain.units import validate_unit
@@ -142,6 +143,7 @@ def _meter_for_upload(
             validate_site_id(given["site_id"])
         if "unit" in given:
             validate_unit(given["unit"])
+        validate_interval_minutes(given.get("interval_minutes"))
         return replace(meter, **given)
     except ValueError as exc:
         raise InputDataError(str(exc)) from None
@@ -164,8 +166,8 @@ async def post_readings(
     timezone: Annotated[ZoneName | None, Query(description="zone of stamps without offset")] = None,
     reading_kind: Annotated[ReadingKind | None, Query(description="interval (default) or register")] = None,
     interval_minutes: Annotated[
-        Literal[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60] | None,
-        Query(description="native interval; detected from the stamps when absent"),
+        int | None,
+        Query(ge=1, le=60, description="native interval (minutes, divides an hour); detected when absent"),
     ] = None,
     stamps: Annotated[
         Literal["start", "end"], Query(description="whether a stamp marks its interval's start or end")
