@@ -204,3 +204,23 @@ def test_unknown_meter_ids_are_named_with_the_closest_listed_one(tmp_path: Path,
 @pytest.fixture
 def store(series_store: SeriesStore) -> SeriesStore:
     return series_store
+
+
+def test_readings_without_meters_csv_keep_what_the_registry_says(tmp_path: Path, store: SeriesStore) -> None:
+    store.upsert_meters([Meter("m1", MeterType.ELECTRICITY, "plant", "kW", "Europe/Rome")])
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "electricity.csv").write_text(
+        "timestamp,meter_id,consumption\n2024-07-01 00:00,m1,2\n2024-07-01 00:30,m1,4\n", encoding="utf-8"
+    )
+
+    report = import_directory(store, data)
+
+    assert store.get_meter("m1") == Meter(
+        "m1", MeterType.ELECTRICITY, "plant", "kW", "Europe/Rome", interval_minutes=30
+    )
+    # The registry's zone and unit apply: 00:00 CEST is 22:00 UTC, kW averaged.
+    assert store.read_readings(MeterType.ELECTRICITY, "m1").to_dict() == {
+        pd.Timestamp("2024-06-30T22:00Z"): 3.0
+    }
+    assert not [w for w in report.warnings if w.code in {"unknown_meter", "naive_utc"}]
