@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJson
 
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterId, MeterType, ReadingKind
 from energy_forecast.domain.sites import validate_country
-from energy_forecast.domain.units import validate_unit
+from energy_forecast.domain.units import UNIT_PATTERN
 
 
 def _iso_text(value: Any) -> Any:
@@ -180,9 +180,10 @@ class MeterIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     site_id: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    unit: Annotated[str, AfterValidator(validate_unit)] = Field(
+    unit: str = Field(
         default="",
         max_length=64,
+        pattern=UNIT_PATTERN,
         description="e.g. kWh, kW, m3, L/s: amounts are summed into hours, rates averaged",
     )
     timezone: ZoneName | None = Field(default=None, description="zone of naive stamps (IANA)")

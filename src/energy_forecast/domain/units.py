@@ -27,7 +27,6 @@ _RATES = {
     "power": ["W", "kW", "MW", "GW", "kVA", "kvar"],
     "flow": ["L/s", "L/min", "L/h", "m3/s", "m3/h", "m³/s", "m³/h", "gpm", "gal/min", "cfm"],
 }
-_PER_TIME = r"(?:/|\s+per\s+)(?:s|sec|second|min|minute|h|hr|hour|d|day)\b"
 # Aliases written out in full, so a user's "liters" or "cubic meters" is understood.
 _ALIASES = {
     "litre": "L", "liter": "L", "litres": "L", "liters": "L", "l": "L",
@@ -56,14 +55,27 @@ def _table() -> dict[str, Unit]:
     return table
 
 
+def _any_case(text: str) -> str:
+    """``text`` as a pattern matching it in any letter case, without flags: the same pattern
+    serves Python here and JSON Schema (ECMA) in the API's documents."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else re.escape(c) for c in text)
+
+
 _UNITS = _table()
 _SYMBOLS = sorted(_UNITS, key=len, reverse=True)  # longest first: "kWh" before "kW"
-_PATTERN = re.compile(
-    r"^\s*(?P<symbol>" + "|".join(re.escape(s) for s in _SYMBOLS) + r")"
-    r"(?P<per>" + _PER_TIME + r")?"
-    r"(?:$|[\s(\[,;])",
-    re.IGNORECASE,
+_TIMES = ["s", "sec", "second", "min", "minute", "h", "hr", "hour", "d", "day"]
+_PER = (
+    "(?:/|\\s+"
+    + _any_case("per")
+    + "\\s+)(?:"
+    + "|".join(_any_case(t) for t in sorted(_TIMES, key=len, reverse=True))
+    + ")"
 )
+# Empty, or a known symbol, optionally "per" a time, then the end or a description.
+UNIT_PATTERN = (
+    "^(?:\\s*$|\\s*(" + "|".join(_any_case(s) for s in _SYMBOLS) + ")(" + _PER + ")?(?:$|[\\s(\\[,;]))"
+)
+_PATTERN = re.compile(UNIT_PATTERN)
 
 KNOWN_UNITS = ", ".join(
     f"{quantity} ({', '.join(symbols)})" for quantity, symbols in {**_AMOUNTS, **_RATES}.items()
@@ -81,10 +93,10 @@ def parse_unit(text: str) -> Unit | None:
     match = _PATTERN.match(text)
     if match is None:
         raise ValueError(f"unknown unit {text!r}; use one of {KNOWN_UNITS}")
-    unit = _UNITS[match["symbol"].lower()]
-    if match["per"] and unit.kind is UnitKind.AMOUNT:
+    unit = _UNITS[match[1].lower()]
+    if match[2] and unit.kind is UnitKind.AMOUNT:
         # An amount per unit of time is a rate ("m3 per hour" is a flow, "kWh/h" a power).
-        per = re.sub(r"^(?:/|per\s+)", "", match["per"].strip(), flags=re.IGNORECASE)[0].lower()
+        per = re.sub(r"^(?:/|per\s+)", "", match[2].strip(), flags=re.IGNORECASE)[0].lower()
         quantity = "power" if unit.quantity == "energy" else "flow"
         return Unit(f"{unit.symbol}/{per}", UnitKind.RATE, quantity)
     return unit

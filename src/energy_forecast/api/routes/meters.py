@@ -20,6 +20,7 @@ from energy_forecast.api.json_body import (
 )
 from energy_forecast.api.schemas import MeterIn, MeterPublic, ReadingIn, ReadingsImported, ZoneName
 from energy_forecast.domain.meters import (
+    INTERVALS_MINUTES,
     SLUG_PATTERN,
     Meter,
     MeterType,
@@ -28,7 +29,7 @@ from energy_forecast.domain.meters import (
     validate_interval_minutes,
     validate_site_id,
 )
-from energy_forecast.domain.units import validate_unit
+from energy_forecast.domain.units import UNIT_PATTERN, validate_unit
 from energy_forecast.errors import InputDataError
 from energy_forecast.services.ingestion import ingest_meter_readings, read_csv
 from energy_forecast.services.meters import MeterSummary, meter_summaries, put_meter
@@ -162,12 +163,17 @@ async def post_readings(
     store: SeriesStoreDep,
     settings: SettingsDep,
     site_id: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
-    unit: Annotated[str | None, Query(max_length=64, description="kWh, kW, m3, L/s, ...")] = None,
+    unit: Annotated[
+        str | None, Query(max_length=64, pattern=UNIT_PATTERN, description="kWh, kW, m3, L/s, ...")
+    ] = None,
     timezone: Annotated[ZoneName | None, Query(description="zone of stamps without offset")] = None,
     reading_kind: Annotated[ReadingKind | None, Query(description="interval (default) or register")] = None,
     interval_minutes: Annotated[
         int | None,
-        Query(ge=1, le=60, description="native interval (minutes, divides an hour); detected when absent"),
+        Query(
+            description="native interval (minutes, divides an hour); detected when absent",
+            json_schema_extra={"enum": list(INTERVALS_MINUTES)},
+        ),
     ] = None,
     stamps: Annotated[
         Literal["start", "end"], Query(description="whether a stamp marks its interval's start or end")
@@ -216,7 +222,11 @@ async def post_readings(
     )
 
 
-@router.put("/{meter_type}/{meter_id}", response_model=MeterPublic)
+@router.put(
+    "/{meter_type}/{meter_id}",
+    response_model=MeterPublic,
+    responses={200: {"description": "replaced"}, 201: {"description": "created", "model": MeterPublic}},
+)
 def put_meter_entry(
     meter_type: MeterType, meter_id: MeterIdPath, body: MeterIn, store: SeriesStoreDep, response: Response
 ) -> dict[str, Any]:
