@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJson
 
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterId, MeterType, ReadingKind
 from energy_forecast.domain.sites import validate_country
-from energy_forecast.domain.units import UNIT_PATTERN
+from energy_forecast.domain.units import UNIT_PATTERN, validate_unit
 
 
 def _iso_text(value: Any) -> Any:
@@ -135,9 +135,12 @@ Country = Annotated[
 
 
 class ReadingIn(BaseModel):
-    """One hourly reading; ``consumption`` null marks a gap and is skipped."""
+    """One reading (or register read); ``consumption`` null marks a gap and is skipped."""
 
-    timestamp: IsoDateTime = Field(description="ISO-8601, start of the hour; naive stamps are UTC")
+    timestamp: IsoDateTime = Field(
+        description="ISO-8601; start of the interval (end with stamps=end); without an offset it is "
+        "read in the meter's time zone (UTC when none is known)"
+    )
     consumption: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 
 
@@ -180,10 +183,11 @@ class MeterIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     site_id: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    unit: str = Field(
+    # The pattern documents the known units; the validator refuses others naming them all.
+    unit: Annotated[str, AfterValidator(validate_unit)] = Field(
         default="",
         max_length=64,
-        pattern=UNIT_PATTERN,
+        json_schema_extra={"pattern": UNIT_PATTERN},
         description="e.g. kWh, kW, m3, L/s: amounts are summed into hours, rates averaged",
     )
     timezone: ZoneName | None = Field(default=None, description="zone of naive stamps (IANA)")

@@ -164,7 +164,10 @@ async def post_readings(
     settings: SettingsDep,
     site_id: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
     unit: Annotated[
-        str | None, Query(max_length=64, pattern=UNIT_PATTERN, description="kWh, kW, m3, L/s, ...")
+        str | None,
+        Query(
+            max_length=64, json_schema_extra={"pattern": UNIT_PATTERN}, description="kWh, kW, m3, L/s, ..."
+        ),
     ] = None,
     timezone: Annotated[ZoneName | None, Query(description="zone of stamps without offset")] = None,
     reading_kind: Annotated[ReadingKind | None, Query(description="interval (default) or register")] = None,
