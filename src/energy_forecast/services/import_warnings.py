@@ -113,7 +113,7 @@ def hourly_notes(meter: Meter, hourly: Hourly, source: str) -> list[ImportWarnin
         )
     if hourly.drops:
         listed = ", ".join(
-            f"{d.at.isoformat()} ({d.before:g} -> {d.after:g})" for d in hourly.drops[:_DROPS_LISTED]
+            f"{d.at.isoformat()} ({d.before:.12g} -> {d.after:.12g})" for d in hourly.drops[:_DROPS_LISTED]
         )
         more = len(hourly.drops) - _DROPS_LISTED
         out.append(
