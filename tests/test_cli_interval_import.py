@@ -80,6 +80,10 @@ def test_stamps_end_and_a_file_wide_zone_are_options(home: Path, tmp_path: Path)
     finally:
         store.close()
     assert "read as UTC" not in result.output
+    listed = json.loads(runner.invoke(app, ["meters", "--json"]).stdout)
+    assert [(m["meter_id"], m["timezone"], m["interval_minutes"]) for m in listed] == [
+        ("m1", "Europe/Rome", 30)
+    ]
 
 
 def test_naive_stamps_without_a_zone_are_named_in_the_summary(home: Path, tmp_path: Path) -> None:

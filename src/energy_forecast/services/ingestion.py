@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +216,11 @@ def plan_directory_import(
         plan.temperatures.append(fmt.parse_long_temperature(long, SEED_TEMPERATURE))
         plan.files.append(SEED_TEMPERATURE)
 
+    if timezone is not None:
+        # The file-wide zone is the zone of the meters that name none: their calendar uses it too.
+        plan.meters = {
+            k: m if k in explicit else replace(m, timezone=timezone) for k, m in plan.meters.items()
+        }
     if not plan.files:
         raise InputDataError(
             f"no known files in {data_dir}: expected meters.csv, electricity.csv, water.csv, "
