@@ -56,9 +56,11 @@ def import_(
         f"sites from {', '.join(report.files)} ({report.empty_rows_skipped} empty rows skipped)"
     )
     if report.warnings:
+        from energy_forecast.services.import_warnings import summary_lines
+
         typer.echo(f"{len(report.warnings)} warning(s):")
-        for warning in report.warnings:
-            typer.echo(f"  - {warning.message}")
+        for line in summary_lines(report.warnings):
+            typer.echo(f"  - {line}")
 
 
 def meters(

@@ -148,3 +148,17 @@ def sites_without_temperature(
             )
         )
     return out
+
+
+def summary_lines(warnings: list[ImportWarning], per_code: int = 5) -> list[str]:
+    """The summary as lines: at most ``per_code`` of each kind, then how many more (a fleet of
+    15-minute meters would otherwise print one "aggregated" line per meter)."""
+    by_code: dict[str, list[ImportWarning]] = {}
+    for warning in warnings:
+        by_code.setdefault(warning.code, []).append(warning)
+    lines = []
+    for code, group in by_code.items():
+        lines += [w.message for w in group[:per_code]]
+        if len(group) > per_code:
+            lines.append(f"... and {len(group) - per_code} more {code} warnings (for other meters or sites)")
+    return lines
