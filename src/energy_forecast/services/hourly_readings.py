@@ -87,13 +87,17 @@ def read_readings(
     stamps: list[np.ndarray] = []
     values: list[np.ndarray] = []
     keys: list[np.ndarray] = []
-    for key, rows in row_groups(parsed.frame):
+    rows = parsed.frame
+    all_stamps = pd.DatetimeIndex(rows["timestamp"]).asi8
+    all_values = rows["value"].to_numpy()
+    all_rows = rows["row"].to_numpy()
+    for key, start, end in row_groups(rows):
         meter = ctx.meter(key, meter_type)
         hourly = to_hourly(
             meter,
-            pd.DatetimeIndex(rows["timestamp"]).asi8,
-            rows["value"].to_numpy(),
-            rows["row"].to_numpy(),
+            all_stamps[start:end],
+            all_values[start:end],
+            all_rows[start:end],
             stamps_mark=ctx.stamps,
             source=source,
         )
@@ -117,12 +121,12 @@ def read_readings(
     return fmt.ParsedTable(hourly_frame, source, parsed.empty_rows), meters, notes
 
 
-def row_groups(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Per-key slices of a table sorted by key (then time)."""
+def row_groups(frame: pd.DataFrame) -> Iterator[tuple[str, int, int]]:
+    """(key, start, end) of each key's rows in a table sorted by key (then time)."""
     if frame.empty:
         return
     keys = frame["key"].to_numpy()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(keys)]
     for start, end in zip(starts, ends, strict=True):
-        yield str(keys[start]), frame.iloc[start:end]
+        yield str(keys[start]), int(start), int(end)

@@ -23,20 +23,24 @@ import pandas as pd
 from energy_forecast.errors import InputDataError
 
 _TIME_THEN_OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
+_UTC_SUFFIXES = ("Z", "z", "+00:00")
 _TRUE = {"true", "1", "yes", "y", "t", "dst"}
 _FALSE = {"false", "0", "no", "n", "f", "std", "standard"}
 
 
 def naive_mask(raw: pd.Series) -> np.ndarray:
     """True where a stamp carries no offset (read as wall-clock time)."""
-    text = raw.astype("string").str.strip()
-    # Fast path for the common spellings of UTC; the pattern only runs on the rest.
-    aware = text.str.endswith(("Z", "z", "+00:00")).fillna(False).to_numpy(dtype=bool)
-    if aware.all():
-        return ~aware
-    rest = ~aware
-    # A date alone ("2024-01-31") ends in "-31": an offset only counts after a time of day.
-    aware[rest] = text[rest].str.contains(_TIME_THEN_OFFSET).fillna(False).to_numpy(dtype=bool)
+    cells = raw.to_numpy(dtype=object)
+    # Plain str methods: pandas' string accessor cost ~1 s on 200,000 stamps.
+    aware = np.fromiter(
+        (isinstance(c, str) and c.rstrip().endswith(_UTC_SUFFIXES) for c in cells),
+        dtype=bool,
+        count=len(cells),
+    )
+    rest = np.flatnonzero(~aware)
+    if len(rest):
+        # A date alone ("2024-01-31") ends in "-31": an offset only counts after a time of day.
+        aware[rest] = [isinstance(c, str) and _TIME_THEN_OFFSET.search(c) is not None for c in cells[rest]]
     return ~aware
 
 
