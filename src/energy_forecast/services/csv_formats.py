@@ -9,6 +9,7 @@ different values are refused.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -72,13 +73,36 @@ def parse_timestamps(
     Raises:
         InputDataError: first unparseable, out-of-range or off-the-hour stamp, with its row.
     """
+    return parse_stamps(raw, source, first_row=first_row, hourly=hourly)[0]
+
+
+def _parse_uniform(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """One vectorised ISO-8601 parse of a column written all with offsets or all without (the
+    usual file): UTC stamps, and which were naive. Mixed columns raise ``ValueError``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notes on mixed offsets: the row path handles them
+        parsed = pd.to_datetime(raw, format="ISO8601")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC"), np.zeros(len(raw), dtype=bool)
+    if parsed.dtype.kind == "M":
+        return parsed.dt.tz_localize("UTC"), np.ones(len(raw), dtype=bool)
+    raise ValueError("mixed offsets")
+
+
+def parse_stamps(
+    raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW, hourly: bool = True
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """``parse_timestamps``, and a mask of the stamps written without an offset."""
+    naive: np.ndarray | None = None
     try:
-        # Fast path: one vectorised ISO-8601 parse of the whole column.
-        parsed = pd.to_datetime(raw, utc=True, format="ISO8601")
+        try:
+            parsed, naive = _parse_uniform(raw)
+        except ValueError:
+            parsed, naive = pd.to_datetime(raw, utc=True, format="ISO8601"), None
         if parsed.isna().any():  # empty cells parse to NaT without an error
             raise ValueError("empty timestamp")
     except (ValueError, TypeError, OverflowError):
-        parsed = _parse_timestamps_slowly(raw, source, first_row)
+        parsed, naive = _parse_timestamps_slowly(raw, source, first_row), None
     text = raw
     index = pd.DatetimeIndex(parsed).as_unit("ns")
     out_of_range = (index < EARLIEST) | (index >= LATEST)
@@ -94,7 +118,7 @@ def parse_timestamps(
         source,
         first_row,
     )
-    return index
+    return index, (naive if naive is not None else local_time.naive_mask(raw))
 
 
 def _parse_timestamps_slowly(raw: pd.Series, source: str, first_row: int) -> pd.Series:
@@ -246,9 +270,9 @@ def parse_long_readings(
         keys = pd.Series([meter_id] * len(frame), index=frame.index)
     else:
         keys = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
-    timestamps = parse_timestamps(frame["timestamp"], source, first_row=first_row, hourly=False)
+    timestamps, naive = parse_stamps(frame["timestamp"], source, first_row=first_row, hourly=False)
     timestamps, naive_as_utc = _local_stamps(
-        frame, keys, timestamps, zones or {}, default_zone, source, first_row
+        frame, keys, timestamps, naive, zones or {}, default_zone, source, first_row
     )
     values = parse_values(
         frame["consumption"], source, column="consumption", allow_negative=False, first_row=first_row
@@ -279,13 +303,13 @@ def _local_stamps(
     frame: pd.DataFrame,
     keys: pd.Series,
     timestamps: pd.DatetimeIndex,
+    naive: np.ndarray,
     zones: Mapping[str, str],
     default_zone: str | None,
     source: str,
     first_row: int,
 ) -> tuple[pd.DatetimeIndex, dict[str, int]]:
     """Naive stamps moved from "read as UTC" to their meter's zone; rows left as UTC, per meter."""
-    naive = local_time.naive_mask(frame["timestamp"])
     if not naive.any():
         return timestamps, {}
     key_array = keys.to_numpy(dtype=object)
@@ -316,11 +340,10 @@ def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
     """``timestamp,site_id,temperature_c``; temperatures outside -90..65 °C are refused."""
     require_columns(frame, ["timestamp", "site_id", "temperature_c"], source)
     keys = parse_ids(frame["site_id"], source, column="site_id")
-    timestamps = parse_timestamps(frame["timestamp"], source)
+    timestamps, naive = parse_stamps(frame["timestamp"], source)
     values = parse_values(frame["temperature_c"], source, column="temperature_c", allow_negative=True)
     check_temperature_bounds(values, source)
     table = build_table(timestamps, keys, values, source, key_column="site_id", value_column="temperature_c")
-    naive = local_time.naive_mask(frame["timestamp"])
     counts = pd.Series(keys.to_numpy(dtype=object)[naive]).value_counts() if naive.any() else {}
     return ParsedTable(table.frame, source, table.empty_rows, {str(k): int(v) for k, v in counts.items()})
 
