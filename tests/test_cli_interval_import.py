@@ -48,8 +48,8 @@ def test_import_puts_every_file_on_hand_computed_hours_and_summarises(home: Path
         assert values[meter_id] == pytest.approx(expected), meter_id
     assert "warning(s):" in result.output
     assert "10-minute readings of 'feeder_10' (kW) averaged (time-weighted mean) into hours" in result.output
-    assert "1 hours of 'feeder_10' dropped as incomplete (more than half of their 10-minute" in result.output
-    assert "register 'house_reg' went down 1 times (rollover or meter exchange)" in result.output
+    assert "1 hour of 'feeder_10' dropped as incomplete (more than half of their 10-minute" in result.output
+    assert "register 'house_reg' went down once (rollover or meter exchange)" in result.output
     assert "site 'rome' (meters 'feeder_10', 'house_reg', 'pump_flow', 'rome_ami')" in result.output
     listed = {m["meter_id"]: m for m in json.loads(runner.invoke(app, ["meters", "--json"]).stdout)}
     assert listed["house_reg"]["reading_kind"] == "register"
@@ -97,7 +97,7 @@ def test_naive_stamps_without_a_zone_are_named_in_the_summary(home: Path, tmp_pa
 
     assert result.exit_code == 0, result.output
     assert (
-        "1 stamps of 'm1' have no UTC offset and no time zone was given, so they were read as UTC"
+        "1 stamp of 'm1' had no UTC offset and no time zone was given, so they were read as UTC"
         in result.output
     )
 

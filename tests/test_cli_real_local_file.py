@@ -44,7 +44,7 @@ def test_the_cli_imports_the_local_time_and_register_files_into_the_published_ho
     assert ami.to_dict() == expected.to_dict()  # halves of a float sum back exactly
     first_day = expected[expected.index < "2021-03-28T12:00Z"].drop(ROLLOVER_HOUR)
     assert index.to_dict() == pytest.approx(first_day.to_dict(), abs=1e-6)
-    assert "register 'dma01_index' went down 1 times" in result.output
+    assert "register 'dma01_index' went down once" in result.output
     assert "2021-03-27T16:00:00+00:00 (99986.643 -> 12.473)" in result.output
 
 

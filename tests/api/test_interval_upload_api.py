@@ -56,7 +56,7 @@ def test_a_register_drop_is_answered_not_stored_as_negative(client: TestClient) 
 
     warnings = {w["code"]: w["message"] for w in response.json()["warnings"]}
     assert (
-        "went down 1 times (rollover or meter exchange) at 2024-01-01T01:30:00+00:00"
+        "went down once (rollover or meter exchange) at 2024-01-01T01:30:00+00:00"
         in warnings["register_drop"]
     )
     assert min(hourly(client, "house_reg").values()) > 0

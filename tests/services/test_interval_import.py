@@ -103,7 +103,7 @@ def test_without_a_zone_naive_stamps_are_utc_and_the_summary_says_so(
 
     assert stored_keys(series_store, "m1") == ["2024-01-01T00:00:00+00:00", "2024-01-01T01:00:00+00:00"]
     naive = [w for w in report.warnings if w.code == "naive_utc"]
-    assert len(naive) == 1 and "2 stamps of 'm1' have no UTC offset" in naive[0].message
+    assert len(naive) == 1 and "2 stamps of 'm1' had no UTC offset" in naive[0].message
 
 
 def stored_keys(store: SeriesStore, meter_id: str) -> list[str]:

@@ -28,6 +28,11 @@ class ImportWarning:
         return asdict(self)
 
 
+def _count(n: int, word: str) -> str:
+    """``1 hour``, ``3 hours``: the summary reads as sentences."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known id ``name`` most likely misspells (case first, then similarity), or None."""
     candidates = list(known)
@@ -61,7 +66,7 @@ def naive_stamps(naive_as_utc: Mapping[str, int], source: str) -> list[ImportWar
         ImportWarning(
             "naive_utc",
             key,
-            f"{source}: {count} stamps of {key!r} have no UTC offset and no time zone was given, so "
+            f"{source}: {_count(count, 'stamp')} of {key!r} had no UTC offset and no time zone was given, so "
             "they were read as UTC; give the meter's timezone (meters.csv or --timezone) if they are "
             "local time",
         )
@@ -89,8 +94,8 @@ def hourly_notes(meter: Meter, hourly: Hourly, source: str) -> list[ImportWarnin
             ImportWarning(
                 "incomplete_hours",
                 mid,
-                f"{source}: {hourly.incomplete_hours} hours of {mid!r} dropped as incomplete (more than "
-                f"half of their {every} intervals missing); they stay gaps",
+                f"{source}: {_count(hourly.incomplete_hours, 'hour')} of {mid!r} dropped as incomplete "
+                f"(more than half of their {every} intervals missing); they stay gaps",
             )
         )
     if hourly.scaled_hours:
@@ -98,8 +103,8 @@ def hourly_notes(meter: Meter, hourly: Hourly, source: str) -> list[ImportWarnin
             ImportWarning(
                 "scaled_hours",
                 mid,
-                f"{source}: {hourly.scaled_hours} hours of {mid!r} had some intervals missing; their sum "
-                "was scaled up by the share of intervals present",
+                f"{source}: {_count(hourly.scaled_hours, 'hour')} of {mid!r} had some intervals missing; "
+                "the sum was scaled up by the share of intervals present",
             )
         )
     if hourly.unspanned_hours:
@@ -107,7 +112,7 @@ def hourly_notes(meter: Meter, hourly: Hourly, source: str) -> list[ImportWarnin
             ImportWarning(
                 "register_unspanned",
                 mid,
-                f"{source}: {hourly.unspanned_hours} hours of {mid!r} lie between register reads that "
+                f"{source}: {_count(hourly.unspanned_hours, 'hour')} of {mid!r} between register reads that "
                 "span an hour's end (a missing read); they stay gaps",
             )
         )
@@ -116,11 +121,12 @@ def hourly_notes(meter: Meter, hourly: Hourly, source: str) -> list[ImportWarnin
             f"{d.at.isoformat()} ({d.before:.12g} -> {d.after:.12g})" for d in hourly.drops[:_DROPS_LISTED]
         )
         more = len(hourly.drops) - _DROPS_LISTED
+        times = "once" if len(hourly.drops) == 1 else f"{len(hourly.drops)} times"
         out.append(
             ImportWarning(
                 "register_drop",
                 mid,
-                f"{source}: register {mid!r} went down {len(hourly.drops)} times (rollover or meter "
+                f"{source}: register {mid!r} went down {times} (rollover or meter "
                 f"exchange) at {listed}{f' and {more} more' if more > 0 else ''}; each such interval is "
                 "a gap, never negative consumption",
             )
