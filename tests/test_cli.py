@@ -51,6 +51,8 @@ def test_import_then_meters_json_counts_the_non_empty_rows(home: Path, data_dir:
             "timezone": "UTC",
             "latitude": None,
             "longitude": None,
+            "reading_kind": "interval",
+            "interval_minutes": 60,
             "first_timestamp": "2024-01-01T00:00:00+00:00",
             "last_timestamp": "2024-01-01T23:00:00+00:00",
             "reading_count": 23,

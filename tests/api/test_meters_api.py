@@ -28,13 +28,18 @@ def test_json_readings_are_stored_and_listed(client: TestClient) -> None:
     response = client.post("/meters/electricity/m1/readings?site_id=s1&unit=kWh", json=body)
 
     assert response.status_code == 201, response.text
-    assert response.json() == {
+    warnings = response.json().pop("warnings")
+    assert {k: v for k, v in response.json().items() if k != "warnings"} == {
         "meter_id": "m1",
         "meter_type": "electricity",
         "rows_received": 4,
         "points_written": 3,
         "reading_count": 3,
+        "interval_minutes": 60,
+        "reading_kind": "interval",
     }
+    # The naive stamp was read as UTC (no zone given) and site s1 has no temperatures: both said.
+    assert [(w["code"], w["subject"]) for w in warnings] == [("naive_utc", "m1"), ("no_temperature", "s1")]
     meters = client.get("/meters/").json()
     assert len(meters) == 1
     assert meters[0]["first_timestamp"].startswith("2024-01-01T00:00:00")

@@ -48,7 +48,7 @@ def test_long_format_import_stores_exactly_the_non_empty_rows(
     assert report.empty_rows_skipped == 2
     stats = store.readings_stats()
     assert stats["m_e"].count == 2 and stats["m_e"].gap_hours == 1
-    assert store.get_meter("m_w") == Meter("m_w", MeterType.WATER, "s1", "m3")
+    assert store.get_meter("m_w") == Meter("m_w", MeterType.WATER, "s1", "m3", interval_minutes=60)
 
 
 def test_importing_twice_changes_no_count(tmp_path: Path, store: DuckDBSeriesStore) -> None:

@@ -92,7 +92,7 @@ def test_lines_carry_escaped_tags_and_fields_in_whole_seconds() -> None:
     registry, readings = fake.writes()
     assert registry == (
         'meter_registry,meter_id=m-1.a meter_type="electricity",site_id="site_1",'
-        'unit="k\\"W h,=\\\\",timezone="UTC",latitude=45.0 0'
+        'unit="k\\"W h,=\\\\",timezone="UTC",reading_kind="interval",latitude=45.0 0'
     )
     assert readings == "electricity_consumption,meter_id=m-1.a consumption=1.5 1704067200"
     assert all("precision=s" in str(r.url) for r in fake.requests if r.url.path == "/write")

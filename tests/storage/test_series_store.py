@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.domain.meters import Meter, MeterType, ReadingKind
 from energy_forecast.domain.series import make_series, validate_series
 from energy_forecast.domain.sites import Site
 from energy_forecast.errors import InvalidIdentifierError
@@ -129,6 +132,35 @@ def test_temperature_round_trips_per_site(series_store: SeriesStore) -> None:
     np.testing.assert_allclose(back.to_numpy(), temps.to_numpy()[24:])
     assert series_store.temperature_stats()["site_a"].count == 72
     assert series_store.read_temperature("site_b").empty
+
+
+def test_registry_keeps_reading_kind_and_native_interval_and_can_drop_it(series_store: SeriesStore) -> None:
+    register = Meter("w1", MeterType.WATER, unit="m3", reading_kind=ReadingKind.REGISTER, interval_minutes=15)
+    series_store.upsert_meters([register])
+    assert series_store.get_meter("w1") == register
+
+    series_store.upsert_meters([Meter("w1", MeterType.WATER, unit="L/s")])
+
+    assert series_store.get_meter("w1") == Meter("w1", MeterType.WATER, unit="L/s")
+    assert series_store.list_meters()[0].interval_minutes is None
+
+
+def test_a_registry_made_before_reading_kinds_opens_with_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE meters (meter_id VARCHAR PRIMARY KEY, meter_type VARCHAR NOT NULL, "
+            "site_id VARCHAR NOT NULL, unit VARCHAR NOT NULL, timezone VARCHAR NOT NULL, "
+            "latitude DOUBLE, longitude DOUBLE)"
+        )
+        con.execute("INSERT INTO meters VALUES ('m1', 'electricity', 's1', 'kWh', 'UTC', NULL, NULL)")
+
+    store = DuckDBSeriesStore(path)
+
+    assert store.get_meter("m1") == Meter("m1", ELEC, "s1", "kWh")
+    store.upsert_meters([Meter("m2", ELEC, interval_minutes=30)])
+    assert store.get_meter("m2") == Meter("m2", ELEC, interval_minutes=30)
+    store.close()
 
 
 def test_registry_upserts_and_lists_sorted(series_store: SeriesStore) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
-from energy_forecast.domain.meters import MeterId, MeterType
+from energy_forecast.domain.meters import SLUG_PATTERN, MeterId, MeterType, ReadingKind
 from energy_forecast.domain.sites import validate_country
+from energy_forecast.domain.units import UNIT_PATTERN, validate_unit
 
 
 def _iso_text(value: Any) -> Any:
@@ -134,9 +135,12 @@ Country = Annotated[
 
 
 class ReadingIn(BaseModel):
-    """One hourly reading; ``consumption`` null marks a gap and is skipped."""
+    """One reading (or register read); ``consumption`` null marks a gap and is skipped."""
 
-    timestamp: IsoDateTime = Field(description="ISO-8601, start of the hour; naive stamps are UTC")
+    timestamp: IsoDateTime = Field(
+        description="ISO-8601; start of the interval (end with stamps=end); without an offset it is "
+        "read in the meter's time zone (UTC when none is known)"
+    )
     consumption: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 
 
@@ -148,18 +152,49 @@ class MeterPublic(BaseModel):
     timezone: str
     latitude: float | None = None
     longitude: float | None = None
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    interval_minutes: int | None = Field(default=None, description="native interval of the readings")
     first_timestamp: datetime | None = None
     last_timestamp: datetime | None = None
     reading_count: int = 0
     gap_hours: int = 0
 
 
+class ImportWarningPublic(BaseModel):
+    code: str = Field(description="unknown_meter, naive_utc, aggregated, incomplete_hours, scaled_hours, ...")
+    subject: str = Field(description="the meter or site id it is about")
+    message: str
+
+
 class ReadingsImported(BaseModel):
     meter_id: str
     meter_type: MeterType
     rows_received: int
-    points_written: int
+    points_written: int = Field(description="hourly values written")
     reading_count: int
+    interval_minutes: int | None = Field(default=None, description="native interval of the readings")
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    warnings: list[ImportWarningPublic] = Field(default_factory=list)
+
+
+class MeterIn(BaseModel):
+    """A ``meters.csv`` row over HTTP: every field optional, absent = the default."""
+
+    model_config = {"extra": "forbid"}
+
+    site_id: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    # The pattern documents the known units; the validator refuses others naming them all.
+    unit: Annotated[str, AfterValidator(validate_unit)] = Field(
+        default="",
+        max_length=64,
+        json_schema_extra={"pattern": UNIT_PATTERN},
+        description="e.g. kWh, kW, m3, L/s: amounts are summed into hours, rates averaged",
+    )
+    timezone: ZoneName | None = Field(default=None, description="zone of naive stamps (IANA)")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    interval_minutes: Literal[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60] | None = None
 
 
 class HealthPublic(BaseModel):

@@ -22,13 +22,15 @@ from energy_forecast.cli.uploads import upload_directory
 from energy_forecast.domain.meters import MeterType
 
 
-def import_data(home: Connection, data_dir: Path) -> dict[str, Any]:
+def import_data(
+    home: Connection, data_dir: Path, *, stamps: str = "start", timezone: str | None = None
+) -> dict[str, Any]:
     """Import ``data_dir`` (``POST /import/`` or ``import_directory``); the report as JSON-ready dict."""
     if home.service is not None:
-        return upload_directory(home.service, data_dir)
+        return upload_directory(home.service, data_dir, stamps=stamps, timezone=timezone)
     from energy_forecast.services.ingestion import import_directory
 
-    report = import_directory(home.local_store(), data_dir)
+    report = import_directory(home.local_store(), data_dir, stamps=stamps, timezone=timezone)
     return {**asdict(report), "total_readings": report.total_readings}
 
 
@@ -194,6 +196,15 @@ def print_import(content: dict[str, Any]) -> None:
         f"{sum(temperatures.values())} temperatures of {len(temperatures)} sites from "
         f"{', '.join(content['files'])} ({content['empty_rows_skipped']} empty rows skipped)"
     )
+    warnings = content.get("warnings") or []
+    if warnings:
+        from energy_forecast.services.import_warnings import ImportWarning, summary_lines
+
+        typer.echo(f"{len(warnings)} warning(s):")
+        for line in summary_lines(
+            [w if isinstance(w, ImportWarning) else ImportWarning(**w) for w in warnings]
+        ):
+            typer.echo(f"  - {line}")
 
 
 def print_batch(batch: dict[str, Any]) -> int:

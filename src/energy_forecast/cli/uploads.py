@@ -35,7 +35,14 @@ def zip_directory(data_dir: Path, target: Any) -> list[str]:
     return names
 
 
-def upload_directory(service: ServiceClient, data_dir: Path, *, poll_s: float = 0.5) -> dict[str, Any]:
+def upload_directory(
+    service: ServiceClient,
+    data_dir: Path,
+    *,
+    poll_s: float = 0.5,
+    stamps: str = "start",
+    timezone: str | None = None,
+) -> dict[str, Any]:
     """Import ``data_dir`` through the service; its report (the bulk import's JSON)."""
     with tempfile.TemporaryFile() as spool:
         if not zip_directory(data_dir, spool):
@@ -45,7 +52,10 @@ def upload_directory(service: ServiceClient, data_dir: Path, *, poll_s: float = 
             )
         spool.seek(0)
         typer.echo(f"sending {data_dir} to the running service at {service.record.url}", err=True)
-        answer = service.post("/import/", content=spool.read(), headers={"Content-Type": "application/zip"})
+        params = {"stamps": stamps, **({"timezone": timezone} if timezone else {})}
+        answer = service.post(
+            "/import/", content=spool.read(), headers={"Content-Type": "application/zip"}, params=params
+        )
     if "job_id" not in answer:
         return dict(answer)
     shown = None

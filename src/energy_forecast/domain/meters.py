@@ -7,6 +7,7 @@ here, against a slug pattern that cannot express a path separator, a quote or a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, WithJsonSchema
 
+from energy_forecast.domain.units import validate_unit
 from energy_forecast.errors import InvalidIdentifierError
 
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -70,6 +72,26 @@ TimeZoneName = Annotated[str, AfterValidator(validate_timezone)]
 DEFAULT_SITE = "default"
 
 
+class ReadingKind(StrEnum):
+    """What a meter's ``consumption`` column holds."""
+
+    INTERVAL = "interval"  # the amount (or mean rate) of the interval the stamp marks
+    REGISTER = "register"  # a cumulative index read at the stamp's instant
+
+
+# Fixed intervals that tile an hour exactly, so every hour holds a whole number of them.
+INTERVALS_MINUTES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+
+
+def validate_interval_minutes(value: int | None) -> int | None:
+    if value is not None and value not in INTERVALS_MINUTES:
+        raise ValueError(
+            f"interval_minutes {value!r} does not divide an hour; use one of "
+            f"{', '.join(map(str, INTERVALS_MINUTES))}"
+        )
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Meter:
     """One registry entry: what a meter is and where it stands."""
@@ -81,9 +103,15 @@ class Meter:
     timezone: str = "UTC"
     latitude: float | None = None
     longitude: float | None = None
+    reading_kind: ReadingKind = ReadingKind.INTERVAL
+    interval_minutes: int | None = None  # native interval; None until declared or detected
 
     def __post_init__(self) -> None:
         validate_meter_id(self.meter_id)
+        object.__setattr__(self, "reading_kind", ReadingKind(self.reading_kind or ReadingKind.INTERVAL))
+        if self.interval_minutes is not None:
+            object.__setattr__(self, "interval_minutes", int(self.interval_minutes))
+        validate_interval_minutes(self.interval_minutes)
         validate_site_id(self.site_id)
         validate_timezone(self.timezone)
         object.__setattr__(self, "meter_type", MeterType(self.meter_type))
@@ -91,3 +119,43 @@ class Meter:
             raise ValueError(f"latitude {self.latitude} outside -90..90")
         if self.longitude is not None and not -180.0 <= self.longitude <= 180.0:
             raise ValueError(f"longitude {self.longitude} outside -180..180")
+
+
+def _number(row: Mapping[str, object], name: str) -> float | None:
+    value = row.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a number") from None
+
+
+def meter_from_row(row: Mapping[str, object]) -> Meter:
+    """A registry entry from one ``meters.csv`` row (or the same fields over HTTP); empty = default.
+
+    Raises:
+        ValueError: a field is invalid; the message names it and what is allowed.
+    """
+
+    def text(name: str) -> str:
+        value = row.get(name)
+        return "" if value is None else str(value).strip()
+
+    kind = text("reading_kind").lower() or ReadingKind.INTERVAL.value
+    if kind not in {k.value for k in ReadingKind}:
+        raise ValueError(f"reading_kind {kind!r} is not one of {', '.join(k.value for k in ReadingKind)}")
+    interval = _number(row, "interval_minutes")
+    if interval is not None and interval != int(interval):
+        raise ValueError(f"interval_minutes {row.get('interval_minutes')!r} is not a whole number")
+    return Meter(
+        meter_id=text("meter_id"),
+        meter_type=MeterType(text("meter_type").lower()),
+        site_id=text("site_id") or DEFAULT_SITE,
+        unit=validate_unit(text("unit")),
+        timezone=text("timezone") or "UTC",
+        latitude=_number(row, "latitude"),
+        longitude=_number(row, "longitude"),
+        reading_kind=ReadingKind(kind),
+        interval_minutes=None if interval is None else int(interval),
+    )

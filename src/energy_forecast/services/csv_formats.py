@@ -9,14 +9,16 @@ different values are refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError
+from energy_forecast.services import local_time
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 LATEST = pd.Timestamp("2100-01-01", tz="UTC")
@@ -26,11 +28,16 @@ FIRST_DATA_ROW = 2  # a spreadsheet's numbering: the header is row 1
 
 @dataclass(frozen=True, slots=True)
 class ParsedTable:
-    """A validated long table: ``timestamp`` (UTC), ``key`` (meter or site id), ``value``."""
+    """A validated long table: ``timestamp`` (UTC), ``key`` (meter or site id), ``value``, ``row``.
+
+    ``naive_as_utc`` counts, per key, the rows whose stamps had no offset and no time zone to be
+    read in, so were read as UTC.
+    """
 
     frame: pd.DataFrame
     source: str
     empty_rows: int
+    naive_as_utc: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -56,26 +63,53 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) ->
         )
 
 
-def parse_timestamps(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> pd.DatetimeIndex:
+def parse_timestamps(
+    raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW, hourly: bool = True
+) -> pd.DatetimeIndex:
     """ISO-8601 (or pandas-readable) stamps to UTC; naive stamps are read as UTC.
+
+    ``hourly=False`` lets sub-hourly stamps through (readings are put on hours later).
 
     Raises:
         InputDataError: first unparseable, out-of-range or off-the-hour stamp, with its row.
     """
+    return parse_stamps(raw, source, first_row=first_row, hourly=hourly)[0]
+
+
+def _parse_uniform(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """One vectorised ISO-8601 parse of a column written all with offsets or all without (the
+    usual file): UTC stamps, and which were naive. Mixed columns raise ``ValueError``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notes on mixed offsets: the row path handles them
+        parsed = pd.to_datetime(raw, format="ISO8601")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC"), np.zeros(len(raw), dtype=bool)
+    if parsed.dtype.kind == "M":
+        return parsed.dt.tz_localize("UTC"), np.ones(len(raw), dtype=bool)
+    raise ValueError("mixed offsets")
+
+
+def parse_stamps(
+    raw: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW, hourly: bool = True
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """``parse_timestamps``, and a mask of the stamps written without an offset."""
+    naive: np.ndarray | None = None
     try:
-        # Fast path: one vectorised ISO-8601 parse of the whole column.
-        parsed = pd.to_datetime(raw, utc=True, format="ISO8601")
+        try:
+            parsed, naive = _parse_uniform(raw)
+        except ValueError:
+            parsed, naive = pd.to_datetime(raw, utc=True, format="ISO8601"), None
         if parsed.isna().any():  # empty cells parse to NaT without an error
             raise ValueError("empty timestamp")
     except (ValueError, TypeError, OverflowError):
-        parsed = _parse_timestamps_slowly(raw, source, first_row)
+        parsed, naive = _parse_timestamps_slowly(raw, source, first_row), None
     text = raw
     index = pd.DatetimeIndex(parsed).as_unit("ns")
     out_of_range = (index < EARLIEST) | (index >= LATEST)
     reject_first(
         out_of_range, lambda pos: f"timestamp {text.iloc[pos]!r} outside 1970..2099", source, first_row
     )
-    off_hour = index != index.floor("h")
+    off_hour = index != index.floor("h") if hourly else np.zeros(len(index), dtype=bool)
     reject_first(
         off_hour,
         lambda pos: (
@@ -84,7 +118,7 @@ def parse_timestamps(raw: pd.Series, source: str, *, first_row: int = FIRST_DATA
         source,
         first_row,
     )
-    return index
+    return index, (naive if naive is not None else local_time.naive_mask(raw))
 
 
 def _parse_timestamps_slowly(raw: pd.Series, source: str, first_row: int) -> pd.Series:
@@ -191,21 +225,36 @@ def build_table(
                 row=int(max(rows[pos], rows[pos + 1])),
             )
         first = np.r_[True, ~same]
-        codes, stamps, value_array = codes[first], stamps[first], value_array[first]
+        codes, stamps, value_array, rows = codes[first], stamps[first], value_array[first], rows[first]
     frame = pd.DataFrame(
         {
             "timestamp": pd.DatetimeIndex(stamps, tz="UTC"),
             "key": np.asarray(uniques, dtype=object)[codes],
             "value": value_array,
+            "row": rows,
         }
     )
     return ParsedTable(frame=frame, source=source, empty_rows=int((~keep).sum()))
 
 
 def parse_long_readings(
-    frame: pd.DataFrame, source: str, *, meter_id: str | None = None, first_row: int = FIRST_DATA_ROW
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    meter_id: str | None = None,
+    first_row: int = FIRST_DATA_ROW,
+    zones: Mapping[str, str] | None = None,
+    default_zone: str | None = None,
 ) -> ParsedTable:
-    """``timestamp,meter_id,consumption`` (``meter_id`` optional when given by the caller)."""
+    """``timestamp,meter_id,consumption`` (``meter_id`` optional when given by the caller).
+
+    ``reading`` is accepted for ``consumption`` (a register's index goes there). Stamps may be
+    sub-hourly. Naive stamps are read in ``zones[meter_id]`` or ``default_zone`` (``local_time``),
+    as UTC without either;
+    an optional ``is_dst`` column marks the repeated autumn hour.
+    """
+    if "consumption" not in frame.columns and "reading" in frame.columns:
+        frame = frame.rename(columns={"reading": "consumption"})
     columns = ["timestamp", "consumption"] if meter_id else ["timestamp", "meter_id", "consumption"]
     require_columns(frame, columns, source)
     if meter_id is not None:
@@ -221,29 +270,82 @@ def parse_long_readings(
         keys = pd.Series([meter_id] * len(frame), index=frame.index)
     else:
         keys = parse_ids(frame["meter_id"], source, column="meter_id", first_row=first_row)
-    timestamps = parse_timestamps(frame["timestamp"], source, first_row=first_row)
+    timestamps, naive = parse_stamps(frame["timestamp"], source, first_row=first_row, hourly=False)
+    timestamps, naive_as_utc = _local_stamps(
+        frame, keys, timestamps, naive, zones or {}, default_zone, source, first_row
+    )
     values = parse_values(
         frame["consumption"], source, column="consumption", allow_negative=False, first_row=first_row
     )
-    return build_table(
-        timestamps,
-        keys,
-        values,
-        source,
-        key_column="meter_id",
-        value_column="consumption",
-        first_row=first_row,
-    )
+    try:
+        table = build_table(
+            timestamps,
+            keys,
+            values,
+            source,
+            key_column="meter_id",
+            value_column="consumption",
+            first_row=first_row,
+        )
+    except InputDataError as exc:
+        if not naive_as_utc or not exc.problem.startswith("duplicate"):
+            raise
+        raise InputDataError(
+            exc.problem + "; the stamps have no UTC offset and were read as UTC: "
+            "if they are local time (a repeated hour when clocks go back), give the meter's timezone",
+            source=source,
+            row=exc.row,
+        ) from None
+    return ParsedTable(table.frame, source, table.empty_rows, naive_as_utc)
+
+
+def _local_stamps(
+    frame: pd.DataFrame,
+    keys: pd.Series,
+    timestamps: pd.DatetimeIndex,
+    naive: np.ndarray,
+    zones: Mapping[str, str],
+    default_zone: str | None,
+    source: str,
+    first_row: int,
+) -> tuple[pd.DatetimeIndex, dict[str, int]]:
+    """Naive stamps moved from "read as UTC" to their meter's zone; rows left as UTC, per meter."""
+    if not naive.any():
+        return timestamps, {}
+    key_array = keys.to_numpy(dtype=object)
+    zone_per_row = pd.Series(key_array).map(dict(zones)).astype(object)
+    if default_zone is not None:
+        zone_per_row = zone_per_row.fillna(default_zone)
+    zone_per_row = zone_per_row.to_numpy(dtype=object)
+    unzoned = naive & pd.isna(zone_per_row)
+    counts = pd.Series(key_array[unzoned]).value_counts()
+    naive_as_utc = {str(k): int(v) for k, v in counts.items()}
+    local = naive & ~pd.isna(zone_per_row)
+    if local.any():
+        is_dst = (
+            local_time.parse_is_dst(frame["is_dst"], source, first_row)[local]
+            if "is_dst" in frame.columns
+            else None
+        )
+        wall = timestamps[local].tz_localize(None)
+        rows_in_file = np.flatnonzero(local) + first_row
+        utc = local_time.localize(wall, zone_per_row[local], key_array[local], is_dst, source, rows_in_file)
+        i8 = timestamps.asi8.copy()
+        i8[local] = utc.asi8
+        timestamps = pd.DatetimeIndex(i8, tz="UTC").as_unit("ns")
+    return timestamps, naive_as_utc
 
 
 def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
     """``timestamp,site_id,temperature_c``; temperatures outside -90..65 °C are refused."""
     require_columns(frame, ["timestamp", "site_id", "temperature_c"], source)
     keys = parse_ids(frame["site_id"], source, column="site_id")
-    timestamps = parse_timestamps(frame["timestamp"], source)
+    timestamps, naive = parse_stamps(frame["timestamp"], source)
     values = parse_values(frame["temperature_c"], source, column="temperature_c", allow_negative=True)
     check_temperature_bounds(values, source)
-    return build_table(timestamps, keys, values, source, key_column="site_id", value_column="temperature_c")
+    table = build_table(timestamps, keys, values, source, key_column="site_id", value_column="temperature_c")
+    counts = pd.Series(keys.to_numpy(dtype=object)[naive]).value_counts() if naive.any() else {}
+    return ParsedTable(table.frame, source, table.empty_rows, {str(k): int(v) for k, v in counts.items()})
 
 
 def check_temperature_bounds(values: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> None:

@@ -3,13 +3,18 @@
 Two directory layouts are understood:
 
 - the long format of the development data: ``meters.csv`` (``meter_id,meter_type,site_id,unit``
-  [+ ``timezone,latitude,longitude``]), ``electricity.csv`` / ``water.csv``
-  (``timestamp,meter_id,consumption``), ``temperature.csv`` (``timestamp,site_id,temperature_c``);
+  [+ ``timezone,latitude,longitude,reading_kind,interval_minutes``]), ``electricity.csv`` /
+  ``water.csv`` (``timestamp,meter_id,consumption``), ``temperature.csv``
+  (``timestamp,site_id,temperature_c``);
 - the seed's ``initial_datasets/`` files (``Electricity_Consumption_data.csv``,
   ``Water_Consumption.csv``, ``Temperature_Data.csv`` with ``DateTime, Consumption, Temperature,
   meter_id``); their temperature belongs to the ``default`` site.
 
-A file that fails validation raises ``InputDataError`` before any write, so the store is unchanged.
+Readings at any interval that divides an hour, and cumulative registers, become hourly values
+(``intervals``); naive stamps are read in the meter's time zone (``local_time``). Both the CLI's
+``import`` and the HTTP routes come through here. A file that fails validation raises
+``InputDataError`` before any write, so the store is unchanged; what the import should say
+without stopping ends up in ``ImportReport.warnings`` (``import_warnings``).
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from energy_forecast.domain.meters import DEFAULT_SITE, Meter, MeterType
+from energy_forecast.domain.meters import DEFAULT_SITE, Meter, MeterType, meter_from_row
 from energy_forecast.domain.series import make_series
 from energy_forecast.errors import ConflictError, InputDataError
 from energy_forecast.services import csv_formats as fmt
+from energy_forecast.services import import_warnings as warn
+from energy_forecast.services.hourly_readings import IntakeContext, intake_context, read_readings
 from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
 
@@ -47,6 +54,7 @@ class ImportReport:
     temperature_written: dict[str, int] = field(default_factory=dict)
     empty_rows_skipped: int = 0
     meters_registered: int = 0
+    warnings: list[warn.ImportWarning] = field(default_factory=list)
 
     @property
     def total_readings(self) -> int:
@@ -103,28 +111,14 @@ def _groups(table: fmt.ParsedTable) -> Iterator[tuple[str, pd.Series]]:
 def _parse_meters_csv(path: Path) -> list[Meter]:
     frame = read_csv(path, path.name)
     fmt.require_columns(frame, ["meter_id", "meter_type"], path.name)
-    ids = fmt.parse_ids(frame["meter_id"], path.name, column="meter_id")
-    types = fmt.parse_meter_types(frame["meter_type"], path.name)
-    sites = (
+    fmt.parse_ids(frame["meter_id"], path.name, column="meter_id")
+    fmt.parse_meter_types(frame["meter_type"], path.name)
+    if "site_id" in frame.columns:
         fmt.parse_ids(frame["site_id"].replace("", DEFAULT_SITE), path.name, column="site_id")
-        if "site_id" in frame.columns
-        else pd.Series([DEFAULT_SITE] * len(frame))
-    )
     meters: list[Meter] = []
-    for pos in range(len(frame)):
-        row = frame.iloc[pos]
+    for pos, row in enumerate(frame.to_dict("records")):
         try:
-            meters.append(
-                Meter(
-                    meter_id=ids.iloc[pos],
-                    meter_type=MeterType(types.iloc[pos]),
-                    site_id=sites.iloc[pos],
-                    unit=str(row.get("unit", "")),
-                    timezone=str(row.get("timezone") or "UTC"),
-                    latitude=float(row["latitude"]) if row.get("latitude") else None,
-                    longitude=float(row["longitude"]) if row.get("longitude") else None,
-                )
-            )
+            meters.append(meter_from_row(row))
         except ValueError as exc:
             raise InputDataError(str(exc), source=path.name, row=pos + 2) from None
     dup = pd.Series([m.meter_id for m in meters]).duplicated()
@@ -132,6 +126,15 @@ def _parse_meters_csv(path: Path) -> list[Meter]:
         pos = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputDataError(f"meter_id {meters[pos].meter_id!r} listed twice", source=path.name, row=pos + 2)
     return meters
+
+
+def _explicit_zones(path: Path, meters: list[Meter]) -> dict[str, str]:
+    """Meters whose ``meters.csv`` row names a time zone (an empty cell names none)."""
+    frame = read_csv(path, path.name)
+    if "timezone" not in frame.columns:
+        return {}
+    given = frame["timezone"].astype(str).str.strip().to_numpy() != ""
+    return {m.meter_id: m.timezone for m, named in zip(meters, given, strict=True) if named}
 
 
 def _seed_to_long(frame: pd.DataFrame, name: str, value_column: str) -> pd.DataFrame:
@@ -150,10 +153,21 @@ class _Plan:
     readings: list[tuple[MeterType, fmt.ParsedTable]] = field(default_factory=list)
     temperatures: list[fmt.ParsedTable] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    warnings: list[warn.ImportWarning] = field(default_factory=list)
 
 
-def plan_directory_import(data_dir: Path) -> _Plan:
-    """Read and validate every known file of ``data_dir``.
+def plan_directory_import(
+    data_dir: Path,
+    *,
+    store: SeriesStore | None = None,
+    stamps: str = "start",
+    timezone: str | None = None,
+) -> _Plan:
+    """Read and validate every known file of ``data_dir``, readings put on hours.
+
+    ``store`` supplies the meters already registered (their kind, unit and zone); ``stamps``
+    says whether a reading's stamp marks its interval's start or end; ``timezone`` is the zone
+    of naive stamps for meters that name none.
 
     Raises:
         InputDataError: a file is malformed (names file, row and problem) or none is found.
@@ -162,15 +176,17 @@ def plan_directory_import(data_dir: Path) -> _Plan:
     if not data_dir.is_dir():
         raise InputDataError(f"{data_dir} is not a directory")
     meters_csv = data_dir / "meters.csv"
+    explicit: dict[str, str] = {}
     if meters_csv.is_file():
         plan.meters = {m.meter_id: m for m in _parse_meters_csv(meters_csv)}
+        explicit = _explicit_zones(meters_csv, list(plan.meters.values()))
         plan.files.append(meters_csv.name)
+    ctx = intake_context(store, dict(plan.meters), explicit, timezone, stamps)
     for meter_type, name in LONG_READINGS.items():
         path = data_dir / name
         if path.is_file():
-            plan.readings.append(
-                (meter_type, fmt.parse_long_readings(read_csv(path, name, numeric=("consumption",)), name))
-            )
+            frame = read_csv(path, name, numeric=("consumption", "reading"))
+            _add_readings(plan, ctx, meter_type, frame, name)
             plan.files.append(name)
     temperature_csv = data_dir / "temperature.csv"
     if temperature_csv.is_file():
@@ -191,7 +207,7 @@ def plan_directory_import(data_dir: Path) -> _Plan:
             )
             if "meter_id" not in long.columns:
                 long["meter_id"] = f"{meter_type.value}_meter"
-            plan.readings.append((meter_type, fmt.parse_long_readings(long, name)))
+            _add_readings(plan, ctx, meter_type, long, name)
             plan.files.append(name)
     seed_temp = seed_dir / SEED_TEMPERATURE
     if seed_temp.is_file():
@@ -200,23 +216,36 @@ def plan_directory_import(data_dir: Path) -> _Plan:
         plan.temperatures.append(fmt.parse_long_temperature(long, SEED_TEMPERATURE))
         plan.files.append(SEED_TEMPERATURE)
 
+    if timezone is not None:
+        # The file-wide zone is the zone of the meters that name none: their calendar uses it too.
+        plan.meters = {
+            k: m if k in explicit else replace(m, timezone=timezone) for k, m in plan.meters.items()
+        }
     if not plan.files:
         raise InputDataError(
             f"no known files in {data_dir}: expected meters.csv, electricity.csv, water.csv, "
             "temperature.csv or the seed's initial_datasets/*.csv"
         )
-    for meter_type, table in plan.readings:
-        for meter_id in pd.unique(table.frame["key"]):
-            known = plan.meters.get(meter_id)
-            if known is None:
-                plan.meters[meter_id] = Meter(meter_id=meter_id, meter_type=meter_type)
-            elif known.meter_type != meter_type:
-                raise InputDataError(
-                    f"meter {meter_id!r} appears in {table.source} but meters.csv lists it as "
-                    f"{known.meter_type.value}",
-                    source=table.source,
-                )
     return plan
+
+
+def _add_readings(
+    plan: _Plan, ctx: IntakeContext, meter_type: MeterType, frame: pd.DataFrame, name: str
+) -> None:
+    table, meters, notes = read_readings(frame, name, meter_type, ctx)
+    for meter_id in meters:
+        listed = plan.meters.get(meter_id)
+        if listed is not None and listed.meter_type != meter_type:
+            raise InputDataError(
+                f"meter {meter_id!r} appears in {name} but meters.csv lists it as {listed.meter_type.value}",
+                source=name,
+            )
+    unknown = [m for m in meters if m not in ctx.listed and m not in ctx.registry]
+    if ctx.listed or ctx.registry:
+        plan.warnings += warn.unknown_meters(unknown, [*ctx.listed, *ctx.registry], name)
+    plan.meters.update(meters)
+    plan.readings.append((meter_type, table))
+    plan.warnings += notes
 
 
 def _check_registry_conflicts(store: SeriesStore, meters: list[Meter]) -> None:
@@ -230,14 +259,26 @@ def _check_registry_conflicts(store: SeriesStore, meters: list[Meter]) -> None:
             )
 
 
-def import_directory(store: SeriesStore, data_dir: Path) -> ImportReport:
-    """Validate every file of ``data_dir``, then write registry, readings and temperatures."""
-    plan = plan_directory_import(data_dir)
+def import_directory(
+    store: SeriesStore, data_dir: Path, *, stamps: str = "start", timezone: str | None = None
+) -> ImportReport:
+    """Validate every file of ``data_dir``, then write registry, readings and temperatures.
+
+    ``stamps`` (``start``/``end``) and ``timezone`` (zone of naive stamps for meters that name
+    none) apply to every readings file; see ``plan_directory_import``.
+    """
+    plan = plan_directory_import(data_dir, store=store, stamps=stamps, timezone=timezone)
     meters = list(plan.meters.values())
     _check_registry_conflicts(store, meters)
     report = ImportReport(files=plan.files)
     with store.batch():
         _write_plan(store, plan, meters, report)
+    for table in plan.temperatures:
+        plan.warnings += warn.naive_stamps(table.naive_as_utc, table.source)
+    with_temperature = [*store.temperature_stats()]
+    report.warnings = plan.warnings + warn.sites_without_temperature(
+        [m for m in meters if m.meter_id in report.readings_written], with_temperature
+    )
     return report
 
 
@@ -269,28 +310,60 @@ def import_meter_readings(
     max_rows: int | None = None,
     first_row: int = fmt.FIRST_DATA_ROW,
 ) -> int:
-    """Validate one meter's readings (``timestamp,consumption``) and write them; returns points written.
+    """Validate one meter's readings (``timestamp,consumption``) and write them; returns points written."""
+    return ingest_meter_readings(
+        store, meter, frame, source, max_rows=max_rows, first_row=first_row
+    ).total_readings
 
-    The meter is registered when new; a meter registered with another type is a ``ConflictError``.
+
+def ingest_meter_readings(
+    store: SeriesStore,
+    meter: Meter,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    max_rows: int | None = None,
+    first_row: int = fmt.FIRST_DATA_ROW,
+    stamps: str = "start",
+    timezone: str | None = None,
+) -> ImportReport:
+    """One meter's readings at any interval (or register reads), put on hours and written.
+
+    ``meter`` is the registry entry as it should stand (kind, unit, declared interval): it is
+    registered, or updated with its detected native interval. ``timezone`` is the zone of naive
+    stamps when the request names one (else the meter's, its site's, or UTC with a warning).
+    A meter registered with another type is a ``ConflictError``; nothing is written on error.
     """
     if max_rows is not None and len(frame) > max_rows:
         raise InputDataError(
             f"{len(frame)} rows exceed the limit of {max_rows} per request; split the upload",
             source=source,
         )
-    table = fmt.parse_long_readings(frame, source, meter_id=meter.meter_id, first_row=first_row)
     existing = store.get_meter(meter.meter_id)
     if existing is not None and existing.meter_type != meter.meter_type:
         raise ConflictError(
             f"meter {meter.meter_id!r} is registered as {existing.meter_type.value}, "
             f"not {meter.meter_type.value}"
         )
-    if existing is None:
-        store.upsert_meters([meter])
-        register_sites(store, [meter.site_id])
-    if table.frame.empty:
-        return 0
-    series = make_series(
-        pd.DatetimeIndex(table.frame["timestamp"]), table.frame["value"].to_numpy(), "consumption"
+    explicit = {meter.meter_id: timezone} if timezone is not None else {}
+    ctx = intake_context(store, {meter.meter_id: meter}, explicit, None, stamps)
+    table, meters, notes = read_readings(
+        frame, source, meter.meter_type, ctx, meter_id=meter.meter_id, first_row=first_row
     )
-    return store.write_readings(meter.meter_type, meter.meter_id, series)
+    final = meters.get(meter.meter_id, meter)
+    report = ImportReport(files=[source], empty_rows_skipped=table.empty_rows, warnings=notes)
+    with store.batch():
+        if final != existing:
+            store.upsert_meters([final])
+            report.meters_registered = 1
+        written = 0
+        if not table.frame.empty:
+            series = make_series(
+                pd.DatetimeIndex(table.frame["timestamp"]), table.frame["value"].to_numpy(), "consumption"
+            )
+            written = store.write_readings(meter.meter_type, meter.meter_id, series)
+        report.readings_written[meter.meter_id] = written
+        if existing is None:
+            register_sites(store, [meter.site_id])
+    report.warnings += warn.sites_without_temperature([final], [*store.temperature_stats()])
+    return report

@@ -7,7 +7,8 @@ from typing import Any
 
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import SeriesStats
-from energy_forecast.errors import NoDataFoundError
+from energy_forecast.errors import ConflictError, NoDataFoundError
+from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
 
 
@@ -26,6 +27,8 @@ class MeterSummary:
             "timezone": self.meter.timezone,
             "latitude": self.meter.latitude,
             "longitude": self.meter.longitude,
+            "reading_kind": self.meter.reading_kind.value,
+            "interval_minutes": self.meter.interval_minutes,
             "first_timestamp": stats.first.isoformat() if stats and stats.first is not None else None,
             "last_timestamp": stats.last.isoformat() if stats and stats.last is not None else None,
             "reading_count": stats.count if stats else 0,
@@ -82,3 +85,21 @@ def meter_calendar(store: SeriesStore, meter: Meter) -> tuple[str, str | None]:
     if timezone == "UTC" and site is not None and site.timezone:
         timezone = site.timezone
     return timezone, (site.country if site is not None else None)
+
+
+def put_meter(store: SeriesStore, meter: Meter) -> bool:
+    """Create or replace one registry entry (a ``meters.csv`` row); True when it was created.
+
+    Raises:
+        ConflictError: the meter is registered with another type (its readings live there).
+    """
+    existing = store.get_meter(meter.meter_id)
+    if existing is not None and existing.meter_type != meter.meter_type:
+        raise ConflictError(
+            f"meter {meter.meter_id!r} is registered as {existing.meter_type.value}, not "
+            f"{meter.meter_type.value}; use another meter id"
+        )
+    if existing != meter:
+        store.upsert_meters([meter])
+    register_sites(store, [meter.site_id])
+    return existing is None

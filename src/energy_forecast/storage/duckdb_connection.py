@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS sites (
     timezone VARCHAR NOT NULL,
     country VARCHAR
 );
+-- How a meter reports (interval amounts or a cumulative register) and its native interval.
+ALTER TABLE meters ADD COLUMN IF NOT EXISTS reading_kind VARCHAR DEFAULT 'interval';
+ALTER TABLE meters ADD COLUMN IF NOT EXISTS interval_minutes INTEGER;
 -- Sites registered by an import have no coordinates yet; files made before that get them nullable.
 ALTER TABLE sites ALTER latitude DROP NOT NULL;
 ALTER TABLE sites ALTER longitude DROP NOT NULL;

@@ -95,6 +95,8 @@ class DuckDBSeriesStore:
                 "timezone": [m.timezone for m in meters],
                 "latitude": pd.array([m.latitude for m in meters], dtype="Float64"),
                 "longitude": pd.array([m.longitude for m in meters], dtype="Float64"),
+                "reading_kind": [m.reading_kind.value for m in meters],
+                "interval_minutes": pd.array([m.interval_minutes for m in meters], dtype="Int32"),
             }
         )
         with self._writing(_METERS), self._db.cursor() as cur:

@@ -98,7 +98,10 @@ def registry_line(meter: Meter) -> str:
         f"site_id={string_field(meter.site_id)}",
         f"unit={string_field(meter.unit)}",
         f"timezone={string_field(meter.timezone)}",
+        f"reading_kind={string_field(meter.reading_kind.value)}",
     ]
+    if meter.interval_minutes is not None:
+        fields.append(f"interval_minutes={int(meter.interval_minutes)}i")
     if meter.latitude is not None:
         fields.append(f"latitude={float(meter.latitude)!r}")
     if meter.longitude is not None:

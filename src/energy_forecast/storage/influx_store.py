@@ -101,13 +101,14 @@ class InfluxSeriesStore:
         if not meters:
             return
         latest = {m.meter_id: m for m in meters}
-        # Fields absent from a new point keep their old value, so coordinates being removed
-        # must be deleted first; everything else is overwritten by the point at time 0.
+        # Fields absent from a new point keep their old value, so coordinates (or an interval)
+        # being removed must be deleted first; everything else is overwritten by the point at time 0.
         losing = [
             old.meter_id
             for old in self._select_meters(list(latest))
             if (old.latitude is not None and latest[old.meter_id].latitude is None)
             or (old.longitude is not None and latest[old.meter_id].longitude is None)
+            or (old.interval_minutes is not None and latest[old.meter_id].interval_minutes is None)
         ]
         for ids in lp.chunks(losing, lp.OR_CHUNK):
             self._http.query([f"DELETE FROM {lp.ident(REGISTRY)} WHERE {lp.id_filter('meter_id', ids)}"])
@@ -142,6 +143,8 @@ class InfluxSeriesStore:
                         timezone=row.get("timezone") or "UTC",
                         latitude=lp.float_or_none(row.get("latitude")),
                         longitude=lp.float_or_none(row.get("longitude")),
+                        reading_kind=row.get("reading_kind") or "interval",
+                        interval_minutes=_int_or_none(row.get("interval_minutes")),
                     )
         return [meters[k] for k in sorted(meters)]
 
@@ -377,3 +380,7 @@ def _fingerprint(result: list[lp.Series]) -> Fingerprint:
         for row in series.rows():
             return int(row.get("count") or 0), float(row.get("sum") or 0.0)
     return 0, 0.0
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]

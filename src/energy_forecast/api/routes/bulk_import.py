@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from energy_forecast.api.deps import SeriesStoreDep
+from energy_forecast.api.schemas import ZoneName
 from energy_forecast.errors import EnergyForecastError, InputDataError, NotFoundError
 from energy_forecast.logging import get_logger
 from energy_forecast.services.ingestion import import_directory
@@ -73,7 +74,7 @@ class ImportJobs:
         self.lock = threading.Lock()
         self.jobs: dict[str, dict[str, Any]] = {}
 
-    def start(self, store: SeriesStore, uploaded: UploadedFiles) -> dict[str, Any]:
+    def start(self, store: SeriesStore, uploaded: UploadedFiles, options: dict[str, Any]) -> dict[str, Any]:
         job_id = uuid.uuid4().hex
         job = {
             "job_id": job_id,
@@ -88,13 +89,17 @@ class ImportJobs:
         with self.lock:
             self._expire()
             self.jobs[job_id] = job
-        threading.Thread(target=self._run, args=(job, store, uploaded), daemon=True, name="import").start()
+        threading.Thread(
+            target=self._run, args=(job, store, uploaded, options), daemon=True, name="import"
+        ).start()
         return dict(job)
 
-    def _run(self, job: dict[str, Any], store: SeriesStore, uploaded: UploadedFiles) -> None:
+    def _run(
+        self, job: dict[str, Any], store: SeriesStore, uploaded: UploadedFiles, options: dict[str, Any]
+    ) -> None:
         job.update(state="RUNNING", progress=10, message="validating every file, then writing")
         try:
-            report = import_upload(store, uploaded)
+            report = import_upload(store, uploaded, **options)
             job.update(
                 state="SUCCESS", progress=100, message="imported", report=report_content(report, uploaded)
             )
@@ -122,10 +127,10 @@ class ImportJobs:
             del self.jobs[key]
 
 
-def import_upload(store: SeriesStore, uploaded: UploadedFiles) -> Any:
+def import_upload(store: SeriesStore, uploaded: UploadedFiles, **options: Any) -> Any:
     """``import_directory`` on the upload; its messages name the upload, never the temporary path."""
     try:
-        return import_directory(store, uploaded.directory)
+        return import_directory(store, uploaded.directory, **options)
     except InputDataError as exc:
         where = str(uploaded.directory)
         if where not in exc.problem:
@@ -186,8 +191,20 @@ async def bulk_import(
             description=f"false: always answer 202 with a job; default: wait up to {SYNC_IMPORT_BYTES} bytes"
         ),
     ] = None,
+    stamps: Annotated[
+        Literal["start", "end"], Query(description="whether a stamp marks its interval's start or end")
+    ] = "start",
+    timezone: Annotated[
+        ZoneName | None,
+        Query(description="zone of stamps without offset, for meters whose meters.csv row names none"),
+    ] = None,
 ) -> Response:
-    """Import meters.csv, readings of many meters and temperatures at once; all or nothing, idempotent."""
+    """Import meters.csv, readings of many meters and temperatures at once; all or nothing, idempotent.
+
+    Readings may come at any interval that divides an hour or as register reads, as for
+    ``energy-forecast import`` (``stamps`` and ``timezone`` are its ``--stamps`` and ``--timezone``).
+    """
+    options = {"stamps": stamps, "timezone": timezone}
     directory = FilePath(tempfile.mkdtemp(prefix="ef-import-"))
     try:
         uploaded = await _receive(request, directory)
@@ -196,10 +213,10 @@ async def bulk_import(
         raise
     log.info("import_received", files=uploaded.names, bytes=uploaded.total_bytes, ignored=uploaded.ignored)
     if wait is False or (wait is None and uploaded.total_bytes > SYNC_IMPORT_BYTES):
-        job = _jobs(request).start(store, uploaded)
+        job = _jobs(request).start(store, uploaded, options)
         return JSONResponse(job, status_code=202, headers={"Location": f"/import/{job['job_id']}"})
     try:
-        report = await run_in_threadpool(import_upload, store, uploaded)
+        report = await run_in_threadpool(lambda: import_upload(store, uploaded, **options))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return JSONResponse(report_content(report, uploaded), status_code=201)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
@@ -17,17 +18,21 @@ from energy_forecast.api.json_body import (
     release,
     validate_stepwise,
 )
-from energy_forecast.api.schemas import MeterPublic, ReadingIn, ReadingsImported, ZoneName
+from energy_forecast.api.schemas import MeterIn, MeterPublic, ReadingIn, ReadingsImported, ZoneName
 from energy_forecast.domain.meters import (
-    DEFAULT_SITE,
+    INTERVALS_MINUTES,
     SLUG_PATTERN,
     Meter,
     MeterType,
+    ReadingKind,
+    meter_from_row,
+    validate_interval_minutes,
     validate_site_id,
 )
+from energy_forecast.domain.units import UNIT_PATTERN, validate_unit
 from energy_forecast.errors import InputDataError
-from energy_forecast.services.ingestion import import_meter_readings, read_csv
-from energy_forecast.services.meters import meter_summaries
+from energy_forecast.services.ingestion import ingest_meter_readings, read_csv
+from energy_forecast.services.meters import MeterSummary, meter_summaries, put_meter
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
@@ -123,6 +128,28 @@ def _frame_from_json_body(body: bytes, max_rows: int) -> tuple[pd.DataFrame, str
     return frame.astype({"consumption": "float64"}), "JSON body (row = list index)", 0
 
 
+def _meter_for_upload(
+    existing: Meter | None,
+    meter_type: MeterType,
+    meter_id: str,
+    fields: dict[str, Any],
+) -> Meter:
+    """The registry entry as the upload's query parameters leave it: the stored one (or a new
+    one) with the fields the request gives replaced."""
+    base = existing if existing is not None and existing.meter_type == meter_type else None
+    meter = base or Meter(meter_id=meter_id, meter_type=meter_type)
+    given = {k: v for k, v in fields.items() if v is not None}
+    try:
+        if "site_id" in given:
+            validate_site_id(given["site_id"])
+        if "unit" in given:
+            validate_unit(given["unit"])
+        validate_interval_minutes(given.get("interval_minutes"))
+        return replace(meter, **given)
+    except ValueError as exc:
+        raise InputDataError(str(exc)) from None
+
+
 @router.post(
     "/{meter_type}/{meter_id}/readings",
     response_model=ReadingsImported,
@@ -135,35 +162,84 @@ async def post_readings(
     meter_id: MeterIdPath,
     store: SeriesStoreDep,
     settings: SettingsDep,
-    site_id: Annotated[str, Query(pattern=SLUG_PATTERN)] = DEFAULT_SITE,
-    unit: Annotated[str, Query(max_length=64)] = "",
-    timezone: Annotated[ZoneName, Query()] = "UTC",
+    site_id: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+    unit: Annotated[
+        str | None,
+        Query(
+            max_length=64, json_schema_extra={"pattern": UNIT_PATTERN}, description="kWh, kW, m3, L/s, ..."
+        ),
+    ] = None,
+    timezone: Annotated[ZoneName | None, Query(description="zone of stamps without offset")] = None,
+    reading_kind: Annotated[ReadingKind | None, Query(description="interval (default) or register")] = None,
+    interval_minutes: Annotated[
+        int | None,
+        Query(
+            description="native interval (minutes, divides an hour); detected when absent",
+            json_schema_extra={"enum": list(INTERVALS_MINUTES)},
+        ),
+    ] = None,
+    stamps: Annotated[
+        Literal["start", "end"], Query(description="whether a stamp marks its interval's start or end")
+    ] = "start",
 ) -> ReadingsImported:
-    """Import hourly readings of one meter (JSON list, CSV body or CSV file); all or nothing."""
-    meter = Meter(
-        meter_id=meter_id,
-        meter_type=meter_type,
-        site_id=validate_site_id(site_id),
-        unit=unit,
-        timezone=timezone,
-    )
+    """Import readings of one meter (JSON list, CSV body or CSV file) at any interval that divides
+    an hour, or register reads; stored hourly, all or nothing.
+
+    Query parameters given update the meter's registry entry (as a ``meters.csv`` row would);
+    absent ones keep what is stored.
+    """
+    fields = {
+        "site_id": site_id,
+        "unit": unit,
+        "timezone": timezone,
+        "reading_kind": reading_kind,
+        "interval_minutes": interval_minutes,
+    }
+    existing = await run_in_threadpool(store.get_meter, meter_id)
+    meter = _meter_for_upload(existing, meter_type, meter_id, fields)
     frame, source, first_row = await _frame_from_request(
         request, max_bytes=64 * 1024 * 1024, max_rows=settings.max_import_rows
     )
-    written = await run_in_threadpool(
-        import_meter_readings,
+    report = await run_in_threadpool(
+        ingest_meter_readings,
         store,
         meter,
         frame,
         source,
         max_rows=settings.max_import_rows,
         first_row=first_row,
+        stamps=stamps,
+        timezone=timezone,
     )
-    stats = (await run_in_threadpool(store.readings_stats, meter_type)).get(meter_id)
+    stats = (await run_in_threadpool(store.readings_stats, meter_type, [meter_id])).get(meter_id)
+    stored = await run_in_threadpool(store.get_meter, meter_id)
     return ReadingsImported(
         meter_id=meter_id,
         meter_type=meter_type,
         rows_received=len(frame),
-        points_written=written,
+        points_written=report.total_readings,
         reading_count=stats.count if stats else 0,
+        interval_minutes=stored.interval_minutes if stored else None,
+        reading_kind=stored.reading_kind if stored else ReadingKind.INTERVAL,
+        warnings=[w.to_dict() for w in report.warnings],  # type: ignore[misc]
     )
+
+
+@router.put(
+    "/{meter_type}/{meter_id}",
+    response_model=MeterPublic,
+    responses={200: {"description": "replaced"}, 201: {"description": "created", "model": MeterPublic}},
+)
+def put_meter_entry(
+    meter_type: MeterType, meter_id: MeterIdPath, body: MeterIn, store: SeriesStoreDep, response: Response
+) -> dict[str, Any]:
+    """Create (201) or replace (200) one meter's registry entry: the fields of a ``meters.csv``
+    row, validated the same way; absent fields take their defaults."""
+    try:
+        meter = meter_from_row({"meter_id": meter_id, "meter_type": meter_type.value, **body.model_dump()})
+    except ValueError as exc:
+        raise InputDataError(str(exc)) from None
+    created = put_meter(store, meter)
+    response.status_code = 201 if created else 200
+    stats = store.readings_stats(meter_type, [meter_id]).get(meter_id)
+    return MeterSummary(meter, stats).to_dict()
