@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 venv=bench/.peers-venv
 python=${PYTHON:-}
 if [[ -z $python ]]; then
-    for candidate in python3.13 python3.12 "$(pyenv prefix 3.12 2>/dev/null)/bin/python3.12"; do
+    for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3; do
         if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
             python=$candidate
             break

@@ -426,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     tools = ["ours", *peers, *([AVERAGE] if len(peers) > 1 else [])]
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
+    out = None
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        out = args.out.open("w", newline="")
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
     print(f"{'meter':16} {'tool':10} {'ratio':>6} {'cov80%':>6} {'rCRPS':>6} {'s':>6}")
     for meter in chosen:
         group = group_of(meter.meter_id, meter.meter_type)
@@ -452,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["error"] = run or "not run (a peer failed)"
                 print(f"{meter.meter_id:16} {tool:10} failed: {row['error']}", flush=True)
             rows.append(row)
+            if out is not None:  # row by row, so that a long run interrupted keeps what it measured
+                writer.writerow(row)
+                out.flush()
     summary = summary_rows(rows, tools)
     print_table(summary)
     print(
@@ -462,12 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         "divided by its series); s/met = seconds per meter with the 28 forecasts (median)."
     )
     print(f"elapsed {time.perf_counter() - started:.1f} s")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+    if out is not None:
+        out.close()
         print(f"per-meter results: {args.out}")
     return 0
 
