@@ -13,6 +13,7 @@ Python >= 3.12):
     nice -n 10 bench/.peers-venv/bin/python -P bench/peers.py [--data-dir ../shared/data]
         [--meters a,b] [--types electricity,water] [--days 28] [--peers openstef,mlforecast,skforecast]
         [--out peers.csv]
+    bench/.peers-venv/bin/python -P bench/peers.py --table-from peers.csv   # the table of a saved run
 """
 
 from __future__ import annotations
@@ -400,6 +401,16 @@ CSV_FIELDS = (
 )
 
 
+def read_rows(path: Path) -> list[dict[str, object]]:
+    """The rows of a CSV written by ``--out``, numbers as floats and empty cells left out."""
+    numeric = set(CSV_FIELDS) - {"meter", "type", "group", "tool", "best_baseline", "note", "error"}
+    with path.open(newline="") as handle:
+        return [
+            {k: float(v) if k in numeric else v for k, v in row.items() if v != ""}
+            for row in csv.DictReader(handle)
+        ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
@@ -408,7 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28, help="daily origins (the last N days)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"subset of {','.join(PEERS)}")
     parser.add_argument("--out", type=Path, default=None, help="write one CSV row per meter and tool here")
+    parser.add_argument("--table-from", type=Path, default=None, help="print the table of a saved --out CSV")
     args = parser.parse_args(argv)
+    if args.table_from:
+        rows = read_rows(args.table_from)
+        print_table(summary_rows(rows, [t for t in TOOLS if any(r["tool"] == t for r in rows)]))
+        return 0
     peers = tuple(p for p in PEERS if p in {x.strip() for x in args.peers.split(",") if x.strip()})
     unknown = {x.strip() for x in args.peers.split(",") if x.strip()} - set(PEERS)
     if unknown:

@@ -118,3 +118,24 @@ def test_summary_counts_a_failure_as_not_beating_the_baseline() -> None:
     (water, everything) = peers.summary_rows(rows, ["ours"])
     assert water["beating"] == 50.0 and water["failed"] == 1 and water["ratio"] == 0.8
     assert everything["group"] == "all meters"
+
+
+def test_a_saved_run_prints_the_same_table(tmp_path, capsys) -> None:
+    rows = [
+        {"meter": "a", "type": "water", "group": "water", "tool": "ours", "ratio": 0.75, "coverage": 81.0},
+        {"meter": "a", "type": "water", "group": "water", "tool": "openstef", "error": "ValueError: no"},
+    ]
+    path = tmp_path / "peers.csv"
+    with path.open("w", newline="") as handle:
+        writer = peers.csv.DictWriter(handle, fieldnames=peers.CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert peers.read_rows(path) == rows
+    assert peers.main(["--table-from", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "0.750" in printed and "(1 failed)" in printed
+
+
+def test_an_unknown_peer_is_refused_with_the_choices() -> None:
+    with pytest.raises(SystemExit):
+        peers.main(["--peers", "prophet"])
