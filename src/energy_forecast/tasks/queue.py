@@ -133,23 +133,7 @@ class TaskQueue:
             pipe.lindex(f"{RESULT_NAMESPACE}:{task_id}", 0)
             pipe.get(error_key(task_id))
             raw_progress, raw_result, raw_error = pipe.execute()
-        if raw_progress is None:
-            return None
-        record = TaskProgress.from_dict(json.loads(raw_progress))
-        status = _public(record)
-        if record.state is TaskState.SUCCESS:
-            status["result"] = (
-                json.loads(raw_result)
-                if raw_result is not None
-                else {
-                    "status": "success",
-                    "message": record.message,
-                    "details": record.details,
-                }
-            )
-        if raw_error is not None and record.state is TaskState.FAILURE:
-            status["error"] = json.loads(raw_error)
-        return status
+        return status_from_raw(raw_progress, raw_result, raw_error)
 
     def list_active(self) -> list[dict[str, Any]]:
         with _redis_errors("list tasks", tls=self.tls):
@@ -316,6 +300,33 @@ class TaskQueue:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
         with _redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
+
+
+def status_keys(task_id: str) -> tuple[str, str, str]:
+    """The keys ``status_from_raw`` reads: progress record, result list (first item), error."""
+    return progress_key(task_id), f"{RESULT_NAMESPACE}:{task_id}", error_key(task_id)
+
+
+def status_from_raw(raw_progress: Any, raw_result: Any, raw_error: Any) -> dict[str, Any] | None:
+    """The seed's status shape from the raw values of ``status_keys``; None without a record."""
+    if raw_progress is None:
+        return None
+    record = TaskProgress.from_dict(json.loads(raw_progress))
+    status = _public(record)
+    if record.state is TaskState.SUCCESS:
+        status["result"] = (
+            json.loads(raw_result)
+            if raw_result is not None
+            else {"status": "success", "message": record.message, "details": record.details}
+        )
+    if raw_error is not None and record.state is TaskState.FAILURE:
+        status["error"] = json.loads(raw_error)
+    return status
+
+
+def public_record(record: TaskProgress) -> dict[str, Any]:
+    """One progress record in the shape of the status routes and stream events."""
+    return _public(record)
 
 
 def batch_state(states: Sequence[str]) -> str:

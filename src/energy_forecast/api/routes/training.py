@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
-from energy_forecast.api import sse
+from energy_forecast.api import sse, streams
 from energy_forecast.api.deps import SeriesStoreDep, TaskQueueDep
 from energy_forecast.api.schemas import (
     TASK_ID_PATTERN,
@@ -98,23 +99,53 @@ async def stream(
         Header(
             pattern=sse.EVENT_ID_PATTERN,
             description="the id of the last event received (a browser's EventSource sends it when it "
-            "reconnects); the stream resumes after it. 0: from the first event",
+            "reconnects); the stream resumes after it. 0: from the first event. Each part of the id "
+            "is at most 2^64-1 (400 beyond)",
         ),
     ] = "0",
 ) -> StreamingResponse:
-    """Server-Sent Events: one data event per state change, the last with the result or error."""
-    if await run_in_threadpool(queue.read_status, task_id) is None:
-        raise TaskNotFoundError(task_id)
+    """Server-Sent Events: one data event per state change, the last with the result or error.
+
+    At most ``EF_LIMITS__STREAMS_PER_KEY`` streams per key and ``EF_LIMITS__MAX_STREAMS`` in all are
+    open at once; beyond them 429 with ``Retry-After``."""
+    streams.check_event_id(last_event_id)
+    reader: streams.StreamReader = request.app.state.stream_reader
+    gate: streams.StreamGate = request.app.state.stream_gate
+    identity = streams.caller_identity(request)
+    gate.admit(identity)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            gate.release(identity)
+
+    try:
+        if await reader.read_status(task_id) is None:
+            raise TaskNotFoundError(task_id)
+    except BaseException:
+        release()
+        raise
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for chunk in sse.task_events(
+                reader,
+                task_id,
+                last_event_id,
+                request.is_disconnected,
+                max_duration=request.app.state.settings.stream_max_duration,
+            ):
+                yield chunk
+        finally:
+            release()
+
     return StreamingResponse(
-        sse.task_events(
-            queue,
-            task_id,
-            last_event_id,
-            request.is_disconnected,
-            max_duration=request.app.state.settings.stream_max_duration,
-        ),
+        events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(release),
     )
 
 
