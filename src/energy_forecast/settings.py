@@ -220,9 +220,10 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         parts = urlsplit(value)
-        if parts.scheme != "s3" or not parts.netloc:
+        if parts.scheme != "s3" or not parts.netloc or "@" in parts.netloc:
             raise ValueError(
-                f"EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX, got {redact_text(value)!r}"
+                "EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX (credentials come from the AWS "
+                f"chain, never the URL), got {redact_text(value)!r}"
             )
         return value
 

@@ -35,7 +35,7 @@ from energy_forecast.errors import (
     StorageError,
     WeatherProviderError,
 )
-from energy_forecast.logging import get_logger
+from energy_forecast.logging import get_logger, redact_text
 
 log = get_logger(__name__)
 
@@ -80,7 +80,7 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EnergyForecastError)
     status = status_for(exc)
     log.warning("request_failed", error=type(exc).__name__, status=status, message=exc.message)
-    body = error_body(status, exc.message, type(exc).__name__)
+    body = error_body(status, redact_text(exc.message), type(exc).__name__)
     if exc.error_type is not None:
         body["error_type"] = exc.error_type.value
     for attr in ("source", "row", "meter_id", "provider"):

@@ -9,6 +9,7 @@ with ``Retry-After`` at once, before its body is read, instead of queueing behin
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,15 @@ from energy_forecast.api.errors import error_body
 
 COMPUTE_PATHS = frozenset({"/test_model/", "/backtest/"})
 COMPUTE_RETRY_AFTER_S = 5
+
+
+def caller_identity(request: Request) -> str:
+    """Whose share a request spends: the API key the access middleware admitted, else the address."""
+    key_id = getattr(request.state, "api_key_id", None)
+    if key_id:
+        return f"key:{key_id}"
+    client = request.client
+    return f"ip:{client.host if client else 'unknown'}"
 
 
 class NoSniffMiddleware:

@@ -20,7 +20,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 
 from energy_forecast.domain.tasks import TaskProgress
 from energy_forecast.errors import QueueUnavailableError
@@ -35,15 +34,6 @@ CONNECT_TIMEOUT_S = 2.0
 RETRY_AFTER_S = 5
 # The largest Redis stream id part (an unsigned 64-bit integer).
 MAX_ID_PART = 2**64 - 1
-
-
-def caller_identity(request: Request) -> str:
-    """The API key id the access middleware admitted, else the client address."""
-    key_id = getattr(request.state, "api_key_id", None)
-    if key_id:
-        return f"key:{key_id}"
-    client = request.client
-    return f"ip:{client.host if client else 'unknown'}"
 
 
 def check_event_id(value: str) -> None:

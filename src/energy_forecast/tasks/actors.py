@@ -29,7 +29,6 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
-from energy_forecast.services.evaluation import fleet_row
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.services.publication import publish_chunk
 from energy_forecast.services.retention import apply_retention
@@ -98,8 +97,9 @@ def evaluate_meter_task(
     meter_id: str, meter_type: str, version: int | None, test_size: float
 ) -> dict[str, Any]:
     """One meter's row of the fleet test (``/test_model/all_models/``): a chronological split fit."""
-    store, model_store = get_context().stores()
-    row = fleet_row(
+    context = get_context()
+    store, model_store = context.stores()
+    row = context.evaluate(
         store,
         meter_id=validate_meter_id(meter_id),
         meter_type=MeterType(meter_type),

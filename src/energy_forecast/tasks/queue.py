@@ -35,6 +35,7 @@ from energy_forecast.tasks.results import RESULT_NAMESPACE
 
 TimeBound = str | datetime | None
 EVALUATION = "evaluation"
+PUBLICATION = "publication"
 BATCH_ROUND_TRIP = 500  # tasks enqueued per Redis round trip in a batch
 
 
@@ -200,9 +201,14 @@ class TaskQueue:
         }
 
     def enqueue_evaluation(
-        self, meters: Sequence[tuple[str, MeterType | str, int | None]], test_size: float = 0.2
+        self,
+        meters: Sequence[tuple[str, MeterType | str, int | None]],
+        test_size: float = 0.2,
+        *,
+        batch_id: str | None = None,
     ) -> tuple[str, list[str]]:
         """One fleet-test task per (meter_id, meter_type, model version); returns (batch_id, task_ids).
+        ``batch_id``: the id already claimed for it (``tasks.quotas.FleetClaims``), else a new one.
 
         Raises:
             InvalidIdentifierError: a meter id is not a safe slug (checked before anything is sent).
@@ -217,7 +223,7 @@ class TaskQueue:
                 "test_size": test_size,
             }
             messages.append(self.actors.evaluate_meter.message_with_options(kwargs=kwargs))
-        batch_id = str(uuid.uuid4())
+        batch_id = batch_id or str(uuid.uuid4())
         with _redis_errors("enqueue the fleet test", tls=self.tls):
             for first in range(0, len(messages), BATCH_ROUND_TRIP):
                 with pipelined(self.client) as pipe:
@@ -272,7 +278,7 @@ class TaskQueue:
                 self.store.write(pending, Guard.CREATE)
                 self.broker.enqueue(message)
                 task_ids.append(message.message_id)
-            self.store.write_batch(batch_id, task_ids)
+            self.store.write_batch(batch_id, task_ids, kind=PUBLICATION)
         return batch_id, task_ids
 
     def enqueue_retention(

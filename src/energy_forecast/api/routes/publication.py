@@ -16,6 +16,7 @@ from energy_forecast.api.publication_schemas import (
     PublishedPointPublic,
     PublishRequest,
 )
+from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
@@ -27,12 +28,15 @@ BatchIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="batch id
 
 
 @router.post("/publish", response_model=PublishAccepted, status_code=202)
-def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) -> PublishAccepted:
+def publish(
+    body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep, work: QueuedWorkDep
+) -> PublishAccepted:
     """Queue forecast publication for every meter with a model, one task per chunk of meters."""
     meters = [(v.meter_id, v.meter_type) for v in models.list_models(body.meter_type)]
     if not meters:
         raise InputDataError("no meter has a trained model to publish from; train meters first")
     batch_id, task_ids = queue.enqueue_publication(meters, days=body.days, chunk_size=body.chunk_size)
+    work.add(task_ids)
     return PublishAccepted(batch_id=batch_id, tasks=len(task_ids), meters=len(meters), task_ids=task_ids)
 
 
@@ -40,9 +44,12 @@ def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) ->
 def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPublic:
     """Overall state of a publication batch and each chunk task's state."""
     batch = queue.read_batch(batch_id)
-    if batch is None:
+    tasks: list[dict[str, Any]] = batch["tasks"] if batch is not None else []
+    # A training batch or fleet test shares the batch record; its tasks are not publications.
+    if batch is None or any(
+        (t.get("details") or {}).get("kind") != "publication" for t in tasks if t["status"] != "EXPIRED"
+    ):
         raise NotFoundError(f"publication batch {batch_id!r} is unknown or its records expired")
-    tasks: list[dict[str, Any]] = batch["tasks"]
     return PublishBatchPublic(
         batch_id=batch_id,
         state=batch_state([t["status"] for t in tasks]),

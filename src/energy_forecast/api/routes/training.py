@@ -11,6 +11,8 @@ from starlette.background import BackgroundTask
 
 from energy_forecast.api import sse, streams
 from energy_forecast.api.deps import SeriesStoreDep, TaskQueueDep
+from energy_forecast.api.guards import caller_identity
+from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import (
     TASK_ID_PATTERN,
     BatchAccepted,
@@ -38,18 +40,20 @@ class TaskNotFoundError(NotFoundError):
 # 200, not 202: the seed shows these exchanges without a code, so FastAPI's default is what every
 # client of the seed design checks for. Routes the seeds do not show keep 202.
 @router.post("/", response_model=TaskAccepted)
-def train(body: TrainRequest, queue: TaskQueueDep) -> TaskAccepted:
+def train(body: TrainRequest, queue: TaskQueueDep, work: QueuedWorkDep) -> TaskAccepted:
     """Queue training of one meter on all its readings (its queued or running task if there is one)."""
     task_id = queue.enqueue_training(body.meter_id, body.meter_type, force=body.force)
+    work.add([task_id])
     return TaskAccepted(task_id=task_id)
 
 
 @router.post("/v2/", response_model=TaskAccepted)
-def train_window(body: TrainWindowRequest, queue: TaskQueueDep) -> TaskAccepted:
+def train_window(body: TrainWindowRequest, queue: TaskQueueDep, work: QueuedWorkDep) -> TaskAccepted:
     """Queue training of one meter on the readings of ``[start_date, end_date]`` only."""
     task_id = queue.enqueue_training(
         body.meter_id, body.meter_type, body.start_date, body.end_date, force=body.force
     )
+    work.add([task_id])
     return TaskAccepted(task_id=task_id)
 
 
@@ -111,7 +115,7 @@ async def stream(
     streams.check_event_id(last_event_id)
     reader: streams.StreamReader = request.app.state.stream_reader
     gate: streams.StreamGate = request.app.state.stream_gate
-    identity = streams.caller_identity(request)
+    identity = caller_identity(request)
     gate.admit(identity)
     released = False
 
@@ -150,7 +154,9 @@ async def stream(
 
 
 @router.post("/batch/", response_model=BatchAccepted, status_code=202)
-def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep) -> BatchAccepted:
+def train_batch(
+    body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep, work: QueuedWorkDep
+) -> BatchAccepted:
     """Queue one training task per meter: all registered meters, a list, or one type."""
     registry = {m.meter_id: m for m in store.list_meters()}
     if body.meter_ids is not None:
@@ -166,6 +172,7 @@ def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStore
     if not chosen:
         raise NotFoundError("no registered meter matches the request; import readings or change meter_type")
     batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+    work.add(task_ids)
     return BatchAccepted(
         batch_id=batch_id, task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)}
     )
