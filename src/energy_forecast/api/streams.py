@@ -29,7 +29,8 @@ from energy_forecast.tasks.queue import public_record, status_from_raw, status_k
 
 # A stream's reads block for at most sse.HEARTBEAT (5 s); the socket allows twice that.
 SOCKET_TIMEOUT_S = 10.0
-CONNECT_TIMEOUT_S = 2.0
+# Generous: a burst of new streams opens its connections all at once, on one event loop.
+CONNECT_TIMEOUT_S = 10.0
 # Seconds a refused client is asked to wait: a stream ends within EF_STREAM_MAX_DURATION anyway.
 RETRY_AFTER_S = 5
 # The largest Redis stream id part (an unsigned 64-bit integer).

@@ -237,6 +237,11 @@ class TaskQueue:
             self.store.write_batch(batch_id, [m.message_id for m in messages], kind=EVALUATION)
         return batch_id, [m.message_id for m in messages]
 
+    def batch_kind(self, batch_id: str) -> str | None:
+        """What a batch holds (``EVALUATION``, ``PUBLICATION``); None for trainings."""
+        with _redis_errors("read the batch", tls=self.tls):
+            return self.store.read_batch_kind(batch_id)
+
     def read_evaluation(self, batch_id: str) -> dict[str, Any] | None:
         """``read_batch`` plus, once every task is final, the fleet table and medians; None when
         the id is unknown or not a fleet test."""

@@ -20,7 +20,7 @@ from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
-from energy_forecast.tasks.queue import batch_state
+from energy_forecast.tasks.queue import PUBLICATION, batch_state
 
 router = APIRouter(prefix="/forecasts", tags=["forecasting"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
@@ -45,10 +45,10 @@ def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPu
     """Overall state of a publication batch and each chunk task's state."""
     batch = queue.read_batch(batch_id)
     tasks: list[dict[str, Any]] = batch["tasks"] if batch is not None else []
-    # A training batch or fleet test shares the batch record; its tasks are not publications.
-    if batch is None or any(
-        (t.get("details") or {}).get("kind") != "publication" for t in tasks if t["status"] != "EXPIRED"
-    ):
+    # A training batch or fleet test shares the batch record: only a publication's is answered
+    # (marked by its kind; a batch from before the mark, by a task's own kind).
+    kind = queue.batch_kind(batch_id) if batch is not None else None
+    if batch is None or (kind or _task_kind(tasks)) != PUBLICATION:
         raise NotFoundError(f"publication batch {batch_id!r} is unknown or its records expired")
     return PublishBatchPublic(
         batch_id=batch_id,
@@ -62,6 +62,11 @@ def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPu
         failed=sum(int((t.get("details") or {}).get("failed", 0)) for t in tasks),
         tasks=tasks,
     )
+
+
+def _task_kind(tasks: list[dict[str, Any]]) -> str | None:
+    kinds = {(t.get("details") or {}).get("kind") for t in tasks}
+    return PUBLICATION if PUBLICATION in kinds else None
 
 
 def _optional(value: float | None) -> float | None:
