@@ -223,7 +223,7 @@ class Settings(BaseSettings):
         if parts.scheme != "s3" or not parts.netloc or "@" in parts.netloc:
             raise ValueError(
                 "EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX (credentials come from the AWS "
-                f"chain, never the URL), got {redact_text(value)!r}"
+                f"chain, never the URL), got {'user-info@' if '@' in parts.netloc else redact_text(value)!r}"
             )
         return value
 
