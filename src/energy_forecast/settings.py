@@ -19,10 +19,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from energy_forecast.domain.queues import parse_queues
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
-from energy_forecast.settings_limits import LimitSettings
+from energy_forecast.settings_limits import LimitSettings, WorkerQueues
 
 # The seed's plain environment variables and where they land in the nested model.
 SEED_ENV: dict[str, tuple[str, ...]] = {
@@ -198,7 +197,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     # Capacity limits and which task queues a worker serves (docs/reference/limits-and-scopes.md).
     limits: LimitSettings = LimitSettings()
-    worker_queues: Annotated[list[str], NoDecode] | None = None  # None: every queue
+    worker_queues: WorkerQueues = None  # task kinds or queues, e.g. training,evaluation; unset: all
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())
@@ -237,12 +236,6 @@ class Settings(BaseSettings):
                 "the AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
             )
         return checked
-
-    @field_validator("worker_queues", mode="before")
-    @classmethod
-    def _worker_queues(cls, value: Any) -> Any:
-        """Comma-separated names (``training,evaluation``) or a JSON list; empty means every queue."""
-        return parse_queues(value)
 
     @field_validator("task_retention")
     @classmethod

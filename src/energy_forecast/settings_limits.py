@@ -6,7 +6,15 @@ is ``docs/reference/limits-and-scopes.md``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_settings import NoDecode
+
+from energy_forecast.domain.queues import parse_queues
+
+# ``EF_WORKER_QUEUES``: task kinds or queue names, comma-separated or a JSON list; unset = every queue.
+WorkerQueues = Annotated[list[str] | None, NoDecode, BeforeValidator(parse_queues)]
 
 
 class LimitSettings(BaseModel):

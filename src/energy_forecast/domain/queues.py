@@ -9,6 +9,7 @@ thread is already running.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -55,6 +56,8 @@ def parse_queues(value: Any) -> list[str] | None:
     """
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = json.loads(value)
     items = value.split(",") if isinstance(value, str) else list(value)
     names: list[str] = []
     for item in (str(i).strip() for i in items):
