@@ -134,11 +134,6 @@ class StreamReader:
             raise _unreachable(exc) from exc
         return status_from_raw(*raw)
 
-    def in_use(self) -> tuple[int, int]:
-        """Connections in use and the pool's size (for /health/)."""
-        pool = self.client.connection_pool
-        return len(getattr(pool, "_in_use_connections", ())), int(pool.max_connections)
-
     async def aclose(self) -> None:
         await self.client.aclose()
 
