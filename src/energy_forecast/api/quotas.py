@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from energy_forecast.api.deps import TaskQueueDep
 from energy_forecast.api.guards import caller_identity
 from energy_forecast.errors import QueueUnavailableError
-from energy_forecast.logging import redact_text
+from energy_forecast.tasks.broker import describe_redis_error
 from energy_forecast.tasks.queue import TaskQueue
 from energy_forecast.tasks.quotas import FleetClaims, TaskQuota
 
@@ -28,12 +28,13 @@ QUEUED_RETRY_AFTER_S = 30
 
 
 @contextmanager
-def redis_errors(action: str) -> Iterator[None]:
+def redis_errors(action: str, *, tls: bool = False) -> Iterator[None]:
+    """Redis unreachable as the task queue says it (``TaskQueue``): 503, with the TLS hint."""
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise QueueUnavailableError(
-            f"cannot {action}: the task queue (Redis) is unreachable ({redact_text(str(exc))}); "
+            f"cannot {action}: the task queue (Redis) is unreachable ({describe_redis_error(exc, tls=tls)}); "
             "check REDIS_URL or start Redis, or unset REDIS_URL to use the embedded one"
         ) from exc
 
@@ -56,7 +57,7 @@ def _queued_work(request: Request, queue: TaskQueueDep) -> QueuedWork:
     cap = settings.limits.queued_tasks_per_key
     owner = caller_identity(request)
     quota = TaskQuota(queue.store, settings.task_retention)
-    with redis_errors("count the queued tasks"):
+    with redis_errors("enqueue: counting this client's queued tasks failed", tls=queue.tls):
         queued = quota.queued(owner, cap)
     if queued >= cap:
         raise HTTPException(
