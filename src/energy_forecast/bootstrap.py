@@ -149,7 +149,13 @@ def start_task_runtime(
         )
         redis_url = embedded.start()
     try:
-        broker = build_broker(redis_url, **broker_options(settings))
+        # The API's pool: task routes wait briefly for a connection rather than fail (streams use their own).
+        broker = build_broker(
+            redis_url,
+            **broker_options(settings),
+            max_connections=settings.limits.redis_connections,
+            pool_wait=timedelta(seconds=settings.limits.redis_wait_s),
+        )
         actors = declare_actors(
             broker,
             training_time_limit=settings.task_time_limit,
@@ -182,7 +188,9 @@ def start_task_runtime(
                 training_time_limit=settings.task_time_limit,
                 training_max_retries=settings.task_max_retries,
             )
-            worker = start_worker(worker_broker, threads=settings.worker_threads)
+            worker = start_worker(
+                worker_broker, threads=settings.worker_threads, queues=settings.worker_queues
+            )
     except BaseException:
         if embedded is not None:
             embedded.stop()

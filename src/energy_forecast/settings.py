@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from energy_forecast.config_feedback import Duration, describe_error
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
+from energy_forecast.settings_limits import LimitSettings, WorkerQueues
 
 # The seed's plain environment variables and where they land in the nested model.
 SEED_ENV: dict[str, tuple[str, ...]] = {
@@ -197,6 +198,9 @@ class Settings(BaseSettings):
     weather: WeatherSettings = WeatherSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     models: ModelSettings = ModelSettings()
+    # Capacity limits and which task queues a worker serves (docs/reference/limits-and-scopes.md).
+    limits: LimitSettings = LimitSettings()
+    worker_queues: WorkerQueues = None  # task kinds or queues, e.g. training,evaluation; unset: all
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())
@@ -218,16 +222,23 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         parts = urlsplit(value)
-        if parts.scheme != "s3" or not parts.netloc:
+        if parts.scheme != "s3" or not parts.netloc or "@" in parts.netloc:
             raise ValueError(
-                f"EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX, got {redact_text(value)!r}"
+                "EF_MODEL_STORE_URL must look like s3://BUCKET/PREFIX (credentials come from the AWS "
+                f"chain, never the URL), got {'user-info@' if '@' in parts.netloc else redact_text(value)!r}"
             )
         return value
 
     @field_validator("s3_endpoint_url")
     @classmethod
     def _s3_endpoint(cls, value: str | None) -> str | None:
-        return _check_http_url(value, "EF_S3_ENDPOINT_URL")
+        checked = _check_http_url(value, "EF_S3_ENDPOINT_URL")
+        if checked and (urlsplit(checked).username or urlsplit(checked).password):
+            raise ValueError(
+                "EF_S3_ENDPOINT_URL must not carry credentials (user:password@); give them through "
+                "the AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
+            )
+        return checked
 
     @field_validator("task_retention")
     @classmethod

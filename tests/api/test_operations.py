@@ -131,7 +131,12 @@ def test_worker_health_reports_live_workers_clients_and_queues(client: TestClien
     assert body["worker_threads"] == 2
     assert body["redis_clients"] >= 1
     assert body["task_system"] == "dramatiq"
-    assert body["queues"] == {"default": 0, "default.DQ": 0, "default.XQ": 0}
+    # One queue per kind of task; training keeps the seed's "default".
+    assert body["queues"] == {
+        f"{q}{suffix}": 0
+        for q in ("default", "evaluation", "housekeeping", "publication")
+        for suffix in ("", ".DQ", ".XQ")
+    }
     worker = body["workers"][0]
     assert worker["pid"] > 0 and worker["last_heartbeat_ms_ago"] >= 0
 

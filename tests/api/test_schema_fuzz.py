@@ -71,6 +71,7 @@ INTENDED: dict[tuple[str, str], str] = {
     ("RequestValidationError", "end_date must be after start_date"): "a relation between two fields",
     ("InputDataError", "is before start_date"): "a relation between two fields",
     ("InputDataError", "days is too long"): "a window's length is a difference of two fields",
+    ("InputDataError", "records per backtest"): "days x horizon_hours is a product of two fields",
     ("InputDataError", "after the last reading"): "the horizon counts from the stored last reading",
     ("InputDataError", "sites are registered"): "without site_id the answer depends on the stored sites",
     ("InputDataError", "city has no letters or digits"): "without site_id, an id is derived from the city",

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from energy_forecast.api import sse
 from energy_forecast.api.app import create_app
+from energy_forecast.api.streams import StreamReader
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.settings import Settings, load_settings
@@ -135,20 +136,24 @@ def test_a_waiting_task_gets_keep_alive_comments_between_events(
         task_id = client.post("/trainmodel/", json={"meter_id": "bldg1", "meter_type": "electricity"}).json()[
             "task_id"
         ]
-        queue = client.app.state.tasks  # type: ignore[attr-defined]
+        redis_url = client.app.state.embedded_redis.url  # type: ignore[attr-defined]
 
         async def first_chunks(count: int) -> list[str]:
             async def disconnected() -> bool:
                 return False
 
+            reader = StreamReader.from_url(redis_url, max_connections=2)  # bound to this event loop
             chunks = []
-            stream = sse.task_events(queue, task_id, "0", disconnected, heartbeat=timedelta(milliseconds=50))
-            async for chunk in stream:
-                chunks.append(chunk)
-                if len(chunks) == count:
-                    await stream.aclose()
-                    return chunks
-            return chunks
+            stream = sse.task_events(reader, task_id, "0", disconnected, heartbeat=timedelta(milliseconds=50))
+            try:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    if len(chunks) == count:
+                        await stream.aclose()
+                        return chunks
+                return chunks
+            finally:
+                await reader.aclose()
 
         chunks = asyncio.run(first_chunks(4))
     store.close()

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from energy_forecast import __version__
 from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
+from energy_forecast.api.guards import ComputeGateMiddleware, NoSniffMiddleware
 from energy_forecast.api.metrics import install_metrics
 from energy_forecast.api.routes import (
     bulk_import,
@@ -38,6 +39,7 @@ from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
 from energy_forecast.api.routes.docs import install_docs
 from energy_forecast.api.security import close_rate_limiter, install_security, use_redis_rate_limiter
+from energy_forecast.api.streams import StreamGate, close_stream_reader, open_stream_reader
 from energy_forecast.bootstrap import build_model_store, build_series_store, build_weather, start_task_runtime
 from energy_forecast.home import prepare_home
 from energy_forecast.logging import get_logger
@@ -123,6 +125,7 @@ def create_app(
                 )
                 redis_url = runtime.embedded.url if runtime.embedded else settings.redis_url
                 use_redis_rate_limiter(app, settings, redis_url)
+                open_stream_reader(app, redis_url or "", settings.limits.max_streams)
                 if scheduler_in_serve(settings):
                     app.state.scheduler = build_scheduler(
                         app.state.store,
@@ -145,6 +148,7 @@ def create_app(
             if scheduler is not None:
                 scheduler.stop()
             await close_rate_limiter(app)
+            await close_stream_reader(app)
             app.state.tasks = None
             app.state.publications = None
             monitor, app.state.monitor = getattr(app.state, "monitor", None), None
@@ -166,12 +170,15 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.stream_gate = StreamGate(settings.limits.streams_per_key, settings.limits.max_streams)
     install_error_handlers(app)
+    app.add_middleware(ComputeGateMiddleware, limit=settings.limits.compute_concurrency)  # innermost
     install_security(app, settings, locked_page=locked_page)
 
     app.add_middleware(RequestIdMiddleware)
     # Outermost: preflights are answered before the key check, every other request passes it.
     install_cors(app, settings)
+    app.add_middleware(NoSniffMiddleware)  # outermost: every answer, preflights and errors included
 
     app.include_router(health.router)
     app.include_router(meters.router)

@@ -14,6 +14,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -35,7 +36,7 @@ from energy_forecast.errors import (
     StorageError,
     WeatherProviderError,
 )
-from energy_forecast.logging import get_logger
+from energy_forecast.logging import get_logger, redact_text
 
 log = get_logger(__name__)
 
@@ -80,7 +81,7 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EnergyForecastError)
     status = status_for(exc)
     log.warning("request_failed", error=type(exc).__name__, status=status, message=exc.message)
-    body = error_body(status, exc.message, type(exc).__name__)
+    body = error_body(status, redact_text(exc.message), type(exc).__name__)
     if exc.error_type is not None:
         body["error_type"] = exc.error_type.value
     for attr in ("source", "row", "meter_id", "provider"):
@@ -146,8 +147,20 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(500, detail), status_code=500)
 
 
+async def redis_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """A Redis read outside the task queue's own error handling (publication index, schedule): 503."""
+    detail = (
+        f"the task queue (Redis) is unreachable ({redact_text(str(exc)) or type(exc).__name__}); "
+        "check REDIS_URL or start Redis, or unset REDIS_URL to use the embedded one"
+    )
+    log.warning("request_failed", error=type(exc).__name__, status=503, message=detail)
+    return JSONResponse(error_body(503, detail, QueueUnavailableError.__name__), status_code=503)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal_error)
+    app.add_exception_handler(redis.ConnectionError, redis_unreachable)
+    app.add_exception_handler(redis.TimeoutError, redis_unreachable)
     app.add_exception_handler(EnergyForecastError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -132,6 +132,9 @@ class FleetModelTestAccepted(BaseModel):
     meters: int
     task_ids: dict[str, str] = Field(description="meter_id -> task_id")
     status_url: str
+    already_running: bool = Field(
+        False, description="true: a fleet test of the same meter type was running; this is that batch"
+    )
 
 
 class FleetModelTestPublic(BaseModel):

@@ -53,8 +53,9 @@ PAGE_PATHS = frozenset({"/"})
 PAGE_PREFIXES = ("/dashboard/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that compute an answer from stored data and change nothing. Not /temperature/series/:
-# it calls the weather providers (spending the quota) and stores what they return.
-READ_ONLY_POSTS = frozenset({"/forecast/", "/test_model/", "/test_model/all_models/", "/backtest/"})
+# it calls the weather providers (spending the quota) and stores what they return. Not
+# /test_model/all_models/: it queues a task per meter of the fleet (work, so write scope).
+READ_ONLY_POSTS = frozenset({"/forecast/", "/test_model/", "/backtest/"})
 HOW_TO_CREATE = (
     "create one with `energy-forecast apikey create --name NAME --scope read` "
     "(add --scope write to change data)"
@@ -294,14 +295,14 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 ERROR_STATUSES: dict[str, str] = {
-    "400": "Malformed request",
+    "400": "Malformed request (e.g. a Last-Event-ID past Redis's stream-id range)",
     "401": "Missing, invalid or revoked API key",
     "403": "The API key lacks the scope this operation needs",
     "404": "Unknown meter, model, task or version, or no readings to work from",
     "409": "The request contradicts stored state",
     "413": "Request body larger than EF_MAX_BODY_BYTES (64 KB for JSON requests such as /forecast/)",
     "422": "Invalid input; the message names the field or row",
-    "429": "Rate limit exceeded; see the Retry-After header",
+    "429": "Rate limit, or a cap on streams, queued tasks or model fits, exceeded; see Retry-After",
     "503": "Storage or task queue unreachable",
     "504": "No response within EF_REQUEST_TIMEOUT",
 }

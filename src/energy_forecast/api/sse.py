@@ -22,11 +22,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any
-
-from starlette.concurrency import run_in_threadpool
-
-from energy_forecast.tasks.queue import TaskQueue
+from typing import Any, Protocol
 
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELLED"})
 # A Redis stream entry id ("<ms>-<seq>"); "0" means from the start.
@@ -42,12 +38,24 @@ RUNNING_RETRY_MS = 1_000
 FINAL_ONLY_ID = "0-1"
 
 
+class EventReader(Protocol):
+    """What a stream reads (``api.streams.StreamReader``: its own Redis pool, no thread)."""
+
+    async def events(
+        self, task_id: str, after: str = "0", block: timedelta | None = None
+    ) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def read_status(self, task_id: str) -> dict[str, Any] | None: ...
+
+    async def waiting(self, task_id: str) -> dict[str, Any]: ...
+
+
 def data_event(event_id: str, record: dict[str, Any]) -> str:
     return f"id: {event_id}\ndata: {json.dumps(record, separators=(',', ':'))}\n\n"
 
 
 async def task_events(
-    queue: TaskQueue,
+    queue: EventReader,
     task_id: str,
     after: str,
     disconnected: Callable[[], Awaitable[bool]],
@@ -64,21 +72,21 @@ async def task_events(
             return
         if deadline is not None:
             heartbeat = min(heartbeat, timedelta(seconds=max(deadline - time.monotonic(), 0.001)))
-        batch = await run_in_threadpool(queue.events, task_id, after, heartbeat)
+        batch = await queue.events(task_id, after, heartbeat)
         for event_id, record in batch:
             after = event_id
             if record["status"] in TERMINAL:
-                final = await run_in_threadpool(queue.read_status, task_id)
+                final = await queue.read_status(task_id)
                 yield data_event(event_id, final if final is not None else record)
                 yield f"retry: {FINISHED_RETRY_MS}\n\n"
                 return
             if record["status"] == "PENDING":
-                record = {**record, **await run_in_threadpool(queue.waiting, task_id)}
+                record = {**record, **await queue.waiting(task_id)}
                 told_waiting = record.get("waiting")
             yield data_event(event_id, record)
         if batch:
             continue
-        current = await run_in_threadpool(queue.read_status, task_id)
+        current = await queue.read_status(task_id)
         if current is None or current["status"] in TERMINAL:
             if current is not None and after == "0":
                 # The events expired before the status: the final state is still worth sending.

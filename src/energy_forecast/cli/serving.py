@@ -108,6 +108,13 @@ def _recorded_server(server_class: type[Any], settings: Settings) -> type[Any]:
 def worker(
     processes: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 2,
     threads: Annotated[int, typer.Option(min=1, max=64, help="threads per process")] = 1,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="task kinds this worker serves, comma-separated: training, evaluation, publication, "
+            "housekeeping (default: EF_WORKER_QUEUES, else all)"
+        ),
+    ] = None,
 ) -> None:
     """Run Dramatiq worker processes against REDIS_URL (scale out by starting more of these)."""
     from functools import partial
@@ -126,11 +133,18 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
-    log.info("workers_starting", processes=processes, threads=threads)
+    from energy_forecast.domain.queues import parse_queues
+
+    try:
+        served = parse_queues(queues) if queues is not None else chosen.worker_queues
+    except ValueError as exc:
+        typer.echo(f"error: --queues: {exc}", err=True)
+        raise typer.Exit(2) from None
+    log.info("workers_starting", processes=processes, threads=threads, queues=served or "all")
     umask = os.umask(0o077)  # as serve
     try:
         code = run_worker_processes(
-            partial(worker_process_bootstrap, chosen), processes=processes, threads=threads
+            partial(worker_process_bootstrap, chosen), processes=processes, threads=threads, queues=served
         )
     finally:
         os.umask(umask)

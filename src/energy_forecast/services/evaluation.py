@@ -107,6 +107,18 @@ def load_meter(
     return meter, readings, temperature
 
 
+def _check_test_hours(index: pd.DatetimeIndex, test_size: float, meter_id: str) -> None:
+    """Refuse before any feature or fit a split whose test part cannot reach 24 hours: the readings'
+    span bounds the usable hours from above (the same rule runs on them below)."""
+    span = int((index[-1] - index[0]) / pd.Timedelta(hours=1)) + 1
+    if span * test_size + 1 < 24:
+        raise InsufficientDataError(
+            f"meter {meter_id!r}: the readings span {span} hours, so test_size {test_size:g} leaves under "
+            "24 for testing; raise test_size or import more history",
+            meter_id=meter_id,
+        )
+
+
 def evaluate_meter(
     store: SeriesStore,
     *,
@@ -128,6 +140,7 @@ def evaluate_meter(
     # decades (found by the schema fuzz) would build a grid of millions of hours first. Flat lines
     # are left to the training part's check, as before (an all-zero test window gets a message).
     check_training_data(raw, meter_id, flatline_hours=len(raw) + 1)
+    _check_test_hours(raw.index, test_size, meter_id)
     readings = clean_readings(raw)
     temp = temperature if not temperature.empty else None
     timezone, country = meter_calendar(store, meter)

@@ -18,6 +18,7 @@ import pandas as pd
 from dramatiq.middleware import SkipMessage, TimeLimitExceeded
 
 from energy_forecast.domain.meters import MeterType, validate_meter_id
+from energy_forecast.domain.queues import QUEUE_PRIORITY, TaskKind, queue_for
 from energy_forecast.domain.tasks import TaskCancelled
 from energy_forecast.errors import (
     ConfigurationError,
@@ -28,7 +29,6 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
-from energy_forecast.services.evaluation import fleet_row
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.services.publication import publish_chunk
 from energy_forecast.services.retention import apply_retention
@@ -41,7 +41,7 @@ TRAIN_ACTOR = "train_meter_task"
 EVALUATE_ACTOR = "evaluate_meter_task"
 PUBLISH_ACTOR = "publish_forecasts_task"
 RETENTION_ACTOR = "retention_task"
-QUEUE = "default"
+QUEUE = queue_for(TaskKind.TRAINING)  # the seed's "default"
 
 # Deterministic failures: a retry would fail the same way (or, for time and memory, burn as much).
 NOT_RETRIED: tuple[type[BaseException], ...] = (
@@ -97,8 +97,9 @@ def evaluate_meter_task(
     meter_id: str, meter_type: str, version: int | None, test_size: float
 ) -> dict[str, Any]:
     """One meter's row of the fleet test (``/test_model/all_models/``): a chronological split fit."""
-    store, model_store = get_context().stores()
-    row = fleet_row(
+    context = get_context()
+    store, model_store = context.stores()
+    row = context.evaluate(
         store,
         meter_id=validate_meter_id(meter_id),
         meter_type=MeterType(meter_type),
@@ -178,14 +179,16 @@ def declare_actors(
     """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
 
     def declare(
-        fn: Callable[..., Any], name: str, *, store_results: bool = True, **options: Any
+        fn: Callable[..., Any], name: str, kind: TaskKind, *, store_results: bool = True, **options: Any
     ) -> dramatiq.Actor[Any, Any]:
-        # Every actor shares the queue, the limits and the classification of errors not retried.
+        # Each kind waits in its own queue (domain.queues); every actor shares the limits and the
+        # classification of errors not retried.
         return dramatiq.actor(
             fn,
             broker=broker,
             actor_name=name,
-            queue_name=QUEUE,
+            queue_name=queue_for(kind),
+            priority=QUEUE_PRIORITY[kind],
             time_limit=int(training_time_limit.total_seconds() * 1000),
             max_retries=training_max_retries,
             throws=NOT_RETRIED,
@@ -196,8 +199,8 @@ def declare_actors(
 
     index = PublicationIndex(getattr(broker, "client", None))  # type: ignore[arg-type]
     # Training reports CONNECTING before any work: its STARTED record can go with that stage.
-    train = declare(train_meter_task, TRAIN_ACTOR, start_with_first_stage=True)
-    evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, store_results=False)
-    publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR)
-    retention = declare(housekeeper(index), RETENTION_ACTOR)
+    train = declare(train_meter_task, TRAIN_ACTOR, TaskKind.TRAINING, start_with_first_stage=True)
+    evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, TaskKind.EVALUATION, store_results=False)
+    publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR, TaskKind.PUBLICATION)
+    retention = declare(housekeeper(index), RETENTION_ACTOR, TaskKind.HOUSEKEEPING)
     return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish, retention=retention)

@@ -83,12 +83,18 @@ class HandshakeTimeoutSSLConnection(redis.SSLConnection):
 
 
 def connection_pool(
-    redis_url: str, *, max_connections: int = 20, outage_tolerance: timedelta | None = None
+    redis_url: str,
+    *,
+    max_connections: int = 20,
+    outage_tolerance: timedelta | None = None,
+    wait: timedelta | None = None,
 ) -> redis.ConnectionPool:
     """The seed's pool options; TCP keep-alive only where the URL is TCP (unix sockets refuse it).
 
     With ``outage_tolerance`` (workers) every command retries a lost connection for about that long;
-    without it (the API) a connection attempt gives up after ``API_CONNECT_TIMEOUT_S``.
+    without it (the API) a connection attempt gives up after ``API_CONNECT_TIMEOUT_S``. With ``wait``
+    (the API) a command waits that long for a free connection when all are in use, instead of
+    failing at once with "Too many connections".
     """
     options: dict[str, Any] = {
         "max_connections": max_connections,
@@ -105,7 +111,10 @@ def connection_pool(
         options["retry_on_error"] = [redis.ConnectionError, redis.TimeoutError]
     if urlsplit(redis_url).scheme in {"redis", "rediss"}:
         options["socket_keepalive"] = True
-    pool = redis.ConnectionPool.from_url(redis_url, **options)
+    if wait is not None:
+        options["timeout"] = wait.total_seconds()
+    pool_class = redis.ConnectionPool if wait is None else redis.BlockingConnectionPool
+    pool = pool_class.from_url(redis_url, **options)
     if pool.connection_class is redis.SSLConnection:  # rediss://; the URL decides the class
         pool.connection_class = HandshakeTimeoutSSLConnection
     return pool
@@ -325,6 +334,7 @@ def build_broker(
     maintenance_chance: int = 1000,
     max_connections: int = 20,
     outage_tolerance: timedelta | None = None,
+    pool_wait: timedelta | None = None,
     set_global: bool = True,
 ) -> RedisBroker:
     """A RedisBroker with our middleware stack; sets it as dramatiq's global broker.
@@ -338,7 +348,9 @@ def build_broker(
     if client is None:
         if not redis_url:
             raise ValueError("build_broker needs a redis_url or a client")
-        pool = connection_pool(redis_url, max_connections=max_connections, outage_tolerance=outage_tolerance)
+        pool = connection_pool(
+            redis_url, max_connections=max_connections, outage_tolerance=outage_tolerance, wait=pool_wait
+        )
         client = redis.Redis(connection_pool=pool)
     store = RedisProgressStore(client, retention=retention)
     middleware: list[Middleware] = [

@@ -21,17 +21,25 @@ def _default_train() -> TrainFn:
     return train_meter
 
 
+def _default_evaluate() -> TrainFn:
+    from energy_forecast.services.evaluation import fleet_row
+
+    return fleet_row
+
+
 @dataclass
 class WorkerContext:
     """Store factories are called once, on first use, from whichever worker thread asks first.
 
     ``train`` has the signature of ``services.training.train_meter``:
     ``train(store, model_store, *, meter_id, meter_type, start, end, reporter) -> dict``.
+    ``evaluate`` has that of ``services.evaluation.fleet_row`` (one row of a fleet test).
     """
 
     series_store_factory: Callable[[], Any]
     model_store_factory: Callable[[], Any]
     train: TrainFn = field(default_factory=_default_train)
+    evaluate: TrainFn = field(default_factory=_default_evaluate)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stores: tuple[Any, Any] | None = field(default=None, repr=False)
 
@@ -58,14 +66,16 @@ def configure(
     model_store_factory: Callable[[], Any],
     *,
     train: TrainFn | None = None,
+    evaluate: TrainFn | None = None,
 ) -> WorkerContext:
     """Install this process's worker context, replacing (and closing) any earlier one."""
     global _context
     previous = _context
-    if train is None:
-        _context = WorkerContext(series_store_factory, model_store_factory)
-    else:
-        _context = WorkerContext(series_store_factory, model_store_factory, train)
+    _context = WorkerContext(series_store_factory, model_store_factory)
+    if train is not None:
+        _context.train = train
+    if evaluate is not None:
+        _context.evaluate = evaluate
     if previous is not None:
         previous.close()
     return _context

@@ -29,7 +29,7 @@ from dramatiq.middleware import Middleware, SkipMessage, TimeLimitExceeded
 
 from energy_forecast.domain.tasks import TaskError, TaskProgress, TaskState, utc_now
 from energy_forecast.errors import EnergyForecastError, ErrorType
-from energy_forecast.logging import hide_paths
+from energy_forecast.logging import hide_paths, redact_text
 from energy_forecast.tasks.batching import current_pipeline
 from energy_forecast.tasks.progress import Guard, Outcome, RedisProgressStore, RedisReporter
 
@@ -63,7 +63,7 @@ def classify(exc: BaseException) -> ErrorType:
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, TimeLimitExceeded):
         return "task exceeded its time limit"
-    return str(exc) or type(exc).__name__
+    return redact_text(str(exc)) or type(exc).__name__
 
 
 class ProgressMiddleware(Middleware):
@@ -190,7 +190,9 @@ class ProgressMiddleware(Middleware):
 
     def _write_failure(self, task_id: str, error: TaskError, progress: int, started_at: str | None) -> None:
         log.warning("task_failed_detail", error=error.error)  # the record below hides paths
-        error = replace(error, error=hide_paths(error.error), traceback=hide_paths(error.traceback))
+        error = replace(
+            error, error=hide_paths(error.error), traceback=hide_paths(redact_text(error.traceback))
+        )
         self.store.write_error(task_id, error)
         details = {"error_type": error.error_type.value, "error": error.error}
         record = TaskProgress(task_id, TaskState.FAILURE, progress, error.error, details, started_at)

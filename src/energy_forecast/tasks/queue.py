@@ -36,6 +36,7 @@ from energy_forecast.tasks.waiting import queue_position, waiting_note
 
 TimeBound = str | datetime | None
 EVALUATION = "evaluation"
+PUBLICATION = "publication"
 BATCH_ROUND_TRIP = 500  # tasks enqueued per Redis round trip in a batch
 
 
@@ -134,23 +135,8 @@ class TaskQueue:
             pipe.lindex(f"{RESULT_NAMESPACE}:{task_id}", 0)
             pipe.get(error_key(task_id))
             raw_progress, raw_result, raw_error = pipe.execute()
-        if raw_progress is None:
-            return None
-        record = TaskProgress.from_dict(json.loads(raw_progress))
-        status = _public(record)
-        if record.state is TaskState.SUCCESS:
-            status["result"] = (
-                json.loads(raw_result)
-                if raw_result is not None
-                else {
-                    "status": "success",
-                    "message": record.message,
-                    "details": record.details,
-                }
-            )
-        if raw_error is not None and record.state is TaskState.FAILURE:
-            status["error"] = json.loads(raw_error)
-        if record.state is TaskState.PENDING:
+        status = status_from_raw(raw_progress, raw_result, raw_error)
+        if status is not None and status.get("status") == TaskState.PENDING.value:
             status.update(self.waiting(task_id))
         return status
 
@@ -226,9 +212,14 @@ class TaskQueue:
         }
 
     def enqueue_evaluation(
-        self, meters: Sequence[tuple[str, MeterType | str, int | None]], test_size: float = 0.2
+        self,
+        meters: Sequence[tuple[str, MeterType | str, int | None]],
+        test_size: float = 0.2,
+        *,
+        batch_id: str | None = None,
     ) -> tuple[str, list[str]]:
         """One fleet-test task per (meter_id, meter_type, model version); returns (batch_id, task_ids).
+        ``batch_id``: the id already claimed for it (``tasks.quotas.FleetClaims``), else a new one.
 
         Raises:
             InvalidIdentifierError: a meter id is not a safe slug (checked before anything is sent).
@@ -243,7 +234,7 @@ class TaskQueue:
                 "test_size": test_size,
             }
             messages.append(self.actors.evaluate_meter.message_with_options(kwargs=kwargs))
-        batch_id = str(uuid.uuid4())
+        batch_id = batch_id or str(uuid.uuid4())
         with _redis_errors("enqueue the fleet test", tls=self.tls):
             for first in range(0, len(messages), BATCH_ROUND_TRIP):
                 with pipelined(self.client) as pipe:
@@ -256,6 +247,11 @@ class TaskQueue:
                         self.broker.enqueue(message)
             self.store.write_batch(batch_id, [m.message_id for m in messages], kind=EVALUATION)
         return batch_id, [m.message_id for m in messages]
+
+    def batch_kind(self, batch_id: str) -> str | None:
+        """What a batch holds (``EVALUATION``, ``PUBLICATION``); None for trainings."""
+        with _redis_errors("read the batch", tls=self.tls):
+            return self.store.read_batch_kind(batch_id)
 
     def read_evaluation(self, batch_id: str) -> dict[str, Any] | None:
         """``read_batch`` plus, once every task is final, the fleet table and medians; None when
@@ -298,7 +294,7 @@ class TaskQueue:
                 self.store.write(pending, Guard.CREATE)
                 self.broker.enqueue(message)
                 task_ids.append(message.message_id)
-            self.store.write_batch(batch_id, task_ids)
+            self.store.write_batch(batch_id, task_ids, kind=PUBLICATION)
         return batch_id, task_ids
 
     def enqueue_retention(
@@ -326,6 +322,33 @@ class TaskQueue:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
         with _redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
+
+
+def status_keys(task_id: str) -> tuple[str, str, str]:
+    """The keys ``status_from_raw`` reads: progress record, result list (first item), error."""
+    return progress_key(task_id), f"{RESULT_NAMESPACE}:{task_id}", error_key(task_id)
+
+
+def status_from_raw(raw_progress: Any, raw_result: Any, raw_error: Any) -> dict[str, Any] | None:
+    """The seed's status shape from the raw values of ``status_keys``; None without a record."""
+    if raw_progress is None:
+        return None
+    record = TaskProgress.from_dict(json.loads(raw_progress))
+    status = _public(record)
+    if record.state is TaskState.SUCCESS:
+        status["result"] = (
+            json.loads(raw_result)
+            if raw_result is not None
+            else {"status": "success", "message": record.message, "details": record.details}
+        )
+    if raw_error is not None and record.state is TaskState.FAILURE:
+        status["error"] = json.loads(raw_error)
+    return status
+
+
+def public_record(record: TaskProgress) -> dict[str, Any]:
+    """One progress record in the shape of the status routes and stream events."""
+    return _public(record)
 
 
 def batch_state(states: Sequence[str]) -> str:

@@ -20,18 +20,29 @@ from energy_forecast.tasks.telemetry import meta_key
 def queue_position(client: redis.Redis, namespace: str, task_id: str) -> dict[str, Any] | None:
     """``{queue, ahead, waiting}`` for a message still in its queue, ``{queue, ahead: 0,
     handed_to_worker: True}`` once a worker holds it; None when nothing is known (no metadata)."""
-    raw = client.get(meta_key(task_id))
-    if raw is None:
+    where = message_place(client.get(meta_key(task_id)), namespace)
+    if where is None:
         return None
-    meta = json.loads(raw)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.lpos(where[1], where[2])
+        pipe.llen(where[1])
+        index, length = pipe.execute()
+    return position(where[0], index, length)
+
+
+def message_place(raw_meta: bytes | str | None, namespace: str) -> tuple[str, str, str] | None:
+    """(queue, its Redis list key, the message's Redis id) from a task's metadata, or None."""
+    if raw_meta is None:
+        return None
+    meta = json.loads(raw_meta)
     queue, redis_id = meta.get("queue"), meta.get("redis_message_id")
     if not queue or not redis_id:
         return None
-    key = f"{namespace}:{queue}"
-    with client.pipeline(transaction=False) as pipe:
-        pipe.lpos(key, redis_id)
-        pipe.llen(key)
-        index, length = pipe.execute()
+    return queue, f"{namespace}:{queue}", redis_id
+
+
+def position(queue: str, index: int | None, length: int) -> dict[str, Any]:
+    """The position record from the message's index in its queue list (None: a worker holds it)."""
     if index is None:
         return {"queue": queue, "ahead": 0, "handed_to_worker": True}
     return {"queue": queue, "ahead": int(index), "waiting": int(length)}

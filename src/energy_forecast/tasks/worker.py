@@ -46,7 +46,7 @@ def start_worker(
         worker_timeout=int(poll_interval.total_seconds() * 1000),
     )
     worker.start()
-    log.info("worker_started", threads=threads)
+    log.info("worker_started", threads=threads, queues=sorted(queues) if queues is not None else "all")
     return worker
 
 
@@ -64,7 +64,7 @@ def stop_worker(worker: dramatiq.Worker, *, timeout: timedelta = timedelta(secon
     log.info("worker_stopped")
 
 
-def _child_main(bootstrap: Bootstrap, threads: int, parent: int) -> None:
+def _child_main(bootstrap: Bootstrap, threads: int, parent: int, queues: list[str] | None = None) -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -73,7 +73,7 @@ def _child_main(bootstrap: Bootstrap, threads: int, parent: int) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     broker = bootstrap()
-    worker = start_worker(broker, threads=threads)
+    worker = start_worker(broker, threads=threads, queues=queues)
     try:
         # A SIGKILLed ``worker`` command cannot stop its children; an orphan would go on taking
         # tasks with a configuration its operator believes gone. Reparenting shows the loss (the
@@ -92,13 +92,14 @@ def run_worker_processes(
     *,
     processes: int,
     threads: int,
+    queues: list[str] | None = None,
     restart_delay: timedelta = timedelta(seconds=2),
 ) -> int:
     """Run ``processes`` worker processes until SIGTERM/SIGINT; returns an exit code.
 
     ``bootstrap`` must be picklable (a module-level function or a ``functools.partial`` of one
     with picklable arguments such as Settings): children are spawned, not forked, so no Redis
-    connection or thread is inherited.
+    connection or thread is inherited. ``queues``: the Dramatiq queues served (None: every one).
     """
     if processes < 1 or threads < 1:
         raise ValueError("processes and threads must be at least 1")
@@ -112,7 +113,9 @@ def run_worker_processes(
     children: list[multiprocessing.process.BaseProcess] = []
     try:
         for _ in range(processes):
-            child = ctx.Process(target=_child_main, args=(bootstrap, threads, os.getpid()), daemon=False)
+            child = ctx.Process(
+                target=_child_main, args=(bootstrap, threads, os.getpid(), queues), daemon=False
+            )
             child.start()
             children.append(child)
         while not stopping.wait(0.5):
@@ -121,7 +124,7 @@ def run_worker_processes(
                     log.warning("worker_process_died", pid=child.pid, exitcode=child.exitcode)
                     time.sleep(restart_delay.total_seconds())
                     children[i] = ctx.Process(
-                        target=_child_main, args=(bootstrap, threads, os.getpid()), daemon=False
+                        target=_child_main, args=(bootstrap, threads, os.getpid(), queues), daemon=False
                     )
                     children[i].start()
     finally:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic_core import to_json
 
-from energy_forecast.api.deps import ModelCacheDep, ModelStoreDep, SeriesStoreDep, TaskQueueDep, WeatherDep
+from energy_forecast.api.deps import (
+    ModelCacheDep,
+    ModelStoreDep,
+    SeriesStoreDep,
+    SettingsDep,
+    TaskQueueDep,
+    WeatherDep,
+)
 from energy_forecast.api.forecast_schemas import (
     AllModelsRequest,
     BacktestPublic,
@@ -21,6 +29,7 @@ from energy_forecast.api.forecast_schemas import (
     ModelTestRequest,
     ModelTestResultsPublic,
 )
+from energy_forecast.api.quotas import QueuedWorkDep, redis_errors
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.errors import InputDataError, NotFoundError
 from energy_forecast.services.evaluation import backtest_meter, evaluate_meter
@@ -142,21 +151,51 @@ def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStore
 
 @router.post("/test_model/all_models/", response_model=FleetModelTestAccepted, status_code=202)
 def test_all_models(
-    body: AllModelsRequest, models: ModelStoreDep, queue: TaskQueueDep
+    body: AllModelsRequest, models: ModelStoreDep, queue: TaskQueueDep, work: QueuedWorkDep
 ) -> FleetModelTestAccepted:
-    """Queue the same test for every meter with an active model: one task per meter on the workers."""
-    chosen = [m for m in models.list_models(body.meter_type) if not is_fleet_model(m)]
-    if not chosen:
-        raise InputDataError("no meter has a trained model; train some first (POST /trainmodel/batch/)")
-    batch_id, task_ids = queue.enqueue_evaluation(
-        [(m.meter_id, m.meter_type, m.version) for m in chosen], body.test_size
-    )
+    """Queue the same test for every meter with an active model: one task per meter on the workers.
+
+    While a fleet test of the same meter type (or of all types) runs, a second request gets that
+    batch back (``already_running``) instead of queueing the fleet again."""
+    scope = body.meter_type.value if body.meter_type is not None else "all"
+    batch_id = str(uuid.uuid4())
+    with redis_errors("start the fleet test"):
+        running = work.claims.claim(scope, batch_id)
+    if running is not None:
+        record = queue.read_batch(running)
+        if record is not None:
+            return FleetModelTestAccepted(
+                batch_id=running,
+                meters=record["total"],
+                task_ids={
+                    (t.get("details") or {}).get("meter_id", t["task_id"]): t["task_id"]
+                    for t in record["tasks"]
+                },
+                status_url=f"/test_model/all_models/{running}",
+                already_running=True,
+            )
+    try:
+        chosen = [m for m in models.list_models(body.meter_type) if not is_fleet_model(m)]
+        if not chosen:
+            raise InputDataError("no meter has a trained model; train some first (POST /trainmodel/batch/)")
+        batch_id, task_ids = queue.enqueue_evaluation(
+            [(m.meter_id, m.meter_type, m.version) for m in chosen], body.test_size, batch_id=batch_id
+        )
+    except BaseException:
+        with redis_errors("release the fleet test"):
+            work.claims.release(scope, batch_id)
+        raise
+    work.add(task_ids)
     return FleetModelTestAccepted(
         batch_id=batch_id,
         meters=len(chosen),
         task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)},
         status_url=f"/test_model/all_models/{batch_id}",
     )
+
+
+def _meter_of(task: dict[str, Any]) -> str:
+    return str((task.get("details") or {}).get("meter_id", task["task_id"]))
 
 
 @router.get("/test_model/all_models/{batch_id}", response_model=FleetModelTestPublic)
@@ -169,8 +208,19 @@ def fleet_test_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> dict[str, A
 
 
 @router.post("/backtest/", response_model=BacktestPublic)
-def backtest(body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> BacktestPublic:
-    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics."""
+def backtest(
+    body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
+) -> BacktestPublic:
+    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics.
+
+    One record per origin day and horizon hour: ``days x horizon_hours`` may not pass
+    ``EF_LIMITS__BACKTEST_MAX_POINTS`` (8,760 by default, about 1.3 MB of JSON)."""
+    limit = settings.limits.backtest_max_points
+    if body.days * body.horizon_hours > limit:
+        raise InputDataError(
+            f"days x horizon_hours = {body.days * body.horizon_hours} records, over the limit of {limit} "
+            "records per backtest (EF_LIMITS__BACKTEST_MAX_POINTS); ask for fewer days or a shorter horizon"
+        )
     return BacktestPublic(
         **backtest_meter(
             store,

@@ -8,7 +8,9 @@ retries). ``/health/`` is open (no key), so it answers from one result kept for 
 a flood of probes runs the checks at most once a second, and never queues pings beside an
 import's writes. Its messages name no file-system path (the log keeps the full text). With the
 scheduler enabled, ``/health/`` is also ``degraded`` when no scheduler holds the leader lease or
-some meter's newest published forecast is older than twice ``EF_SCHEDULE__FORECAST_EVERY``.
+some meter's newest published forecast is older than twice ``EF_SCHEDULE__FORECAST_EVERY``,
+and whenever the API's Redis pool or its streams are full (``capacity``). An anonymous caller of a
+service that enforces keys gets statuses only (``api.health_view``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from energy_forecast import __version__
 from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep
+from energy_forecast.api.health_view import capacity_check, public_body, sees_details
 from energy_forecast.errors import EnergyForecastError, QueueUnavailableError
 from energy_forecast.logging import get_logger, hide_paths
 from energy_forecast.settings import Settings
@@ -140,7 +143,7 @@ def health(
     status_code, body = _health_cache(request).get(
         lambda: _check_health(request, store, models, settings), fresh=fresh
     )
-    return JSONResponse(status_code=status_code, content=body)
+    return JSONResponse(status_code=status_code, content=body if sees_details(request) else public_body(body))
 
 
 def _check_health(
@@ -206,6 +209,7 @@ def _check_health(
             "storage": lambda: (store.ping(), {"backend": settings.storage_backend})[1],
             "model_directory": lambda: (models.ping(), _model_location(settings))[1],
             "workers": workers_check,
+            "capacity": lambda: capacity_check(request),
         }
     )
     status = overall_status(checks)

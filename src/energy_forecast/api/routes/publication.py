@@ -16,10 +16,11 @@ from energy_forecast.api.publication_schemas import (
     PublishedPointPublic,
     PublishRequest,
 )
+from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
-from energy_forecast.tasks.queue import batch_state
+from energy_forecast.tasks.queue import PUBLICATION, batch_state
 
 router = APIRouter(prefix="/forecasts", tags=["forecasting"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
@@ -27,7 +28,9 @@ BatchIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="batch id
 
 
 @router.post("/publish", response_model=PublishAccepted, status_code=202)
-def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) -> PublishAccepted:
+def publish(
+    body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep, work: QueuedWorkDep
+) -> PublishAccepted:
     """Queue forecast publication for every meter with a model, one task per chunk of meters."""
     meters = [(v.meter_id, v.meter_type) for v in models.list_models(body.meter_type)]
     if body.meter_ids is not None:
@@ -41,6 +44,7 @@ def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) ->
     if not meters:
         raise InputDataError("no meter has a trained model to publish from; train meters first")
     batch_id, task_ids = queue.enqueue_publication(meters, days=body.days, chunk_size=body.chunk_size)
+    work.add(task_ids)
     return PublishAccepted(batch_id=batch_id, tasks=len(task_ids), meters=len(meters), task_ids=task_ids)
 
 
@@ -48,9 +52,12 @@ def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) ->
 def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPublic:
     """Overall state of a publication batch and each chunk task's state."""
     batch = queue.read_batch(batch_id)
-    if batch is None:
+    tasks: list[dict[str, Any]] = batch["tasks"] if batch is not None else []
+    # A training batch or fleet test shares the batch record: only a publication's is answered
+    # (marked by its kind; a batch from before the mark, by a task's own kind).
+    kind = queue.batch_kind(batch_id) if batch is not None else None
+    if batch is None or (kind or _task_kind(tasks)) != PUBLICATION:
         raise NotFoundError(f"publication batch {batch_id!r} is unknown or its records expired")
-    tasks: list[dict[str, Any]] = batch["tasks"]
     return PublishBatchPublic(
         batch_id=batch_id,
         state=batch_state([t["status"] for t in tasks]),
@@ -63,6 +70,11 @@ def publish_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> PublishBatchPu
         failed=sum(int((t.get("details") or {}).get("failed", 0)) for t in tasks),
         tasks=tasks,
     )
+
+
+def _task_kind(tasks: list[dict[str, Any]]) -> str | None:
+    kinds = {(t.get("details") or {}).get("kind") for t in tasks}
+    return PUBLICATION if PUBLICATION in kinds else None
 
 
 def _optional(value: float | None) -> float | None:

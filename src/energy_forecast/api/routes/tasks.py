@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from energy_forecast.api.ops_schemas import TaskListPublic, TaskRetryPublic, TaskRowPublic
+from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import UUID_PATTERN
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.errors import InputDataError, QueueUnavailableError
@@ -54,6 +55,8 @@ def list_tasks(
 
 
 @router.post("/{task_id}/retry", response_model=TaskRetryPublic, status_code=202)
-def retry_task(task_id: TaskIdPath, monitor: MonitorDep) -> TaskRetryPublic:
+def retry_task(task_id: TaskIdPath, monitor: MonitorDep, work: QueuedWorkDep) -> TaskRetryPublic:
     """Re-queue a dead-lettered task as a new task with the same arguments."""
-    return TaskRetryPublic(**monitor.retry(_task_id(task_id)))
+    retried = TaskRetryPublic(**monitor.retry(_task_id(task_id)))
+    work.add([retried.task_id])
+    return retried

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
-from energy_forecast.api import sse
+from energy_forecast.api import sse, streams
 from energy_forecast.api.deps import SeriesStoreDep, TaskQueueDep
+from energy_forecast.api.guards import caller_identity
+from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import (
     TASK_ID_PATTERN,
     BatchAccepted,
@@ -37,18 +40,20 @@ class TaskNotFoundError(NotFoundError):
 # 200, not 202: the seed shows these exchanges without a code, so FastAPI's default is what every
 # client of the seed design checks for. Routes the seeds do not show keep 202.
 @router.post("/", response_model=TaskAccepted)
-def train(body: TrainRequest, queue: TaskQueueDep) -> TaskAccepted:
+def train(body: TrainRequest, queue: TaskQueueDep, work: QueuedWorkDep) -> TaskAccepted:
     """Queue training of one meter on all its readings (its queued or running task if there is one)."""
     task_id = queue.enqueue_training(body.meter_id, body.meter_type, force=body.force)
+    work.add([task_id])
     return TaskAccepted(task_id=task_id)
 
 
 @router.post("/v2/", response_model=TaskAccepted)
-def train_window(body: TrainWindowRequest, queue: TaskQueueDep) -> TaskAccepted:
+def train_window(body: TrainWindowRequest, queue: TaskQueueDep, work: QueuedWorkDep) -> TaskAccepted:
     """Queue training of one meter on the readings of ``[start_date, end_date]`` only."""
     task_id = queue.enqueue_training(
         body.meter_id, body.meter_type, body.start_date, body.end_date, force=body.force
     )
+    work.add([task_id])
     return TaskAccepted(task_id=task_id)
 
 
@@ -98,28 +103,60 @@ async def stream(
         Header(
             pattern=sse.EVENT_ID_PATTERN,
             description="the id of the last event received (a browser's EventSource sends it when it "
-            "reconnects); the stream resumes after it. 0: from the first event",
+            "reconnects); the stream resumes after it. 0: from the first event. Each part of the id "
+            "is at most 2^64-1 (400 beyond)",
         ),
     ] = "0",
 ) -> StreamingResponse:
-    """Server-Sent Events: one data event per state change, the last with the result or error."""
-    if await run_in_threadpool(queue.read_status, task_id) is None:
-        raise TaskNotFoundError(task_id)
+    """Server-Sent Events: one data event per state change, the last with the result or error.
+
+    At most ``EF_LIMITS__STREAMS_PER_KEY`` streams per key and ``EF_LIMITS__MAX_STREAMS`` in all are
+    open at once; beyond them 429 with ``Retry-After``."""
+    streams.check_event_id(last_event_id)
+    reader: streams.StreamReader = request.app.state.stream_reader
+    gate: streams.StreamGate = request.app.state.stream_gate
+    identity = caller_identity(request)
+    gate.admit(identity)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            gate.release(identity)
+
+    try:
+        if await reader.read_status(task_id) is None:
+            raise TaskNotFoundError(task_id)
+    except BaseException:
+        release()
+        raise
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for chunk in sse.task_events(
+                reader,
+                task_id,
+                last_event_id,
+                request.is_disconnected,
+                max_duration=request.app.state.settings.stream_max_duration,
+            ):
+                yield chunk
+        finally:
+            release()
+
     return StreamingResponse(
-        sse.task_events(
-            queue,
-            task_id,
-            last_event_id,
-            request.is_disconnected,
-            max_duration=request.app.state.settings.stream_max_duration,
-        ),
+        events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(release),
     )
 
 
 @router.post("/batch/", response_model=BatchAccepted, status_code=202)
-def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep) -> BatchAccepted:
+def train_batch(
+    body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep, work: QueuedWorkDep
+) -> BatchAccepted:
     """Queue one training task per meter: all registered meters, a list, or one type."""
     registry = {m.meter_id: m for m in store.list_meters()}
     if body.meter_ids is not None:
@@ -135,6 +172,7 @@ def train_batch(body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStore
     if not chosen:
         raise NotFoundError("no registered meter matches the request; import readings or change meter_type")
     batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+    work.add(task_ids)
     return BatchAccepted(
         batch_id=batch_id, task_ids={m.meter_id: t for m, t in zip(chosen, task_ids, strict=True)}
     )
