@@ -44,6 +44,14 @@ def serve(
     from energy_forecast.api.app import create_app
 
     chosen = settings()
+    running = read_record(chosen)
+    if running is not None:
+        typer.echo(
+            f"error: a service already runs on this home ({chosen.home}): {running.url}, pid {running.pid}; "
+            "CLI commands use it as they are, or stop it first",
+            err=True,
+        )
+        raise typer.Exit(1)
     holder = home_in_use(chosen)
     if holder is not None:
         typer.echo(f"error: {holder}", err=True)
@@ -61,14 +69,6 @@ def serve(
     )
     if "*" in (forwarded_allow_ips or "").split(","):
         log.warning("forwarded_allow_ips_any", note="any client can pick its address and rate-limit bucket")
-    running = read_record(chosen)
-    if running is not None:
-        typer.echo(
-            f"error: a service already runs on this home ({chosen.home}): {running.url}, pid {running.pid}; "
-            "CLI commands use it as they are, or stop it first",
-            err=True,
-        )
-        raise typer.Exit(1)
     umask = os.umask(0o077)  # every file the service creates is owner-only (see energy_forecast.home)
     try:
         config = uvicorn.Config(
