@@ -56,8 +56,10 @@ def test_the_position_follows_the_message_into_another_queue(
 
 
 def test_the_stream_of_a_queued_task_says_where_it_waits_and_when_that_moves(
-    task_env: Callable[..., TaskEnv], fake: FakeTraining
+    task_env: Callable[..., TaskEnv], fake: FakeTraining, redis_url: str
 ) -> None:
+    from energy_forecast.api.streams import StreamReader
+
     env = task_env()
     first = env.queue.enqueue_training("m0", "electricity")
     second = env.queue.enqueue_training("m1", "electricity")
@@ -67,15 +69,20 @@ def test_the_stream_of_a_queued_task_says_where_it_waits_and_when_that_moves(
             return False
 
         chunks = []
-        stream = sse.task_events(
-            env.queue, second, "0", connected, heartbeat=timedelta(milliseconds=100),
-            max_duration=timedelta(seconds=max_s),
-        )  # fmt: skip
-        async for chunk in stream:
-            chunks.append(chunk)
-            if between is not None and chunk.startswith("id:"):
-                between()
-                between = None
+        reader = StreamReader.from_url(redis_url, max_connections=2)  # bound to this event loop
+        reader.namespace = env.broker.namespace
+        try:
+            stream = sse.task_events(
+                reader, second, "0", connected, heartbeat=timedelta(milliseconds=100),
+                max_duration=timedelta(seconds=max_s),
+            )  # fmt: skip
+            async for chunk in stream:
+                chunks.append(chunk)
+                if between is not None and chunk.startswith("id:"):
+                    between()
+                    between = None
+        finally:
+            await reader.aclose()
         return chunks
 
     def take_the_first() -> None:

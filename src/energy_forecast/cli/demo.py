@@ -72,7 +72,7 @@ def _meter_ids(home: Connection) -> list[str]:
 def _publish(home: Connection, meter_ids: list[str], days: int) -> None:
     """Forecasts written to the store for the dashboard: a publication through the service, or here."""
     if home.service is not None:
-        rows = service_forecasts(home.service, meter_ids, False, days=days, write=True)
+        rows, _units = service_forecasts(home.service, meter_ids, False, days=days, write=True)
     else:
         from energy_forecast.bootstrap import build_model_store
         from energy_forecast.services.forecast_cache import ModelCache
