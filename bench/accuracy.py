@@ -90,6 +90,7 @@ def train_fleets(
     temperature: dict[str, pd.Series],
     days: int,
     cache: Path | None = None,
+    library: str = "lightgbm",
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
     """One fleet model per (type, first origin), on every meter's readings before that origin.
 
@@ -112,11 +113,13 @@ def train_fleets(
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
-        saved = cache / f"{key[0]}_{key[1]:%Y%m%d}" if cache else None
+        saved = cache / f"{library}_{key[0]}_{key[1]:%Y%m%d}" if cache else None
         if saved is not None and saved.is_dir():
             fleets[key] = FleetModel.from_artifacts({f.name: f.read_bytes() for f in saved.iterdir()})
         else:
-            fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
+            fleets[key] = fit_fleet_members(
+                same_type, MeterType(meter.meter_type), until=key[1], library=library
+            )
             if saved is not None:
                 saved.mkdir(parents=True)
                 for name, data in fleets[key].to_artifacts().items():
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drop-last-days", type=int, default=0, help="score the period before the last N days (for tuning)"
     )
+    parser.add_argument("--library", default="lightgbm", help="the global member's library")
     parser.add_argument("--cold-prior", type=float, default=None, help="cold-start shrinkage hours")
     args = parser.parse_args(argv)
 
@@ -163,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in consumption.items()
         }
     wanted = {m for m in args.meters.split(",") if m}
-    fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache) if args.fleet else {}
+    fleets = (
+        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library)
+        if args.fleet
+        else {}
+    )
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "

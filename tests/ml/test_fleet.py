@@ -107,5 +107,5 @@ def test_a_two_week_meter_with_a_missing_hour_is_backtested_by_the_fleet(fleet: 
     result = fleet_backtest(
         gappy, temperature, meter_id="cold", meter_type=ELEC, fleet=fleet, timezone="Europe/Rome", days=7
     )
-    assert result.model_kind == "fleet"
+    assert result.model_kind == "global"
     assert result.metrics["model"]["cv_rmse_percent"] is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,11 +18,15 @@ def train(
     meter_type: Annotated[MeterType | None, typer.Option("--type", help="only meters of this type")] = None,
     threads: Annotated[int, typer.Option(min=1, max=64, help="in-process worker threads")] = 2,
 ) -> None:
-    """Train meters through the task queue and show a progress bar until every task ends."""
+    """Train meters through the task queue and show a progress bar until every task ends.
+
+    First the global ensemble member of each meter type involved (once per type, on all its
+    meters), then the meters, so every meter's ensemble weights are learnt with it.
+    """
     import tempfile
-    import time
 
     from energy_forecast.bootstrap import start_task_runtime
+    from energy_forecast.services.fleet_model import global_member_jobs
 
     require_meters(meter_id, all_meters)
     chosen_settings = settings().model_copy(update={"worker_threads": threads})
@@ -41,20 +45,15 @@ def train(
                 embedded_dir=Path(redis_dir),
             )
             try:
-                batch_id, task_ids = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
-                with typer.progressbar(
-                    length=100 * len(task_ids), label=f"training {len(task_ids)} meters"
-                ) as bar:
-                    shown = 0
-                    while True:
-                        batch = runtime.queue.read_batch(batch_id)
-                        assert batch is not None
-                        done_units = batch["progress"] * len(task_ids)
-                        bar.update(done_units - shown)
-                        shown = done_units
-                        if batch["done"]:
-                            break
-                        time.sleep(0.5)
+                members = global_member_jobs(store.list_meters(), {m.meter_type for m in chosen})
+                if members:
+                    first = _run_batch(runtime.queue, members, f"training {len(members)} global model(s)")
+                    for task in first["tasks"]:
+                        if task["status"] != "SUCCESS":  # the meters still train, on their own
+                            typer.echo(f"global model not trained: {task['message']}", err=True)
+                jobs = [(m.meter_id, m.meter_type) for m in chosen]
+                batch = _run_batch(runtime.queue, jobs, f"training {len(chosen)} meters")
+                task_ids = batch["tasks"]
             finally:
                 runtime.close()
     failed = 0
@@ -68,6 +67,24 @@ def train(
     raise typer.Exit(1 if failed else 0)
 
 
+def _run_batch(queue: Any, jobs: list[tuple[str, MeterType]], label: str) -> dict[str, Any]:
+    """Enqueue ``jobs`` as one batch and show its progress until every task ends."""
+    import time
+
+    batch_id, task_ids = queue.enqueue_batch(jobs)
+    with typer.progressbar(length=100 * len(task_ids), label=label) as bar:
+        shown = 0
+        while True:
+            batch = queue.read_batch(batch_id)
+            assert batch is not None
+            done_units = batch["progress"] * len(task_ids)
+            bar.update(done_units - shown)
+            shown = done_units
+            if batch["done"]:
+                return batch
+            time.sleep(0.5)
+
+
 def backtest(
     meter_id: Annotated[str, typer.Option("--meter-id", help="meter to backtest")],
     meter_type: Annotated[MeterType, typer.Option("--meter-type", help="electricity or water")],
@@ -75,12 +92,22 @@ def backtest(
     days: Annotated[int, typer.Option("--days", min=1, max=365, help="daily origins (last N days)")] = 28,
     as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
 ) -> None:
-    """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
+    """Rolling-origin backtest over the last N days: the ensemble against seasonal-naive baselines.
+
+    The same service ``POST /backtest/`` answers from, with the same model store: same figures.
+    """
+    from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.evaluation import backtest_meter
 
-    with opened_store(settings(file_log=False)) as store:
+    chosen_settings = settings(file_log=False)
+    with opened_store(chosen_settings) as store:
         result = backtest_meter(
-            store, meter_id=meter_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days
+            store,
+            meter_id=meter_id,
+            meter_type=meter_type,
+            horizon_hours=horizon_hours,
+            days=days,
+            model_store=build_model_store(chosen_settings),
         )
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
@@ -92,3 +119,5 @@ def backtest(
         typer.echo(f"{name:<10} CV(RMSE) {metrics['cv_rmse_percent']}  NMBE {metrics['nmbe_percent']}")
     best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
     typer.echo(f"ratio to best baseline ({best}): {ratio}")
+    weights = f" weights {summary['blend']}" if summary["blend"] else ""
+    typer.echo(f"forecaster: {summary['model_kind']}{weights}")

@@ -19,6 +19,7 @@ from energy_forecast.api.publication_schemas import (
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
+from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.tasks.queue import batch_state
 
 router = APIRouter(prefix="/forecasts", tags=["forecasting"])
@@ -29,7 +30,9 @@ BatchIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="batch id
 @router.post("/publish", response_model=PublishAccepted, status_code=202)
 def publish(body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep) -> PublishAccepted:
     """Queue forecast publication for every meter with a model, one task per chunk of meters."""
-    meters = [(v.meter_id, v.meter_type) for v in models.list_models(body.meter_type)]
+    meters = [
+        (v.meter_id, v.meter_type) for v in models.list_models(body.meter_type) if not is_fleet_model(v)
+    ]
     if not meters:
         raise InputDataError("no meter has a trained model to publish from; train meters first")
     batch_id, task_ids = queue.enqueue_publication(meters, days=body.days, chunk_size=body.chunk_size)
