@@ -36,7 +36,7 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
-from energy_forecast.ml.blend import DEFAULT_PRIOR
+from energy_forecast.ml.blend import default_prior
 from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         if fleet_on
         else {}
     )
-    prior = tuple(float(w) for w in args.prior.split(",")) if args.prior else DEFAULT_PRIOR
+    given = tuple(float(w) for w in args.prior.split(",")) if args.prior else None
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if fleet_on:
                 fleet = fleets[(meter.meter_type, first)]
-                extra: dict[str, object] = {"prior": prior}
+                extra: dict[str, object] = {"prior": given or default_prior(meter.meter_type)}
                 if args.cold_prior is not None:
                     extra["cold_prior_hours"] = args.cold_prior
                 result = fleet_backtest(

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_forecast.domain.meters import MeterType
 from energy_forecast.features.spec import build_features
 from energy_forecast.ml.baselines import BASELINES, baseline_frame, baselines_at
 from energy_forecast.ml.forecasting import forecast
@@ -45,8 +46,13 @@ MIN_OWN_DAYS = 28
 GRID_STEP = 0.05
 MIN_BLEND_HOURS = 48
 # Fleet-wide weights (own model, global member, seasonal naive) before a type has any of its own,
-# and how many hold-out hours they count for.
-DEFAULT_PRIOR = (0.5, 0.5, 0.0)
+# and how many hold-out hours they count for: the mean weights the development meters chose on
+# their own hold-outs (electricity 0.53/0.37/0.10, water 0.73/0.27/0.00), rounded.
+DEFAULT_PRIORS = {
+    MeterType.ELECTRICITY: (0.55, 0.35, 0.10),
+    MeterType.WATER: (0.7, 0.3, 0.0),
+}
+DEFAULT_PRIOR = DEFAULT_PRIORS[MeterType.ELECTRICITY]
 PRIOR_HOURS = 336.0
 
 
@@ -122,12 +128,19 @@ def shrunk(
     return share * weights + (1.0 - share) * prior / total
 
 
-def fleet_prior(raw_weights: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """Fleet-wide weights: the mean of meters' unshrunk weights (``DEFAULT_PRIOR`` with none)."""
+def default_prior(meter_type: MeterType | str) -> tuple[float, float, float]:
+    """The built-in fleet-wide weights of a type, before its meters have chosen any."""
+    return DEFAULT_PRIORS.get(MeterType(meter_type), DEFAULT_PRIOR)
+
+
+def fleet_prior(
+    raw_weights: list[tuple[float, float, float]], meter_type: MeterType | str = MeterType.ELECTRICITY
+) -> tuple[float, float, float]:
+    """Fleet-wide weights: the mean of meters' unshrunk weights (``default_prior`` with none)."""
     if not raw_weights:
-        return DEFAULT_PRIOR
+        return default_prior(meter_type)
     mean = np.mean(np.asarray(raw_weights, dtype="float64"), axis=0)
-    mean = mean / mean.sum() if mean.sum() > 0 else np.asarray(DEFAULT_PRIOR)
+    mean = mean / mean.sum() if mean.sum() > 0 else np.asarray(default_prior(meter_type))
     return (float(mean[0]), float(mean[1]), float(mean[2]))
 
 

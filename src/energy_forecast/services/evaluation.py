@@ -27,7 +27,7 @@ from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
 from energy_forecast.ml.backtest import first_origin
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
-from energy_forecast.ml.blend import DEFAULT_PRIOR
+from energy_forecast.ml.blend import default_prior
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
@@ -322,7 +322,7 @@ def backtest_meter(
     }
     temp = temperature if not temperature.empty else None
     days = options["days"] = short_meter_days(readings, days)
-    fleet, prior = None, DEFAULT_PRIOR
+    fleet, prior = None, default_prior(meter.meter_type)
     if model_store is not None:
         fleet = backtest_fleet(model_store, meter.meter_type, first_origin(readings, days))
         prior = fleet_prior_of(model_store, meter.meter_type)

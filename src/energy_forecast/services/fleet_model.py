@@ -40,6 +40,7 @@ from energy_forecast.ml.blend import (
     BlendWeights,
     blend_frame,
     blended_forecast,
+    default_prior,
     fit_blend,
     fit_cold_blend,
     fleet_prior,
@@ -154,7 +155,8 @@ def train_fleet(
             tuple(v.metadata["blend"]["raw"])
             for v in model_store.list_models(meter_type)
             if not is_fleet_model(v) and (v.metadata.get("blend") or {}).get("raw") is not None
-        ]
+        ],
+        meter_type,
     )
     reporter.stage(
         TaskState.SAVING_MODEL, "Saving the global member bundle", {"meters": fleet.metadata["meters"]}
@@ -224,9 +226,9 @@ def fleet_prior_of(model_store: ModelStore, meter_type: MeterType) -> tuple[floa
     try:
         info = model_store.get_version(MeterType(meter_type), FLEET_MODEL_ID)
     except ModelNotFoundError:
-        return DEFAULT_PRIOR
+        return default_prior(meter_type)
     prior = info.metadata.get("prior")
-    return (float(prior[0]), float(prior[1]), float(prior[2])) if prior else DEFAULT_PRIOR
+    return (float(prior[0]), float(prior[1]), float(prior[2])) if prior else default_prior(meter_type)
 
 
 def backtest_fleet(model_store: ModelStore, meter_type: MeterType, first: pd.Timestamp) -> FleetModel | None:
