@@ -1,20 +1,23 @@
 """Day-ahead rolling-origin backtest on every meter of the development data set.
 
-Prints, per meter and as the median per meter type: CV(RMSE) of the model and of the best
-seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. With ``--horizon`` above
-24 it also prints, per lead day, the median ratio and interval coverage, which is how the
+Prints, per meter and as the median per meter type and per site: CV(RMSE) of the forecast and of
+the best seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. With ``--horizon``
+above 24 it also prints, per lead day, the median ratio and interval coverage, which is how the
 widening of later days' intervals is checked. A bench, not a test:
 
     .venv/bin/python -P bench/accuracy.py [--data-dir ../shared/data] [--meters a,b] [--days 56]
-        [--horizon 168] [--fleet] [--no-blend] [--cold-days 14]
+        [--horizon 168] [--own-only] [--no-blend] [--cold-days 14] [--library lightgbm]
 
-``--fleet`` trains a fleet model per meter type and first origin on every meter's readings before
-that origin (``ml.fleet.fit_fleet(until=...)``), then backtests each meter with the forecaster it
-would get: the blend of its own model, the fleet model and the best seasonal-naive forecast
-(``--no-blend``: its own model; under 28 days of history: the fleet model alone).
+By default it backtests what the product answers with, the ensemble: a global member per meter
+type and first origin is trained on every meter's readings before that origin
+(``ml.fleet.fit_fleet(until=...)``, as the product's backtest edition), then each meter is
+backtested with the ensemble of its own model, the global member's fold model that never saw it
+and its best seasonal-naive forecast, with the default fleet-wide weights as the shrinkage prior
+(``--no-blend``: its own model where one trains; under 28 days of history: the global member).
+``--own-only`` backtests the meter's own model alone (no global member is trained).
 ``--cold-days N`` truncates each meter to N days before its scored period (every other meter,
-and so the fleet model's training data, stays whole; the meter is forecast by the fold model that
-never saw it).
+and so the global member's training data, stays whole; the meter is forecast by the fold model
+that never saw it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
+from energy_forecast.ml.blend import default_prior
 from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 
@@ -90,6 +94,7 @@ def train_fleets(
     temperature: dict[str, pd.Series],
     days: int,
     cache: Path | None = None,
+    library: str = "lightgbm",
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
     """One fleet model per (type, first origin), on every meter's readings before that origin.
 
@@ -112,11 +117,13 @@ def train_fleets(
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
-        saved = cache / f"{key[0]}_{key[1]:%Y%m%d}" if cache else None
+        saved = cache / f"{library}_{key[0]}_{key[1]:%Y%m%d}" if cache else None
         if saved is not None and saved.is_dir():
             fleets[key] = FleetModel.from_artifacts({f.name: f.read_bytes() for f in saved.iterdir()})
         else:
-            fleets[key] = fit_fleet_members(same_type, MeterType(meter.meter_type), until=key[1])
+            fleets[key] = fit_fleet_members(
+                same_type, MeterType(meter.meter_type), until=key[1], library=library
+            )
             if saved is not None:
                 saved.mkdir(parents=True)
                 for name, data in fleets[key].to_artifacts().items():
@@ -146,14 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--meters", default="", help="comma-separated meter ids (default: all)")
     parser.add_argument("--days", type=int, default=56)
     parser.add_argument("--horizon", type=int, default=24)
-    parser.add_argument("--fleet", action="store_true", help="blend with / fall back to a fleet model")
-    parser.add_argument("--no-blend", action="store_true", help="with --fleet: own model where one trains")
+    parser.add_argument("--own-only", action="store_true", help="the meter's own model alone, no ensemble")
+    parser.add_argument(
+        "--no-blend", action="store_true", help="own model where one trains, global otherwise"
+    )
     parser.add_argument("--cold-days", type=int, default=0, help="truncate each meter to N days of history")
     parser.add_argument("--fleet-cache", type=Path, default=None, help="keep trained fleet models here")
     parser.add_argument(
         "--drop-last-days", type=int, default=0, help="score the period before the last N days (for tuning)"
     )
+    parser.add_argument("--library", default="lightgbm", help="the global member's library")
     parser.add_argument("--cold-prior", type=float, default=None, help="cold-start shrinkage hours")
+    parser.add_argument(
+        "--prior", default="", help="fleet-wide weights own,global,baseline (default: built in)"
+    )
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
@@ -163,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in consumption.items()
         }
     wanted = {m for m in args.meters.split(",") if m}
-    fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache) if args.fleet else {}
+    fleet_on = not args.own_only
+    fleets = (
+        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library)
+        if fleet_on
+        else {}
+    )
+    given = tuple(float(w) for w in args.prior.split(",")) if args.prior else None
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
@@ -188,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             "days": args.days,
         }
         try:
-            if args.fleet:
+            if fleet_on:
                 fleet = fleets[(meter.meter_type, first)]
-                extra = {} if args.cold_prior is None else {"cold_prior_hours": args.cold_prior}
+                extra: dict[str, object] = {"prior": given or default_prior(meter.meter_type)}
+                if args.cold_prior is not None:
+                    extra["cold_prior_hours"] = args.cold_prior
                 result = fleet_backtest(
                     series,
                     temperature.get(meter.site_id),
@@ -211,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "meter": meter.meter_id,
             "type": meter.meter_type,
+            "site": meter.site_id,
+            "raw": (result.blend or {}).get("raw"),
             "cv_ours": ours["cv_rmse_percent"],
             "cv_base": base_cv,
             "ratio": result.skill_ratio,
@@ -242,6 +265,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind:11} {len(chosen):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
             f"{statistics.median(covers):9.1f} {statistics.median(nmbes):8.2f}"
         )
+    for site in sorted({r["site"] for r in rows}):
+        chosen = [r for r in rows if r["site"] == site]
+        ratios = [r["ratio"] for r in chosen if r["ratio"] is not None]
+        covers = [r["coverage"] for r in chosen if r["coverage"] is not None]
+        print(
+            f"{site:11} {len(chosen):6d} {statistics.median(ratios):9.3f} {sum(r < 1 for r in ratios):5d} "
+            f"{statistics.median(covers):9.1f}"
+        )
+    for kind in sorted({r["type"] for r in rows}):
+        raws = [r["raw"] for r in rows if r["type"] == kind and r["raw"]]
+        if raws:
+            mean = np.mean(np.asarray(raws, dtype="float64"), axis=0)
+            weights = tuple(round(float(w), 3) for w in mean)
+            print(f"{kind}: mean unshrunk weights (own, global, baseline) = {weights}")
     ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
     covers = [r["coverage"] for r in rows if r["coverage"] is not None]
     print(

@@ -57,21 +57,29 @@ def test_a_meter_never_seen_gets_a_fleet_forecast_at_its_own_scale(fleet: FleetM
     assert model.metadata["model"] == "fleet"
 
 
-def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(fleet: FleetModel) -> None:
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("meter_id", ["m0", "someone-new"])
+def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
+    library: str, meter_id: str
+) -> None:
+    """Every global member (either library; fold model or full model) trained ``until`` an origin
+    forecasts the same whatever any meter did at or after it."""
     changed = []
     for member in members():
         later = member.consumption.index >= ORIGIN
         changed.append(
             replace(member, consumption=member.consumption.where(~later, member.consumption * 3 + 7))
         )
-    again = fit_fleet_members(changed, ELEC, until=ORIGIN, max_rows=4000, folds=2)
+    fleet = fit_fleet_members(members(), ELEC, until=ORIGIN, max_rows=4000, folds=2, library=library)
+    again = fit_fleet_members(changed, ELEC, until=ORIGIN, max_rows=4000, folds=2, library=library)
+    assert fleet.library == again.library == library
     target = members()[0]
     history = target.consumption[target.consumption.index < ORIGIN]
     first = forecast(
-        fleet.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
+        fleet.model_for(meter_id, history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
     )
     second = forecast(
-        again.model_for("m0", history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
+        again.model_for(meter_id, history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
     )
     assert first.equals(second)
 
@@ -84,6 +92,7 @@ def test_fleet_bundle_round_trips_bit_for_bit(fleet: FleetModel) -> None:
     two = forecast(again.model_for("m1", history), history, target.temperature, ORIGIN, 48)
     assert one.equals(two)
     assert again.folds == fleet.folds and again.metadata == fleet.metadata
+    assert again.library == fleet.library == "lightgbm"
 
 
 def test_fleet_history_counts_days_not_exact_hours() -> None:
@@ -107,5 +116,5 @@ def test_a_two_week_meter_with_a_missing_hour_is_backtested_by_the_fleet(fleet: 
     result = fleet_backtest(
         gappy, temperature, meter_id="cold", meter_type=ELEC, fleet=fleet, timezone="Europe/Rome", days=7
     )
-    assert result.model_kind == "fleet"
+    assert result.model_kind == "global"
     assert result.metrics["model"]["cv_rmse_percent"] is not None

@@ -1,5 +1,6 @@
-"""The fleet model in the services: trained as a task id, saved in the model store, used by forecasts,
-blends and backtests, on a real DuckDB store and file model store."""
+"""The global ensemble member in the services: trained as a task, saved in the model store with its
+backtest edition, used by forecasts, ensembles and backtests, on a real DuckDB store and file model
+store."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def fleet_stores(
     for i, scale in enumerate((1.0, 20.0, 300.0)):
         add_meter(store, f"old{i}", 49, scale, seed=i)
     details = train_meter(store, models, meter_id=FLEET_MODEL_ID, meter_type=ELEC)
-    assert details["model"] == "fleet" and details["meters"] == 3 and details["model_version"] == 1
+    assert details["model"] == "global" and details["meters"] == 3 and details["model_version"] == 1
     yield store, models
     store.close()
 
@@ -59,7 +60,7 @@ def test_the_fleet_model_is_a_versioned_bundle_marked_as_such(
     assert is_fleet_model(info) and version_public(info).kind == "fleet"
 
 
-def test_a_two_week_meter_with_a_missing_hour_gets_fleet_forecasts_and_backtest(
+def test_a_two_week_meter_with_a_missing_hour_gets_global_forecasts_and_backtest(
     fleet_stores: tuple[DuckDBSeriesStore, FileModelStore],
 ) -> None:
     store, models = fleet_stores
@@ -74,11 +75,34 @@ def test_a_two_week_meter_with_a_missing_hour_gets_fleet_forecasts_and_backtest(
         start=last - pd.Timedelta(days=1),
         end=last + pd.Timedelta(days=1),
     )
-    assert result.model == "fleet" and not result.substituted
+    assert result.model == "global" and not result.substituted
     ahead = [p for p in result.points if p.kind == "forecast"]
     assert len(ahead) == 24 and all(np.isfinite(p.value) and p.lower <= p.value <= p.upper for p in ahead)
     backtest = backtest_meter(store, model_store=models, meter_id="new14", meter_type=ELEC, days=3)
-    assert backtest["summary"]["model_kind"] == "fleet" and len(backtest["records"]) == 72
+    assert backtest["summary"]["model_kind"] == "global" and len(backtest["records"]) == 72
+
+
+@pytest.mark.parametrize("missing_hour", [False, True])
+def test_a_seven_day_meter_gets_global_forecasts_and_a_backtest(
+    fleet_stores: tuple[DuckDBSeriesStore, FileModelStore], missing_hour: bool
+) -> None:
+    store, models = fleet_stores
+    meter_id = f"week{int(missing_hour)}"
+    readings = add_meter(store, meter_id, 7, 4.0, seed=12 + missing_hour)
+    if missing_hour:
+        hour = readings.index[80]
+        store.delete_readings(ELEC, meter_id, hour, hour + pd.Timedelta(minutes=30))
+    last = pd.Timestamp("2024-02-19T23:00:00Z")
+    result = forecast_meter(
+        store, models, meter_id=meter_id, meter_type=ELEC, start=last, end=last + pd.Timedelta(days=2)
+    )
+    assert result.model == "global" and not result.substituted
+    ahead = [p for p in result.points if p.kind == "forecast"]
+    assert len(ahead) == 48 and all(np.isfinite(p.value) and p.lower <= p.value <= p.upper for p in ahead)
+    backtest = backtest_meter(store, model_store=models, meter_id=meter_id, meter_type=ELEC)
+    summary = backtest["summary"]
+    assert summary["model_kind"] == "global" and summary["days"] == 6 and len(backtest["records"]) == 144
+    assert summary["cv_rmse_ratio_to_best_baseline"] is not None
 
 
 def test_under_a_week_the_answer_is_the_labelled_fallback(
@@ -93,7 +117,7 @@ def test_under_a_week_the_answer_is_the_labelled_fallback(
     assert result.model == "fallback" and result.substituted
 
 
-def test_an_established_meter_stores_blend_weights_and_forecasts_the_blend(
+def test_an_established_meter_stores_ensemble_weights_and_forecasts_the_ensemble(
     fleet_stores: tuple[DuckDBSeriesStore, FileModelStore],
 ) -> None:
     store, models = fleet_stores
@@ -107,10 +131,30 @@ def test_an_established_meter_stores_blend_weights_and_forecasts_the_blend(
     result = forecast_meter(
         store, models, meter_id="est", meter_type=ELEC, start=last, end=last + pd.Timedelta(hours=24)
     )
-    assert result.model == "blend" and result.model_version == info.version
+    assert result.model == "ensemble" and result.model_version == info.version
+    assert blend["raw"] is not None and len(blend["raw"]) == 3
 
 
-def test_test_model_scores_the_blend_with_a_fleet_trained_before_the_test_hours(
+def test_the_backtest_reads_the_kept_edition_and_trains_nothing(
+    fleet_stores: tuple[DuckDBSeriesStore, FileModelStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, models = fleet_stores
+    add_meter(store, "est3", 49, 25.0, seed=14)
+    info = models.get_version(ELEC, FLEET_MODEL_ID)
+    assert info.metadata["backtest_until"] == "2024-01-23T00:00:00+00:00"
+
+    def no_training(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a request trained a global model")
+
+    monkeypatch.setattr("energy_forecast.ml.fleet.fit_fleet", no_training)
+    monkeypatch.setattr("energy_forecast.services.fleet_model.fit_fleet", no_training)
+    result = backtest_meter(store, model_store=models, meter_id="est3", meter_type=ELEC, days=14)
+    summary = result["summary"]
+    assert summary["model_kind"] == "ensemble" and summary["blend"]["fleet"] > 0
+    assert summary["first_origin"] == "2024-02-06T00:00:00Z"
+
+
+def test_test_model_scores_the_ensemble_with_a_global_model_trained_before_the_test_hours(
     fleet_stores: tuple[DuckDBSeriesStore, FileModelStore],
 ) -> None:
     store, models = fleet_stores

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.ml.fleet import FLEET_MODEL_ID
 from energy_forecast.settings import ScheduleSettings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore
@@ -134,6 +135,41 @@ def test_the_train_job_retrains_a_model_past_its_maximum_age(jobs: tuple[Schedul
 
     assert outcome.enqueued == 1 and outcome.detail == "1 max_age"
     assert outcome.extra["models_stale"] == 1
+
+
+def test_the_global_job_trains_each_types_global_member_when_missing_or_old(
+    jobs: tuple[ScheduleJobs, ...],
+) -> None:
+    schedule_jobs, _, models = jobs
+    assert "global" in {job.name for job in schedule_jobs.jobs()}
+
+    first = schedule_jobs.train_global()
+    again = schedule_jobs.train_global()
+    assert (first.enqueued, again.enqueued, again.skipped) == (1, 0, 1)  # electricity only: no water meters
+
+    _save(models, FLEET_MODEL_ID, datetime.now(UTC))
+    fresh = schedule_jobs.train_global()
+    assert (fresh.enqueued, fresh.skipped) == (0, 1)
+
+
+def test_a_meter_weighted_before_its_global_member_existed_is_retrained(
+    jobs: tuple[ScheduleJobs, ...],
+) -> None:
+    schedule_jobs, _, models = jobs
+    earlier = datetime.now(UTC) - timedelta(minutes=10)
+    for meter_id in ("m0", "m1", "m2"):
+        version = models.save(E, meter_id, {"model.ubj": b"x"}, {"blend": {"fleet_version": None}})
+        bundle = models.meter_dir(E, meter_id) / f"v{version.version:04d}" / "bundle.json"
+        blend = {"fleet_version": 1 if meter_id == "m2" else None}
+        bundle.write_text(json.dumps({**version.metadata, "blend": blend, "saved_at": earlier.isoformat()}))
+    _save(models, FLEET_MODEL_ID, datetime.now(UTC))
+    info = models.get_version(E, FLEET_MODEL_ID)
+    bundle = models.meter_dir(E, FLEET_MODEL_ID) / f"v{info.version:04d}" / "bundle.json"
+    bundle.write_text(json.dumps({**json.loads(bundle.read_text()), "kind": "fleet"}))
+
+    outcome = schedule_jobs.train()
+
+    assert outcome.enqueued == 2 and outcome.detail == "2 ensemble"
 
 
 def test_drift_of_the_active_model_triggers_a_retrain(

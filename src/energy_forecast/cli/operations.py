@@ -50,6 +50,7 @@ def train_batch(
         accepted = service.post("/trainmodel/batch/", json=request)
         return follow_batch(lambda: service.get(f"/trainmodel/batch/{accepted['batch_id']}"))
     from energy_forecast.bootstrap import start_task_runtime
+    from energy_forecast.services.fleet_model import global_member_jobs
 
     store, settings = home.local_store(), home.settings
     chosen = chosen_meters(store, meter_ids, all_meters)
@@ -65,6 +66,17 @@ def train_batch(
             embedded_dir=Path(redis_dir),
         )
         try:
+            # First the global ensemble member of each type involved (once per type, on all its
+            # meters), then the meters, so every meter's ensemble weights are learnt with it.
+            members = global_member_jobs(store.list_meters(), {m.meter_type for m in chosen})
+            if members:
+                first_id, _ = runtime.queue.enqueue_batch(members)
+                first = follow_batch(
+                    lambda: runtime.queue.read_batch(first_id), f"training {len(members)} global model(s)"
+                )
+                for task in first["tasks"]:
+                    if task["status"] != "SUCCESS":  # the meters still train, on their own
+                        typer.echo(f"global model not trained: {task['message']}", err=True)
             batch_id, _ = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
             return follow_batch(lambda: runtime.queue.read_batch(batch_id))
         finally:
@@ -165,15 +177,16 @@ def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def follow_batch(read_batch: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+def follow_batch(read_batch: Callable[[], dict[str, Any] | None], label: str | None = None) -> dict[str, Any]:
     """Show a progress bar over a training batch until every task has ended; the final record."""
     batch = read_batch()
     assert batch is not None
     total = len(batch["tasks"])
+    label = label or f"training {total} meters"
     from energy_forecast.cli.terminal import bar_owns_terminal
 
     with (
-        typer.progressbar(length=100 * total, label=f"training {total} meters") as bar,
+        typer.progressbar(length=100 * total, label=label) as bar,
         bar_owns_terminal(bar),
     ):
         shown = 0

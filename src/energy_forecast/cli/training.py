@@ -20,6 +20,9 @@ def train(
 ) -> None:
     """Train meters through the task queue and show a progress bar until every task ends.
 
+    First the global ensemble member of each meter type involved (once per type, on all its
+    meters), then the meters, so every meter's ensemble weights are learnt with it.
+
     With `serve` running on this home its queue and workers train; otherwise this command does.
     """
     require_meters(meter_id, all_meters)
@@ -39,7 +42,11 @@ def backtest(
     days: Annotated[int, typer.Option("--days", min=1, max=365, help="daily origins (last N days)")] = 28,
     as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
 ) -> None:
-    """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
+    """Rolling-origin backtest over the last N days: the ensemble against seasonal-naive baselines.
+
+    The same service ``POST /backtest/`` answers from, with the same model store: same figures.
+    """
+    from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.evaluation import backtest_meter
 
     with connected(settings(file_log=False)) as home:
@@ -55,6 +62,7 @@ def backtest(
                 meter_type=meter_type,
                 horizon_hours=horizon_hours,
                 days=days,
+                model_store=build_model_store(home.settings),
             )
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
@@ -69,6 +77,8 @@ def backtest(
         cv, nmbe = _rounded(metrics.get("cv_rmse_percent"), 1), _rounded(metrics.get("nmbe_percent"), 1)
         typer.echo(f"{name:<{width}}  {cv + ' %':>9}  {nmbe + ' %':>8}")
     best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
+    weights = f" weights {summary['blend']}" if summary["blend"] else ""
+    typer.echo(f"forecaster: {summary['model_kind']}{weights}")
     typer.echo(f"ratio to best baseline ({best}): {_rounded(ratio, 2)} (below 1 means the model beats it)")
 
 

@@ -34,7 +34,8 @@ class BacktestResult:
     forecasts: pd.DataFrame
     metrics: dict[str, dict[str, float | None]]
     training: TrainingResult
-    # Which forecaster answered: "meter" (its own model), "blend" or "fleet" (ml/blend.py).
+    # Which forecaster answered: "ensemble" (ml/blend.py), "global" (the global member alone, for
+    # a meter too new for its own model) or "meter" (its own model alone).
     model_kind: str = "meter"
     blend: dict[str, float | str | int] | None = None
 
@@ -136,10 +137,16 @@ def origin_table(
 
 
 def score_forecasts(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-    """Metrics keyed ``model`` and by baseline, on the rows where the actual and every baseline exist."""
+    """Metrics keyed ``model`` and by baseline, on the rows where the actual and every baseline exist.
+
+    A baseline that exists on no row at all (a meter with under a week of readings has no
+    ``naive_7d``) is left out of that condition, and its metrics are empty.
+    """
     scored = np.isfinite(table["actual"].to_numpy())
     for name in BASELINES:
-        scored &= np.isfinite(table[name].to_numpy())
+        present = np.isfinite(table[name].to_numpy())
+        if present.any():
+            scored &= present
     used = table[scored]
     metrics = {"model": evaluate(used["actual"], used["forecast"], used["lower"], used["upper"])}
     for name in BASELINES:

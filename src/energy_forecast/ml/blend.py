@@ -1,4 +1,4 @@
-"""Blend the meter's own model, the fleet model and the best seasonal-naive forecast.
+"""The ensemble: the meter's own model, the global member of its type and the best seasonal naive.
 
 **Weights.** Chosen on the meter's own in-window hold-out (the last 20 % of its training readings,
 predicted by the hold-out model, by the fleet fold model that never saw the meter, and by the
@@ -10,7 +10,15 @@ overfit and can extrapolate (negative weights, sums far from one); a convex comb
 inside the range of its members and, on the hold-out, is never worse than the best of them, so
 a meter whose hold-out says a baseline wins gets mostly the baseline.
 
-**Intervals.** The blend keeps the meter model's interval shape (its calibrated offsets and
+**Shrinkage.** A hold-out of a few hundred hours is a noisy judge, so the chosen weights are
+shrunk toward fleet-wide weights (``prior``: the mean weights of the type's meters, kept with the
+global member) as if ``PRIOR_HOURS`` more hours had voted for them: a meter with a year of
+history keeps mostly its own weights, a meter with a month leans on the fleet's. The unshrunk
+weights are kept (``raw``) so the fleet-wide mean is never a mean of means already shrunk.
+
+**Intervals.** Calibrated in one place, ``calibrate_band``, on the ensemble's own out-of-sample
+residuals (``ensemble_holdout``: its day-ahead forecasts of the hold-out hours with the lead hour
+of each). The blend keeps the meter model's interval shape (its calibrated offsets and
 per-day widening), re-centred on the blend and scaled by one factor: the ``level`` quantile of
 how much of that half-width each hold-out hour needed (so about ``level`` of hold-out hours fall
 inside).
@@ -28,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_forecast.domain.meters import MeterType
 from energy_forecast.features.spec import build_features
 from energy_forecast.ml.baselines import BASELINES, baseline_frame, baselines_at
 from energy_forecast.ml.forecasting import forecast
@@ -36,6 +45,15 @@ from energy_forecast.ml.model import ForecastModel
 MIN_OWN_DAYS = 28
 GRID_STEP = 0.05
 MIN_BLEND_HOURS = 48
+# Fleet-wide weights (own model, global member, seasonal naive) before a type has any of its own,
+# and how many hold-out hours they count for: the mean weights the development meters chose on
+# their own hold-outs (electricity 0.53/0.37/0.10, water 0.73/0.27/0.00), rounded.
+DEFAULT_PRIORS = {
+    MeterType.ELECTRICITY: (0.55, 0.35, 0.10),
+    MeterType.WATER: (0.7, 0.3, 0.0),
+}
+DEFAULT_PRIOR = DEFAULT_PRIORS[MeterType.ELECTRICITY]
+PRIOR_HOURS = 336.0
 
 
 @dataclass(frozen=True)
@@ -49,13 +67,19 @@ class BlendWeights:
     interval_scale: float
     holdout_hours: int
     fleet_version: int | None = None
+    # The hold-out's own weights before shrinkage (model, fleet, baseline): what fleet-wide
+    # weights are averaged from. None in bundles written before there was shrinkage.
+    raw: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlendWeights:
-        return cls(**data)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("raw") is not None:
+            known["raw"] = tuple(float(w) for w in known["raw"])
+        return cls(**known)
 
 
 def own_model_days(readings: pd.Series) -> float:
@@ -93,6 +117,33 @@ def simplex_weights(actual: np.ndarray, members: np.ndarray, step: float = GRID_
     return best
 
 
+def shrunk(
+    weights: np.ndarray, prior: np.ndarray, hours: float, prior_hours: float = PRIOR_HOURS
+) -> np.ndarray:
+    """``weights`` pulled toward ``prior`` as if ``prior_hours`` more hours had chosen it."""
+    total = float(np.sum(prior))
+    if prior_hours <= 0 or total <= 0:
+        return weights
+    share = hours / (hours + prior_hours)
+    return share * weights + (1.0 - share) * prior / total
+
+
+def default_prior(meter_type: MeterType | str) -> tuple[float, float, float]:
+    """The built-in fleet-wide weights of a type, before its meters have chosen any."""
+    return DEFAULT_PRIORS.get(MeterType(meter_type), DEFAULT_PRIOR)
+
+
+def fleet_prior(
+    raw_weights: list[tuple[float, float, float]], meter_type: MeterType | str = MeterType.ELECTRICITY
+) -> tuple[float, float, float]:
+    """Fleet-wide weights: the mean of meters' unshrunk weights (``default_prior`` with none)."""
+    if not raw_weights:
+        return default_prior(meter_type)
+    mean = np.mean(np.asarray(raw_weights, dtype="float64"), axis=0)
+    mean = mean / mean.sum() if mean.sum() > 0 else np.asarray(default_prior(meter_type))
+    return (float(mean[0]), float(mean[1]), float(mean[2]))
+
+
 def fit_blend(
     holdout: pd.DataFrame,
     readings: pd.Series,
@@ -101,8 +152,13 @@ def fit_blend(
     *,
     level: float = 0.8,
     fleet_version: int | None = None,
+    prior: tuple[float, float, float] | None = DEFAULT_PRIOR,
+    prior_hours: float = PRIOR_HOURS,
 ) -> BlendWeights | None:
-    """Weights and interval factor from the hold-out frame of ``fit_model`` (None: too few hours)."""
+    """Weights and interval factor from the hold-out frame of ``fit_model`` (None: too few hours).
+
+    Without a global member its prior weight goes to the meter's own model.
+    """
     index = pd.DatetimeIndex(holdout.index)
     actual = holdout["actual"].to_numpy(dtype="float64")
     ours = holdout["forecast"].to_numpy(dtype="float64")
@@ -121,18 +177,57 @@ def fit_blend(
     if fleet_model is not None:
         columns.append(_fleet_day_ahead(fleet_model, readings, temperature, index))
     columns.append(baselines[baseline_name].to_numpy())
-    weights = simplex_weights(actual, np.column_stack(columns))
+    raw = simplex_weights(actual, np.column_stack(columns))
+    hours = int(np.isfinite(actual).sum())
+    if prior is None:
+        weights = raw
+    else:
+        p_own, p_fleet, p_base = prior
+        chosen = [p_own, p_fleet, p_base] if fleet_model is not None else [p_own + p_fleet, p_base]
+        weights = shrunk(raw, np.asarray(chosen, dtype="float64"), hours, prior_hours)
     fleet_w = float(weights[1]) if fleet_model is not None else 0.0
     blended = _combine(weights, columns)
-    scale = _interval_scale(actual, blended, holdout, level)
+    scale = calibrate_band(actual, blended, holdout, level)
+    raw3 = (float(raw[0]), float(raw[1]) if fleet_model is not None else 0.0, float(raw[-1]))
     return BlendWeights(
         model=float(weights[0]),
         fleet=fleet_w,
         baseline=float(weights[-1]),
         baseline_name=baseline_name,
         interval_scale=scale,
-        holdout_hours=int(np.isfinite(actual).sum()),
+        holdout_hours=hours,
         fleet_version=fleet_version,
+        raw=raw3 if fleet_model is not None else None,
+    )
+
+
+def ensemble_holdout(
+    holdout: pd.DataFrame,
+    readings: pd.Series,
+    temperature: pd.Series | None,
+    fleet_model: ForecastModel | None,
+    weights: BlendWeights,
+) -> pd.DataFrame:
+    """The ensemble's out-of-sample day-ahead forecasts of the hold-out hours.
+
+    Columns ``forecast, actual, lead_hour`` (hours after the UTC midnight origin that would have
+    made each forecast): the residuals every calibration of the ensemble's band reads.
+    """
+    index = pd.DatetimeIndex(holdout.index)
+    fleet_values = (
+        _fleet_day_ahead(fleet_model, readings, temperature, index)
+        if fleet_model is not None and weights.fleet > 0
+        else None
+    )
+    baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[weights.baseline_name]
+    frame = blend_frame(holdout, fleet_values, baseline.to_numpy(), weights)
+    return pd.DataFrame(
+        {
+            "forecast": frame["forecast"].to_numpy(),
+            "actual": holdout["actual"].to_numpy(dtype="float64"),
+            "lead_hour": index.hour.to_numpy(),
+        },
+        index=index,
     )
 
 
@@ -154,7 +249,13 @@ def _combine(weights: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
     return np.divide(value, total, out=np.full(len(stack), np.nan), where=total > 0)
 
 
-def _interval_scale(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame, level: float) -> float:
+def calibrate_band(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame, level: float) -> float:
+    """The ensemble's interval factor from its out-of-sample residuals ``actual - blended``.
+
+    ``frame`` is the meter model's hold-out band (``forecast, lower, upper``) whose shape the
+    ensemble keeps: the factor is the ``level`` quantile of how much of that half-width each hour
+    needed. The one place where the ensemble's band is calibrated.
+    """
     forecast_ = frame["forecast"].to_numpy()
     span = np.where(
         actual >= blended, frame["upper"].to_numpy() - forecast_, forecast_ - frame["lower"].to_numpy()
@@ -246,7 +347,7 @@ def fit_cold_blend(
     features = build_features(readings, temperature, fleet_model.spec, index)
     holdout = fleet_model.predict_interval(features)
     holdout["actual"] = readings.reindex(index).to_numpy(dtype="float64")
-    chosen = fit_blend(holdout, readings, temperature, None, level=level)
+    chosen = fit_blend(holdout, readings, temperature, None, level=level, prior=None)
     if chosen is None or prior_hours <= 0:
         return chosen
     # A week of hours is a noisy judge: shrink toward the fleet model alone, as if ``prior_hours``
@@ -257,5 +358,5 @@ def fit_cold_blend(
     blended = _combine(
         np.array([fleet_w, 1.0 - fleet_w]), [holdout["forecast"].to_numpy(), baseline.to_numpy()]
     )
-    scale = _interval_scale(holdout["actual"].to_numpy(), blended, holdout, level)
+    scale = calibrate_band(holdout["actual"].to_numpy(), blended, holdout, level)
     return BlendWeights(fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours)

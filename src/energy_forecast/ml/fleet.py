@@ -34,6 +34,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import TrainingError
 from energy_forecast.features.spec import FeatureSpec, build_features
 from energy_forecast.ml.forecasting import calibrate_widening
+from energy_forecast.ml.lgbm import GLOBAL_PARAMS, LightGBMBooster, train_lightgbm
 from energy_forecast.ml.model import ForecastModel, IntervalOffsets, TargetScaler, library_versions
 from energy_forecast.ml.params import ModelParams, default_params, default_spec
 from energy_forecast.ml.training import clean_readings, multi_day_origins, train_booster, training_frame
@@ -83,11 +84,12 @@ class FleetModel:
     params: ModelParams
     scaler: TargetScaler
     feature_names: list[str]
-    fold_boosters: list[xgb.Booster]
-    full_booster: xgb.Booster
+    fold_boosters: list[Any]
+    full_booster: Any
     folds: dict[str, int]
     intervals: IntervalOffsets
     metadata: dict[str, Any] = field(default_factory=dict)
+    library: str = "xgboost"
 
     def model_for(
         self, meter_id: str, readings: pd.Series, timezone: str = "UTC", country: str | None = None
@@ -124,6 +126,7 @@ class FleetModel:
             "intervals": self.intervals.to_dict(),
             "metadata": self.metadata,
             "versions": library_versions(),
+            "library": self.library,
         }
         artifacts = {
             f"fold{k}.ubj": bytes(b.save_raw(raw_format="ubj")) for k, b in enumerate(self.fold_boosters)
@@ -139,10 +142,13 @@ class FleetModel:
             raise ValueError(f"not a fleet model bundle: {FLEET_ARTIFACT} missing")
         document = json.loads(artifacts[FLEET_ARTIFACT].decode("utf-8"))
         params = ModelParams.from_dict(document["params"])
+        library = str(document.get("library", "xgboost"))
 
-        def booster(name: str) -> xgb.Booster:
+        def booster(name: str) -> Any:
             if name not in artifacts:
                 raise ValueError(f"fleet model bundle incomplete: {name} missing")
+            if library == "lightgbm":
+                return LightGBMBooster.load(artifacts[name], params.n_jobs)
             loaded = xgb.Booster()
             loaded.load_model(bytearray(artifacts[name]))
             loaded.set_param({"nthread": params.n_jobs})
@@ -159,6 +165,7 @@ class FleetModel:
             folds={str(k): int(v) for k, v in document["folds"].items()},
             intervals=IntervalOffsets.from_dict(intervals),
             metadata=document["metadata"],
+            library=library,
         )
 
 
@@ -219,8 +226,20 @@ def _member_rows(
     return rows, list(features.columns)
 
 
-def _fit(matrix: np.ndarray, encoded: np.ndarray, params: ModelParams) -> xgb.Booster:
+def _fit(matrix: np.ndarray, encoded: np.ndarray, params: ModelParams, library: str) -> Any:
+    if library == "lightgbm":
+        return train_lightgbm(matrix, encoded, params)
     return train_booster(matrix, encoded, params, what="fit the fleet model")
+
+
+def global_params(meter_type: MeterType, library: str = "lightgbm") -> ModelParams:
+    """The global member's settings: the type's target treatment, the library's tree settings."""
+    own = default_params(meter_type)
+    if library != "lightgbm":
+        return own
+    return replace(
+        GLOBAL_PARAMS, scaler=own.scaler, target_mode=own.target_mode, level_column=own.level_column
+    )
 
 
 def fit_fleet(
@@ -234,6 +253,7 @@ def fit_fleet(
     params: ModelParams | None = None,
     progress: Callable[[str, float], None] | None = None,
     seed: int = 0,
+    library: str = "lightgbm",
 ) -> FleetModel:
     """Train the fleet model of one type on readings strictly before ``until`` (None: all).
 
@@ -244,7 +264,7 @@ def fit_fleet(
         TrainingError: fewer than two meters with a week of readings, or XGBoost failed.
     """
     meter_type = MeterType(meter_type)
-    params = params or default_params(meter_type)
+    params = params or global_params(meter_type, library)
     report = progress or (lambda _message, _share: None)
     ordered = sorted(meter_ids)
 
@@ -281,17 +301,17 @@ def fit_fleet(
     k = min(folds, len(used))
     group = np.arange(len(used)) % k
     row_group = group[member]
-    fold_boosters: list[xgb.Booster] = []
+    fold_boosters: list[Any] = []
     residuals = np.full(len(encoded), np.nan)
     for fold in range(k):
         report(f"fold model {fold + 1}/{k}", 0.6 + 0.3 * fold / (k + 1))
         train = row_group != fold
-        booster = _fit(matrix[train], encoded[train], params)
+        booster = _fit(matrix[train], encoded[train], params, library)
         held = ~train
         residuals[held] = encoded[held] - booster.inplace_predict(matrix[held], validate_features=False)
         fold_boosters.append(booster)
     report("full model", 0.6 + 0.3 * k / (k + 1))
-    full = _fit(matrix, encoded, params)
+    full = _fit(matrix, encoded, params, library)
     intervals = _pooled_intervals(residuals, hours)
     model = FleetModel(
         meter_type=meter_type,
@@ -310,7 +330,9 @@ def fit_fleet(
             "max_rows": max_rows,
             "folds": k,
             "until": until.isoformat() if until is not None else None,
+            "library": library,
         },
+        library=library,
     )
     report("interval widening", 0.95)
     model.intervals = replace(intervals, widen=_fleet_widening(model, used, loaded))

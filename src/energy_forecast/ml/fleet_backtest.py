@@ -1,9 +1,12 @@
-"""Rolling-origin backtest with the fleet model: blend for established meters, fleet for new ones.
+"""Rolling-origin backtest of the ensemble: what the meter gets, on the days it did not see.
 
 The same protocol as ``ml.backtest.rolling_origin_backtest`` (model trained before the first
 origin, forecasts at each 00:00 UTC origin from readings strictly before it, baselines on the same
-hours). The fleet model passed in must itself have been trained on readings before the first
+hours). The global member passed in must itself have been trained on readings before the first
 origin (``fit_fleet(until=...)``); the meter is forecast by the fold model that never saw it.
+Without one the ensemble is the meter's own model and its best seasonal naive. A meter with
+under ``MIN_OWN_DAYS`` of history before the first origin is forecast by the global member
+alone (``model_kind`` ``global``), from whatever history it has: a new meter is never refused.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, backtest_origins, origin_table, score_forecasts
 from energy_forecast.ml.blend import (
     COLD_PRIOR_HOURS,
+    DEFAULT_PRIOR,
     MIN_OWN_DAYS,
     blended_forecast,
     fit_blend,
@@ -32,48 +36,52 @@ def fleet_backtest(
     *,
     meter_id: str,
     meter_type: MeterType,
-    fleet: FleetModel,
+    fleet: FleetModel | None,
     timezone: str = "UTC",
     country: str | None = None,
     horizon_hours: int = 24,
     days: int = 28,
     blend: bool = True,
     cold_prior_hours: float = COLD_PRIOR_HOURS,
+    prior: tuple[float, float, float] | None = DEFAULT_PRIOR,
 ) -> BacktestResult:
-    """Backtest the forecaster this meter would get: blend, own model (``blend=False``) or fleet.
+    """Backtest the forecaster this meter would get: ensemble, own model (``blend=False``) or global.
 
     Raises:
-        InsufficientDataError: less than a week of readings before the first origin.
+        InsufficientDataError: too little history before the first origin for its own model and
+            no global member, or under a day of readings.
     """
     readings, origins = backtest_origins(consumption, meter_id, days)
     train = readings[readings.index < origins[0]]
-    fleet_model = fleet.model_for(meter_id, train, timezone, country) if not train.empty else None
+    usable = fleet is not None and not train.empty
+    fleet_model = fleet.model_for(meter_id, train, timezone, country) if usable else None
     weights = None
-    if own_model_days(train) >= MIN_OWN_DAYS:
+    if own_model_days(train) >= MIN_OWN_DAYS or (fleet_model is None and len(train) >= 24 * 14):
         training = fit_model(
             train, temperature, meter_id=meter_id, meter_type=meter_type, timezone=timezone, country=country
         )
         kind = "meter"
         if blend and training.holdout is not None:
-            weights = fit_blend(training.holdout, train, temperature, fleet_model)
-            kind = "blend" if weights is not None else "meter"
-    elif fleet_model is not None and has_fleet_history(train):
+            weights = fit_blend(training.holdout, train, temperature, fleet_model, prior=prior)
+            kind = "ensemble" if weights is not None else "meter"
+    elif fleet_model is not None and len(train) >= 24:
         training = TrainingResult(
             model=fleet_model,
             metrics={},
             data_points=len(train),
             training_window=(train.index[0], train.index[-1]),
         )
-        kind = "fleet"
-        if blend:
+        kind = "global"
+        if blend and has_fleet_history(train):
             weights = fit_cold_blend(train, temperature, fleet_model, prior_hours=cold_prior_hours)
     else:
         raise InsufficientDataError(
-            f"meter {meter_id!r}: {len(train)} readings before the first origin, a week needed",
+            f"meter {meter_id!r}: {len(train)} readings before the first origin; a global member "
+            "(two meters of the type with a week of readings) or 14 days are needed",
             meter_id=meter_id,
         )
 
-    other = fleet_model if kind == "blend" else None
+    other = fleet_model if kind == "ensemble" else None
 
     def forecast_at(origin: pd.Timestamp) -> pd.DataFrame:
         if weights is not None:

@@ -7,8 +7,11 @@ the metrics are day-ahead metrics. The intervals are calibrated inside the train
 ``fit_model``), so their coverage on the test hours is out of sample. Model and seasonal-naive
 baselines are scored on the same hours: those where the actual and every baseline exist.
 
-``backtest_meter`` wraps ``ml.backtest.rolling_origin_backtest`` with the stored readings and the
-site's observed temperature, and renders it as JSON-ready records.
+``backtest_meter`` wraps ``ml.fleet_backtest.fleet_backtest`` (the ensemble the meter gets, with
+the kept global model that saw nothing of the scored days) with the stored readings and the
+site's observed temperature, and renders it as JSON-ready records. The CLI and the API both call
+it with the model store, so they report the same figures for the same meter. Nothing here trains
+a global model: both read the one kept for backtests (``services.fleet_model.backtest_fleet``).
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
-from energy_forecast.ml.backtest import first_origin, rolling_origin_backtest
+from energy_forecast.ml.backtest import first_origin
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
+from energy_forecast.ml.blend import default_prior
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.metrics import evaluate
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.quality import check_training_data
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
-from energy_forecast.services.fleet_model import blended_test_frame, honest_fleet, is_fleet_model
+from energy_forecast.services.fleet_model import (
+    backtest_fleet,
+    blended_test_frame,
+    fleet_prior_of,
+    is_fleet_model,
+)
 from energy_forecast.services.meters import meter_calendar, registered_meter
 from energy_forecast.services.training import load_training_data
 from energy_forecast.storage.base import ModelStore, SeriesStore
@@ -165,11 +174,12 @@ def evaluate_meter(
     )
     test = features.iloc[cut:]
     frame = training.model.predict_interval(test)
-    fleet = (
-        honest_fleet(store, model_store, meter.meter_type, test_start) if model_store is not None else None
-    )
-    if fleet is not None:  # the type uses a fleet model: test the blend the meter gets
-        frame, _ = blended_test_frame(fleet, training, meter_id, readings, temp, frame, (timezone, country))
+    if model_store is not None:  # score the ensemble the meter gets, not its own model alone
+        fleet = backtest_fleet(model_store, meter.meter_type, test_start)
+        prior = fleet_prior_of(model_store, meter.meter_type)
+        frame, _ = blended_test_frame(
+            fleet, training, meter_id, readings, temp, frame, (timezone, country), prior
+        )
     baselines = baseline_frame(readings, test.index, np.zeros(len(test), dtype=np.int64))
     actual = target[cut:]
     used = np.isfinite(actual) & np.all(np.isfinite(baselines.to_numpy()), axis=1)
@@ -285,6 +295,19 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def short_meter_days(readings: pd.Series, days: int) -> int:
+    """``days``, or fewer for a meter too new for them: every day after its first reading's day.
+
+    A meter with a week of readings is backtested on its last six days by the global member
+    rather than refused; a history longer than ``days`` keeps the days asked for.
+    """
+    values = readings.dropna()
+    if values.empty:
+        return days
+    span = int((values.index[-1].floor("D") - values.index[0].floor("D")) / pd.Timedelta(days=1))
+    return max(1, min(days, span))
+
+
 def backtest_meter(
     store: SeriesStore,
     *,
@@ -311,15 +334,12 @@ def backtest_meter(
         "days": days,
     }
     temp = temperature if not temperature.empty else None
-    fleet = (
-        honest_fleet(store, model_store, meter.meter_type, first_origin(readings, days))
-        if model_store
-        else None
-    )
-    if fleet is not None:  # the type uses a fleet model: backtest what the meter gets
-        result = fleet_backtest(readings, temp, fleet=fleet, **options)
-    else:
-        result = rolling_origin_backtest(readings, temp, **options)
+    days = options["days"] = short_meter_days(readings, days)
+    fleet, prior = None, default_prior(meter.meter_type)
+    if model_store is not None:
+        fleet = backtest_fleet(model_store, meter.meter_type, first_origin(readings, days))
+        prior = fleet_prior_of(model_store, meter.meter_type)
+    result = fleet_backtest(readings, temp, fleet=fleet, prior=prior, **options)
     table = result.forecasts
     origins = pd.DatetimeIndex(table["origin"]).strftime(ISO_UTC)
     stamps = pd.DatetimeIndex(table["timestamp"]).strftime(ISO_UTC)

@@ -219,7 +219,7 @@ def forecast_meter(
             future_temperature = temperature if not temperature.empty else None
             fleet_args = (own_model, result, readings, future_temperature, origin, horizon_hours)
             result, answered_by = fleet_forecast(model_store, store, meter, *fleet_args)
-            if answered_by == "fleet":
+            if answered_by == "global":
                 reason = None
         if result is None:
             result = same_hour_mean(readings, index, timezone)
@@ -254,7 +254,7 @@ def forecast_meter(
         meter_type=meter_type,
         frequency=frequency,
         points=points,
-        model_version=loaded[0].version if loaded and not reason and answered_by != "fleet" else None,
+        model_version=loaded[0].version if loaded and not reason and answered_by != "global" else None,
         substituted=reason is not None,
         substitution_reason=reason,
         temperature_source=temperature_source,

@@ -18,6 +18,8 @@ class Reason(StrEnum):
     NO_MODEL = "no_model"
     MAX_AGE = "max_age"
     DRIFT = "drift"
+    # Its ensemble weights were learnt before its type's global member existed.
+    ENSEMBLE = "ensemble"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ def plan_training(
     *,
     now: datetime,
     max_age: timedelta,
+    incomplete: set[tuple[MeterType, str]] | frozenset[tuple[MeterType, str]] = frozenset(),
 ) -> list[TrainCandidate]:
     """One candidate per meter that needs training, in the order given.
 
@@ -41,6 +44,7 @@ def plan_training(
     or rejected) was saved: a meter whose retrain was just rejected is not retrained again until
     that newer attempt is itself past ``max_age``. ``drifted`` holds meters whose live CV(RMSE)
     exceeded the drift factor times their hold-out figure, for the model still active.
+    ``incomplete`` holds meters whose ensemble lacks the global member trained since.
     """
     plan = []
     for meter_id, meter_type in meters_with_readings:
@@ -53,6 +57,8 @@ def plan_training(
             plan.append(TrainCandidate(meter_id, meter_type, Reason.MAX_AGE))
         elif key in drifted:
             plan.append(TrainCandidate(meter_id, meter_type, Reason.DRIFT))
+        elif key in incomplete:
+            plan.append(TrainCandidate(meter_id, meter_type, Reason.ENSEMBLE))
     return plan
 
 

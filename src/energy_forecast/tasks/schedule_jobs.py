@@ -18,6 +18,8 @@ import structlog
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.tasks import TaskState, utc_now
+from energy_forecast.errors import ModelNotFoundError
+from energy_forecast.services.fleet_model import global_member_jobs, is_fleet_model
 from energy_forecast.services.freshness import Reason, backoff, plan_training
 from energy_forecast.settings import ScheduleSettings
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
@@ -66,7 +68,38 @@ class ScheduleJobs:
             Job("train", s.tick, self.train),
             Job("forecast", s.forecast_every, self.forecast),
             Job("retention", s.retention_every, self.retention),
+            Job("global", s.tick, self.train_global),
         ]
+
+    # -- global ensemble members -----------------------------------------------------------------
+
+    def train_global(self) -> JobOutcome:
+        """Enqueue each type's global member when it is missing or past the model maximum age."""
+        now = utc_now()
+        enqueued = skipped = failed = 0
+        for member_id, meter_type in global_member_jobs(self.store.list_meters(), set(MeterType)):
+            key = member(meter_type, member_id)
+            try:
+                saved = _saved_at(self.models.get_version(meter_type, member_id))
+            except ModelNotFoundError:
+                saved = None
+            try:
+                if (saved is not None and now - saved <= self.schedule.model_max_age) or self._backing_off(
+                    key, now
+                ):
+                    skipped += 1
+                    continue
+                task_id, created = self.queue.enqueue_training_once(member_id, meter_type)
+            except Exception:  # one type's problem must not stop the other's
+                failed += 1
+                continue
+            if created:
+                enqueued += 1
+                self._note_attempt(key, task_id, now)
+            else:
+                skipped += 1
+        detail = f"{enqueued} global member(s) due" if enqueued else "nothing due"
+        return JobOutcome(enqueued, skipped, failed, detail)
 
     # -- train ------------------------------------------------------------------------------------
 
@@ -79,7 +112,9 @@ class ScheduleJobs:
             for meter_id in self.store.readings_stats(meter_type)
             if registry.get(meter_id) == meter_type
         ]
-        active = {(v.meter_type, v.meter_id): v for v in self.models.list_models()}
+        models = self.models.list_models()
+        active = {(v.meter_type, v.meter_id): v for v in models if not is_fleet_model(v)}
+        members = {v.meter_type: v for v in models if is_fleet_model(v)}
         last_trained: dict[tuple[MeterType, str], datetime | None] = {}
         stale = 0  # active models past the maximum age, whether or not a newer one was rejected
         for key, version in active.items():
@@ -92,7 +127,12 @@ class ScheduleJobs:
             last_trained[key] = saved
         drifted = self._drifted(active)
         plan = plan_training(
-            with_readings, last_trained, drifted, now=now, max_age=self.schedule.model_max_age
+            with_readings,
+            last_trained,
+            drifted,
+            now=now,
+            max_age=self.schedule.model_max_age,
+            incomplete=without_member(active, members),
         )
         enqueued = skipped = failed = 0
         reasons: dict[str, int] = {}
@@ -176,7 +216,7 @@ class ScheduleJobs:
 
     def forecast(self) -> JobOutcome:
         self._sample_live_accuracy()
-        meters = [(v.meter_id, v.meter_type) for v in self.models.list_models()]
+        meters = [(v.meter_id, v.meter_type) for v in self.models.list_models() if not is_fleet_model(v)]
         if not meters:
             return JobOutcome(detail="no meter has a model yet")
         previous = (read_jobs(self.client).get("forecast") or {}).get("extra", {}).get("batch_id")
@@ -218,6 +258,22 @@ class ScheduleJobs:
             task_retention=self.task_retention,
         )
         return JobOutcome(enqueued=1, detail=f"task {task_id}", extra={"task_id": task_id})
+
+
+def without_member(
+    active: dict[tuple[MeterType, str], ModelVersion], members: dict[MeterType, ModelVersion]
+) -> set[tuple[MeterType, str]]:
+    """Meters whose ensemble weights were learnt before their type's global member existed."""
+    out = set()
+    for key, version in active.items():
+        member_version = members.get(key[0])
+        blend = version.metadata.get("blend") or {}
+        if member_version is None or not blend or blend.get("fleet_version") is not None:
+            continue
+        saved, member_saved = _saved_at(version), _saved_at(member_version)
+        if saved is not None and member_saved is not None and saved < member_saved:
+            out.add(key)
+    return out
 
 
 def read_fleet(client: redis.Redis) -> dict[str, Any]:

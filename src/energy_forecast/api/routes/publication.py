@@ -20,6 +20,7 @@ from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
+from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.tasks.queue import PUBLICATION, batch_state
 
 router = APIRouter(prefix="/forecasts", tags=["forecasting"])
@@ -32,7 +33,9 @@ def publish(
     body: PublishRequest, queue: TaskQueueDep, models: ModelStoreDep, work: QueuedWorkDep
 ) -> PublishAccepted:
     """Queue forecast publication for every meter with a model, one task per chunk of meters."""
-    meters = [(v.meter_id, v.meter_type) for v in models.list_models(body.meter_type)]
+    meters = [
+        (v.meter_id, v.meter_type) for v in models.list_models(body.meter_type) if not is_fleet_model(v)
+    ]
     if body.meter_ids is not None:
         chosen = set(body.meter_ids)
         missing = chosen - {meter_id for meter_id, _ in meters}

@@ -24,6 +24,7 @@ from energy_forecast.api.schemas import (
     TrainWindowRequest,
 )
 from energy_forecast.errors import NotFoundError
+from energy_forecast.services.fleet_model import global_member_jobs
 
 router = APIRouter(prefix="/trainmodel", tags=["training"])
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="task id returned on enqueue")]
@@ -171,6 +172,9 @@ def train_batch(
         chosen = [m for m in chosen if m.meter_type == body.meter_type]
     if not chosen:
         raise NotFoundError("no registered meter matches the request; import readings or change meter_type")
+    # The global ensemble member of each type goes first (a guarded task: one per type at a time).
+    for member_id, member_type in global_member_jobs(list(registry.values()), {m.meter_type for m in chosen}):
+        queue.enqueue_training_once(member_id, member_type)
     batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
     work.add(task_ids)
     return BatchAccepted(

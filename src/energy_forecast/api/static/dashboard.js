@@ -307,10 +307,10 @@
       ? `Forecast ${totals.quantity} ${totalText} (${unit} over each hour)`
       : `Forecast total ${totalText}`;
     const model =
-      result.model === "fleet"
-        ? "the fleet model (a new meter)"
+      result.model === "global"
+        ? "the global model of its type (a new meter)"
         : result.model_version
-          ? `model v${result.model_version}${result.model === "blend" ? " blended with the fleet model and a baseline" : ""}`
+          ? `model v${result.model_version}${result.model === "ensemble" ? " in the ensemble (with the global model and a baseline)" : ""}`
           : "same-hour mean (no model)";
     return (
       `${history.length} hourly readings and ${forecast.length} forecast hours from ${model}. ` +
