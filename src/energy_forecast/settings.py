@@ -194,6 +194,21 @@ class Settings(BaseSettings):
     weather: WeatherSettings = WeatherSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     models: ModelSettings = ModelSettings()
+    # Forecast quantile levels (docs/how-to/quantiles.md): every forecast carries these as p.. keys.
+    forecast_quantiles: Annotated[tuple[float, ...], NoDecode] = (0.1, 0.5, 0.9)
+
+    @field_validator("forecast_quantiles", mode="before")
+    @classmethod
+    def _quantile_levels(cls, value: Any) -> tuple[float, ...]:
+        from energy_forecast.ml.quantiles import parse_levels  # numpy only when settings are built
+
+        try:
+            return parse_levels(value if isinstance(value, str) else [str(v) for v in value])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"EF_FORECAST_QUANTILES={value!r}: {exc}; give levels strictly between 0 and 1 separated "
+                "by commas, e.g. EF_FORECAST_QUANTILES=0.1,0.5,0.9"
+            ) from None
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())

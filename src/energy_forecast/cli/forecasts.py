@@ -37,7 +37,8 @@ def forecast(
 
     require_meters(meter_id, all_meters)
     chosen_settings = settings(file_log=False)
-    models, cache = build_model_store(chosen_settings), ModelCache()
+    models = build_model_store(chosen_settings)
+    cache = ModelCache(levels=chosen_settings.forecast_quantiles)
     rows, failed = [], 0
     with opened_store(chosen_settings) as store:
         if all_meters and write:  # the fleet: chunk tasks that workers run

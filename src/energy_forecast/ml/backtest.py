@@ -20,8 +20,9 @@ from energy_forecast.errors import InsufficientDataError
 from energy_forecast.features.spec import FeatureSpec
 from energy_forecast.ml.baselines import BASELINES, baselines_at
 from energy_forecast.ml.forecasting import forecast
-from energy_forecast.ml.metrics import evaluate
+from energy_forecast.ml.metrics import evaluate, evaluate_quantiles
 from energy_forecast.ml.params import ModelParams
+from energy_forecast.ml.quantiles import frame_levels, quantile_key
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
 
 DAY = pd.Timedelta(days=1)
@@ -142,6 +143,20 @@ def score_forecasts(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
         scored &= np.isfinite(table[name].to_numpy())
     used = table[scored]
     metrics = {"model": evaluate(used["actual"], used["forecast"], used["lower"], used["upper"])}
+    metrics["model"].update(evaluate_quantiles(used["actual"], quantile_table(used)))
     for name in BASELINES:
         metrics[name] = evaluate(used["actual"], used[name])
     return metrics
+
+
+def quantile_table(frame: pd.DataFrame) -> dict[float, np.ndarray]:
+    """The frame's quantile columns by level; a frame with the 80 % band only (``lower``,
+    ``forecast``, ``upper``) is read as P10, P50 and P90."""
+    levels = frame_levels(frame.columns)
+    if not levels:
+        return {
+            0.1: frame["lower"].to_numpy(),
+            0.5: frame["forecast"].to_numpy(),
+            0.9: frame["upper"].to_numpy(),
+        }
+    return {q: frame[quantile_key(q)].to_numpy() for q in levels}

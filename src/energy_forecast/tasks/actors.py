@@ -28,6 +28,7 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.services.evaluation import fleet_row
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.services.publication import publish_chunk
@@ -174,8 +175,12 @@ def declare_actors(
     *,
     training_time_limit: timedelta = timedelta(hours=1),
     training_max_retries: int = 3,
+    quantile_levels: tuple[float, ...] = DEFAULT_LEVELS,
 ) -> Actors:
-    """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
+    """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent).
+
+    ``quantile_levels``: what published forecasts carry (``EF_FORECAST_QUANTILES``).
+    """
 
     def declare(
         fn: Callable[..., Any], name: str, *, store_results: bool = True, **options: Any
@@ -198,6 +203,6 @@ def declare_actors(
     # Training reports CONNECTING before any work: its STARTED record can go with that stage.
     train = declare(train_meter_task, TRAIN_ACTOR, start_with_first_stage=True)
     evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, store_results=False)
-    publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR)
+    publish = declare(publisher(index, ModelCache(levels=quantile_levels)), PUBLISH_ACTOR)
     retention = declare(housekeeper(index), RETENTION_ACTOR)
     return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish, retention=retention)

@@ -111,6 +111,7 @@ def _point_content(p: ForecastPoint) -> dict[str, object]:
         "upper": p.upper,
         "temperature_source": p.temperature_source,
         "hours": p.hours,
+        "quantiles": p.quantiles,
     }
     content.update((name, value) for name, value in optional.items() if value is not None)
     return content
