@@ -78,9 +78,15 @@ def backtest(
     """Rolling-origin backtest over the last N days: the model against seasonal-naive baselines."""
     from energy_forecast.services.evaluation import backtest_meter
 
-    with opened_store(settings(file_log=False)) as store:
+    chosen = settings(file_log=False)
+    with opened_store(chosen) as store:
         result = backtest_meter(
-            store, meter_id=meter_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days
+            store,
+            meter_id=meter_id,
+            meter_type=meter_type,
+            horizon_hours=horizon_hours,
+            days=days,
+            levels=chosen.forecast_quantiles,
         )
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
@@ -92,3 +98,13 @@ def backtest(
         typer.echo(f"{name:<10} CV(RMSE) {metrics['cv_rmse_percent']}  NMBE {metrics['nmbe_percent']}")
     best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
     typer.echo(f"ratio to best baseline ({best}): {ratio}")
+    scores = summary["model"]
+    coverage = [
+        (k[len("coverage_") : -len("_percent")], v) for k, v in scores.items() if k.startswith("coverage_p")
+    ]
+    if coverage:
+        typer.echo(
+            "quantile coverage (share of actuals at or below): "
+            + ", ".join(f"{key} {value:.1f} %" for key, value in coverage if value is not None)
+            + f"; CRPS {scores.get('crps')}, rCRPS {scores.get('rcrps')}"
+        )

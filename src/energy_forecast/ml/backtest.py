@@ -9,7 +9,7 @@ CV(RMSE) ratio to the model's is a fair skill measure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from energy_forecast.ml.baselines import BASELINES, baselines_at
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.metrics import evaluate, evaluate_quantiles
 from energy_forecast.ml.params import ModelParams
-from energy_forecast.ml.quantiles import frame_levels, quantile_key
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS, frame_levels, quantile_key
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
 
 DAY = pd.Timedelta(days=1)
@@ -74,10 +74,12 @@ def rolling_origin_backtest(
     days: int = 56,
     params: ModelParams | None = None,
     spec: FeatureSpec | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> BacktestResult:
     """Train before the first origin, forecast from each daily origin, score model and baselines.
 
-    Metrics use the hours where the actual and every baseline are present.
+    Metrics use the hours where the actual and every baseline are present; the quantiles scored
+    are ``levels`` (pinball loss, coverage, CRPS, rCRPS: ``ml.metrics.evaluate_quantiles``).
 
     Raises:
         InsufficientDataError: the readings do not span ``days`` days plus a training history;
@@ -95,6 +97,7 @@ def rolling_origin_backtest(
         params=params,
         spec=spec,
     )
+    training.model.levels = tuple(levels)
 
     table = origin_table(
         readings,

@@ -8,6 +8,8 @@ origin (``fit_fleet(until=...)``); the meter is forecast by the fold model that 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
@@ -23,6 +25,7 @@ from energy_forecast.ml.blend import (
 )
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.ml.training import TrainingResult, fit_model
 
 
@@ -39,6 +42,7 @@ def fleet_backtest(
     days: int = 28,
     blend: bool = True,
     cold_prior_hours: float = COLD_PRIOR_HOURS,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> BacktestResult:
     """Backtest the forecaster this meter would get: blend, own model (``blend=False``) or fleet.
 
@@ -74,6 +78,7 @@ def fleet_backtest(
         )
 
     other = fleet_model if kind == "blend" else None
+    training.model.levels = tuple(levels)  # the blend carries its own model's levels
 
     def forecast_at(origin: pd.Timestamp) -> pd.DataFrame:
         if weights is not None:

@@ -118,7 +118,9 @@ def _point_content(p: ForecastPoint) -> dict[str, object]:
 
 
 @router.post("/test_model/", response_model=ModelTestPublic)
-def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> ModelTestPublic:
+def test_model(
+    body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep, cache: ModelCacheDep
+) -> ModelTestPublic:
     """Train on the first 1 - test_size of the history, score day-ahead on the rest."""
     result = evaluate_meter(
         store,
@@ -126,6 +128,7 @@ def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStore
         meter_type=body.meter_type,
         test_size=body.test_size,
         model_store=models,
+        levels=cache.levels,
     )
     return ModelTestPublic(
         test_results=ModelTestResultsPublic(
@@ -170,8 +173,11 @@ def fleet_test_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> dict[str, A
 
 
 @router.post("/backtest/", response_model=BacktestPublic)
-def backtest(body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> BacktestPublic:
-    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics."""
+def backtest(
+    body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep, cache: ModelCacheDep
+) -> BacktestPublic:
+    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics
+    (with each configured quantile's pinball loss and coverage, CRPS and rCRPS)."""
     return BacktestPublic(
         **backtest_meter(
             store,
@@ -180,5 +186,6 @@ def backtest(body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep
             meter_type=body.meter_type,
             horizon_hours=body.horizon_hours,
             days=body.days,
+            levels=cache.levels,
         )
     )
