@@ -22,6 +22,7 @@ never saw it).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "--drop-last-days", type=int, default=0, help="score the period before the last N days (for tuning)"
     )
     parser.add_argument("--cold-prior", type=float, default=None, help="cold-start shrinkage hours")
+    parser.add_argument("--json-out", type=Path, default=None, help="write the per-meter rows here as JSON")
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
@@ -218,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": result.skill_ratio,
             "nmbe": ours["nmbe_percent"],
             "coverage": ours["coverage_percent"],
-            "quantiles": {k: v for k, v in ours.items() if k.startswith("coverage_p")},
+            "quantiles": {
+                k: v for k, v in ours.items() if k.startswith("coverage_p") and k != "coverage_percent"
+            },
             "crps": ours.get("crps"),
             "rcrps": ours.get("rcrps"),
             "lead_days": by_lead_day(result) if args.horizon > 24 else {},
@@ -258,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     beating, total = sum(r < 1 for r in ratios), len(rows) + refused
     print(f"beating their best baseline: {beating} of {total} meters ({beating / total:.0%})")
     print_quantiles(rows)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows, indent=1, default=str))
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):

@@ -100,7 +100,9 @@ def backtest(
     typer.echo(f"ratio to best baseline ({best}): {ratio}")
     scores = summary["model"]
     coverage = [
-        (k[len("coverage_") : -len("_percent")], v) for k, v in scores.items() if k.startswith("coverage_p")
+        (k[len("coverage_") : -len("_percent")], v)
+        for k, v in scores.items()
+        if k.startswith("coverage_p") and k != "coverage_percent"
     ]
     if coverage:
         typer.echo(

@@ -14,6 +14,7 @@ site's observed temperature, and renders it as JSON-ready records.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,7 @@ PUBLIC_NAMES = {
     "mape_hours": "mape_hours",
     "coverage_percent": "interval_coverage_percent",
 }
-QUANTILE_METRIC_PREFIXES = ("pinball_", "coverage_p", "crps", "rcrps")
+QUANTILE_METRICS = re.compile(r"^(pinball_p[0-9.]+|coverage_p[0-9.]+_percent|crps|rcrps)$")
 FLEET_KEYS = (
     "r2_score",
     "cv_rmse_percent",
@@ -91,7 +92,7 @@ def public_metrics(raw: dict[str, float | None]) -> dict[str, float | None]:
     (``pinball_p10``, ``coverage_p10_percent``, ``crps``, ``rcrps``) keep their names."""
     out: dict[str, float | None] = {}
     names = dict(PUBLIC_NAMES)
-    names.update({k: k for k in raw if k.startswith(QUANTILE_METRIC_PREFIXES)})
+    names.update({k: k for k in raw if QUANTILE_METRICS.match(k)})
     for name, public in names.items():
         value = raw.get(name)
         out[public] = None if value is None or not math.isfinite(value) else value
