@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -90,6 +90,9 @@ class IntervalOffsets:
     # Factor on the offsets per recursive forecast block (1 = the first day), calibrated on
     # multi-day hold-out forecasts; empty for bundles written before they were (see forecasting).
     widen: tuple[float, ...] = ()
+    # The quantile offsets this band is a view of (``ForecastModel.intervals``): copying the band
+    # from one model to another (or ``replace``-ing its widening) keeps every level. Not saved.
+    source: QuantileOffsets | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,19 +145,24 @@ class ForecastModel:
         if self.quantiles is None:
             return None
         low, high = self.quantiles.at(BAND)
-        return IntervalOffsets((float(low),) * 24, (float(high),) * 24, 0.8, self.quantiles.widen)
+        return IntervalOffsets(
+            (float(low),) * 24, (float(high),) * 24, 0.8, self.quantiles.widen, source=self.quantiles
+        )
 
     @intervals.setter
     def intervals(self, value: IntervalOffsets | QuantileOffsets | None) -> None:
-        """Quantile offsets as they are; an 80 % band equal to the current one only sets its
-        widening, any other band becomes derived quantiles (``QuantileOffsets.from_band``)."""
+        """Quantile offsets as they are; a band that is a view of quantile offsets (another model's
+        ``intervals``, its widening possibly replaced) brings those offsets with its widening; any
+        other band becomes derived quantiles (``QuantileOffsets.from_band``)."""
         if value is None or isinstance(value, QuantileOffsets):
             self.quantiles = value
             return
-        current = self.intervals
-        if current is not None and (current.lower, current.upper) == (value.lower, value.upper):
-            self.quantiles = self.quantiles.with_widen(value.widen) if self.quantiles else None
-            return
+        source = value.source
+        if source is not None:
+            low, high = source.at(BAND)
+            if value.lower == (float(low),) * 24 and value.upper == (float(high),) * 24:
+                self.quantiles = source.with_widen(value.widen)
+                return
         lower, upper = float(np.mean(value.lower)), float(np.mean(value.upper))
         self.quantiles = QuantileOffsets.from_band(lower, upper, value.level, value.widen)
 
