@@ -164,10 +164,11 @@ def test_a_model_bundle_from_before_quantiles_forecasts_every_level(
     table = frame[["p5", "p10", "p50", "p90", "p95"]].to_numpy()
     assert (np.diff(table, axis=1) >= 0).all()
     current = forecast(trained.model, consumption, temperature, origin, 48)
-    # The band it was calibrated with is kept (up to the median now being the calibrated one).
+    # The band it was calibrated with is kept; the first day is compared because later days read
+    # the fed-back median, which the older bundle takes to be the point forecast.
     np.testing.assert_allclose(
-        (frame["upper"] - frame["lower"]).to_numpy(),
-        (current["upper"] - current["lower"]).to_numpy(),
+        (frame["upper"] - frame["lower"]).to_numpy()[:24],
+        (current["upper"] - current["lower"]).to_numpy()[:24],
         rtol=1e-9,
     )
 
