@@ -256,7 +256,9 @@ class DuckDBSeriesStore:
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
         quantiles = forecast_layout.quantiles_from_json(frame.pop("quantiles").tolist())
         frame = frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
-        return frame.join(quantiles.set_axis(index)) if len(quantiles.columns) else frame
+        for key in quantiles.columns:  # by position: hours repeat across model versions
+            frame[key] = quantiles[key].to_numpy()
+        return frame
 
     # retention (issue 14) ---------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:
