@@ -1,7 +1,9 @@
 """Day-ahead rolling-origin backtest on every meter of the development data set.
 
 Prints, per meter and as the median per meter type and per site: CV(RMSE) of the forecast and of
-the best seasonal-naive baseline, their ratio, NMBE and 80 % interval coverage. With ``--horizon``
+the best seasonal-naive baseline, their ratio, NMBE, 80 % interval coverage and rCRPS; then, per
+meter type, the observed coverage of each forecast quantile (share of actuals at or below it: it
+should be close to the level) and CRPS/rCRPS (``ml.metrics.evaluate_quantiles``). With ``--horizon``
 above 24 it also prints, per lead day, the median ratio and interval coverage, which is how the
 widening of later days' intervals is checked. A bench, not a test:
 
@@ -23,6 +25,7 @@ that never saw it).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prior", default="", help="fleet-wide weights own,global,baseline (default: built in)"
     )
+    parser.add_argument("--json-out", type=Path, default=None, help="write the per-meter rows here as JSON")
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(
         f"{'meter':16} {'type':11} {'cv_ours':>7} {'cv_base':>7} {'best':>8} "
-        f"{'ratio':>6} {'nmbe':>6} {'cover':>6}"
+        f"{'ratio':>6} {'nmbe':>6} {'cover':>6} {'rcrps':>6}"
     )
     started = time.perf_counter()
     refused = 0
@@ -239,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": result.skill_ratio,
             "nmbe": ours["nmbe_percent"],
             "coverage": ours["coverage_percent"],
+            "quantiles": {
+                k: v for k, v in ours.items() if k.startswith("coverage_p") and k != "coverage_percent"
+            },
+            "crps": ours.get("crps"),
+            "rcrps": ours.get("rcrps"),
             "lead_days": by_lead_day(result) if args.horizon > 24 else {},
         }
         rows.append(row)
@@ -246,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{meter.meter_id:16} {meter.meter_type:11} {fmt(row['cv_ours'])} {fmt(base_cv)} "
             f"{best or '-':>8} "
             f"{fmt(row['ratio'], '6.3f')} {fmt(row['nmbe'], '6.2f')} {fmt(row['coverage'], '6.1f')}"
+            f" {fmt(row['rcrps'], '6.4f')}"
             f"  {result.model_kind}{weights_text(result.blend)}",
             flush=True,
         )
@@ -288,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     beating, total = sum(r < 1 for r in ratios), len(rows) + refused
     print(f"beating their best baseline: {beating} of {total} meters ({beating / total:.0%})")
+    print_quantiles(rows)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows, indent=1, default=str))
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):
@@ -299,6 +312,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{kind:11} {day:8d} {statistics.median(ratios):9.3f} {statistics.median(covers):9.1f}")
     print(f"elapsed {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def print_quantiles(rows: list[dict]) -> None:
+    """Per type: each quantile's observed coverage (median and mean over meters), CRPS and rCRPS."""
+    print(f"\n{'type':11} {'quantile':>8} {'med_cover':>9} {'mean_cover':>10}")
+    for kind in sorted({r["type"] for r in rows}):
+        chosen = [r for r in rows if r["type"] == kind]
+        for key in sorted({k for r in chosen for k in r["quantiles"]}, key=lambda k: float(k[10:-8])):
+            covers = [r["quantiles"][key] for r in chosen if r["quantiles"].get(key) is not None]
+            name = key[len("coverage_") : -len("_percent")]
+            print(f"{kind:11} {name:>8} {statistics.median(covers):9.1f} {statistics.fmean(covers):10.1f}")
+    print(f"\n{'type':11} {'med_crps':>9} {'med_rcrps':>9} {'mean_rcrps':>10}")
+    for kind in sorted({r["type"] for r in rows}):
+        chosen = [r for r in rows if r["type"] == kind]
+        crps = [r["crps"] for r in chosen if r["crps"] is not None]
+        rcrps = [r["rcrps"] for r in chosen if r["rcrps"] is not None]
+        if crps and rcrps:
+            print(
+                f"{kind:11} {statistics.median(crps):9.3f} {statistics.median(rcrps):9.4f} "
+                f"{statistics.fmean(rcrps):10.4f}"
+            )
 
 
 if __name__ == "__main__":

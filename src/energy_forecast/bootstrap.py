@@ -160,6 +160,7 @@ def start_task_runtime(
             broker,
             training_time_limit=settings.task_time_limit,
             training_max_retries=settings.task_max_retries,
+            quantile_levels=settings.forecast_quantiles,
         )
         if embedded is not None:
             # The server and the home's lock are ours: every broker id it knows is a dead run's.
@@ -187,6 +188,7 @@ def start_task_runtime(
                 worker_broker,
                 training_time_limit=settings.task_time_limit,
                 training_max_retries=settings.task_max_retries,
+                quantile_levels=settings.forecast_quantiles,
             )
             worker = start_worker(
                 worker_broker, threads=settings.worker_threads, queues=settings.worker_queues
@@ -211,7 +213,10 @@ def worker_process_bootstrap(settings: Settings, concurrent_fits: int = 1) -> Re
         settings.redis_url, **broker_options(settings), outage_tolerance=WORKER_REDIS_OUTAGE_TOLERANCE
     )
     declare_actors(
-        broker, training_time_limit=settings.task_time_limit, training_max_retries=settings.task_max_retries
+        broker,
+        training_time_limit=settings.task_time_limit,
+        training_max_retries=settings.task_max_retries,
+        quantile_levels=settings.forecast_quantiles,
     )
     configure_context(
         lambda: build_series_store(settings),

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from energy_forecast.config_feedback import Duration, describe_error
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
-from energy_forecast.settings_limits import LimitSettings, WorkerQueues
+from energy_forecast.settings_limits import LimitSettings, QuantileLevels, WorkerQueues
 
 # The seed's plain environment variables and where they land in the nested model.
 SEED_ENV: dict[str, tuple[str, ...]] = {
@@ -201,6 +201,8 @@ class Settings(BaseSettings):
     # Capacity limits and which task queues a worker serves (docs/reference/limits-and-scopes.md).
     limits: LimitSettings = LimitSettings()
     worker_queues: WorkerQueues = None  # task kinds or queues, e.g. training,evaluation; unset: all
+    # Forecast quantile levels: every forecast carries these as p.. keys (e.g. 0.1,0.5,0.9).
+    forecast_quantiles: QuantileLevels = (0.1, 0.5, 0.9)
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())

@@ -6,12 +6,28 @@ is ``docs/reference/limits-and-scopes.md``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_settings import NoDecode
 
 from energy_forecast.domain.queues import parse_queues
+
+
+def parse_quantile_levels(value: Any) -> tuple[float, ...]:
+    """``EF_FORECAST_QUANTILES``: levels strictly between 0 and 1, comma-separated or a list."""
+    from energy_forecast.ml.quantiles import parse_levels  # numpy only when settings are built
+
+    try:
+        return parse_levels(value if isinstance(value, str) else [str(v) for v in value])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"EF_FORECAST_QUANTILES={value!r}: {exc}; give levels strictly between 0 and 1 separated "
+            "by commas, e.g. EF_FORECAST_QUANTILES=0.1,0.5,0.9"
+        ) from None
+
+
+QuantileLevels = Annotated[tuple[float, ...], NoDecode, BeforeValidator(parse_quantile_levels)]
 
 # ``EF_WORKER_QUEUES``: task kinds or queue names, comma-separated or a JSON list; unset = every queue.
 WorkerQueues = Annotated[list[str] | None, NoDecode, BeforeValidator(parse_queues)]

@@ -200,7 +200,8 @@ def test_training_from_the_meter_page_shows_every_stage_and_then_the_forecast_ch
     expect(chart).to_have_attribute("data-model-version", "1")
     expect(chart.locator("canvas")).to_have_count(1)
     legend = chart.locator(".u-legend .u-series .u-label")
-    expect(legend).to_have_text(["time (UTC)", "readings", "forecast", "10 % bound", "90 % bound"])
+    expect(legend).to_have_text(["time (UTC)", "readings", "forecast (P50)", "P10", "P90"])
+    expect(page.locator("#chart-summary")).to_contain_text("from P10 to P90")
     assert int(chart.get_attribute("data-history-points") or 0) == 7 * 24
     assert int(chart.get_attribute("data-forecast-points") or 0) == 3 * 24
     assert painted_pixels(page) > 10_000

@@ -63,6 +63,10 @@ def test_publish_splits_the_fleet_into_chunk_tasks_and_latest_reads_them_back(cl
     assert published["model_version"] == "v1" and not published["substituted"]
     assert len(published["points"]) == 48
     assert all(p["lower"] <= p["value"] <= p["upper"] for p in published["points"])
+    assert all(
+        p["quantiles"] == {"p10": p["lower"], "p50": p["value"], "p90": p["upper"]}
+        for p in published["points"]
+    )
     assert published["points"][0]["datetime"] == published["first_hour"]
     assert published["issued_at"] and published["holdout_cv_rmse_percent"] is not None
 

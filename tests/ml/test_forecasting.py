@@ -34,10 +34,14 @@ def test_forecast_covers_the_horizon_with_ordered_bounds(
     frame = forecast(trained.model, consumption, temperature, origin, horizon)
     expected = pd.date_range(origin, periods=horizon, freq="h", tz="UTC")
     pd.testing.assert_index_equal(frame.index, expected, check_names=False)
-    assert list(frame.columns) == ["forecast", "lower", "upper"]
+    assert list(frame.columns) == ["forecast", "lower", "upper", "p10", "p50", "p90"]
     assert np.isfinite(frame.to_numpy()).all()
     assert (frame["lower"] <= frame["forecast"]).all()
     assert (frame["forecast"] <= frame["upper"]).all()
+    # the default levels are the band and the median themselves
+    np.testing.assert_array_equal(frame["p10"], frame["lower"])
+    np.testing.assert_array_equal(frame["p50"], frame["forecast"])
+    np.testing.assert_array_equal(frame["p90"], frame["upper"])
 
 
 def test_readings_at_or_after_origin_cannot_change_any_forecast(
@@ -116,6 +120,7 @@ def test_a_bundle_without_calibrated_factors_keeps_the_sqrt_rule(trained: Traini
     artifacts = trained.model.to_artifacts()
     document = json.loads(artifacts[METADATA_ARTIFACT])
     del document["intervals"]["widen"]  # as written before the factors existed
+    del document["quantiles"]  # (and before quantiles)
     old = ForecastModel.from_artifacts({**artifacts, METADATA_ARTIFACT: json.dumps(document).encode()})
 
     assert ForecastModel.from_artifacts(artifacts).intervals == trained.model.intervals

@@ -108,7 +108,13 @@ def test_backtest_records_are_iso_utc_hours_from_daily_origins(store: DuckDBSeri
 
     records = result["records"]
     assert len(records) == 18
-    assert set(records[0]) == {"origin", "timestamp", "forecast", "lower", "upper"}
+    assert set(records[0]) == {"origin", "timestamp", "forecast", "lower", "upper", "quantiles"}
+    assert set(records[0]["quantiles"]) == {"p10", "p50", "p90"}
+    assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in records)
+    assert all(r["quantiles"]["p10"] <= r["quantiles"]["p50"] <= r["quantiles"]["p90"] for r in records)
+    model = result["summary"]["model"]
+    assert {"pinball_p10", "pinball_p50", "pinball_p90", "crps", "rcrps"} <= set(model)
+    assert {"coverage_p10_percent", "coverage_p50_percent", "coverage_p90_percent"} <= set(model)
     assert (
         records[0]["origin"] == "2024-02-27T00:00:00Z" and records[-1]["timestamp"] == "2024-02-29T05:00:00Z"
     )

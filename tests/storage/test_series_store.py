@@ -319,3 +319,45 @@ def test_a_site_without_coordinates_round_trips_and_gets_them_later(series_store
 
     assert registered == Site("tetouan_ma") and registered is not None and not registered.has_coordinates
     assert series_store.get_site("tetouan_ma") == Site("tetouan_ma", 35.57, -5.36, "Tetouan")
+
+
+def test_forecast_quantiles_round_trip_as_fields_named_by_key(series_store: SeriesStore) -> None:
+    with_quantiles = _forecast("2024-04-01", 24, 10.0)
+    with_quantiles["p2.5"] = with_quantiles["value"] - 3.0
+    with_quantiles["p10"] = with_quantiles["lower"]
+    with_quantiles["p50"] = with_quantiles["value"]
+    with_quantiles["p90"] = with_quantiles["upper"]
+    series_store.write_forecast(MeterType.ELECTRICITY, "q1", "v1", with_quantiles)
+    series_store.write_forecast(MeterType.ELECTRICITY, "q1", "v0", _forecast("2024-04-01", 24, 9.0))
+
+    got = series_store.read_forecast(MeterType.ELECTRICITY, "q1")
+
+    assert list(got.columns) == ["model_version", "value", "lower", "upper", "p2.5", "p10", "p50", "p90"]
+    written = got[got["model_version"] == "v1"]
+    for key in ("p2.5", "p10", "p50", "p90"):
+        np.testing.assert_allclose(written[key].to_numpy(), with_quantiles[key].to_numpy())
+    assert got.loc[got["model_version"] == "v0", ["p2.5", "p10", "p50", "p90"]].isna().all().all()
+
+
+def test_a_duckdb_file_from_before_quantiles_gets_the_column(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE forecast (meter_type VARCHAR NOT NULL, meter_id VARCHAR NOT NULL, "
+            "model_version VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, lower DOUBLE, upper DOUBLE, "
+            "value DOUBLE NOT NULL)"
+        )
+        con.execute("INSERT INTO forecast VALUES ('electricity', 'old', 'v1', '2024-01-01 00:00', 1, 3, 2)")
+    store = DuckDBSeriesStore(path)
+    try:
+        old = store.read_forecast(MeterType.ELECTRICITY, "old")
+        assert list(old.columns) == ["model_version", "value", "lower", "upper"]
+        frame = _forecast("2024-01-01T01:00", 2, 5.0)
+        frame["p50"] = frame["value"]
+        store.write_forecast(MeterType.ELECTRICITY, "old", "v1", frame)
+        got = store.read_forecast(MeterType.ELECTRICITY, "old")
+        assert got["p50"].isna().tolist() == [True, False, False]
+    finally:
+        store.close()

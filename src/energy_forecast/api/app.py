@@ -109,7 +109,7 @@ def create_app(
         owned = store is None
         app.state.store = store if store is not None else build_series_store(settings)
         app.state.models = build_model_store(settings)
-        app.state.forecast_models = ModelCache()
+        app.state.forecast_models = ModelCache(levels=settings.forecast_quantiles)
         app.state.weather = build_weather(settings)
         runtime = None
         try:

@@ -54,13 +54,18 @@ class ForecastRequest(LocationFields):
 
 class ForecastPointPublic(BaseModel):
     datetime: str = Field(description="ISO-8601 UTC hour (hourly) or local date (daily)")
-    value: float
+    value: float = Field(description="the reading, or the forecast's calibrated median (P50)")
     type: Literal["historical", "forecast"]
     temperature: float | None = None
-    lower: float | None = None
-    upper: float | None = None
+    lower: float | None = Field(default=None, description="10 % quantile (P10), the 80 % band's lower end")
+    upper: float | None = Field(default=None, description="90 % quantile (P90), the 80 % band's upper end")
     temperature_source: str | None = None
     hours: int | None = Field(default=None, description="hours summed (daily only)")
+    quantiles: dict[str, float] | None = Field(
+        default=None,
+        description="forecast points: the configured quantiles (EF_FORECAST_QUANTILES) keyed 'p' + the "
+        "level in percent ('p10', 'p50', 'p90', 'p2.5'), non-decreasing in the level",
+    )
 
 
 class ForecastPublic(BaseModel):

@@ -49,6 +49,9 @@ class PublishedPointPublic(BaseModel):
     value: float
     lower: float | None = None
     upper: float | None = None
+    quantiles: dict[str, float] | None = Field(
+        default=None, description="the quantiles published with the point ('p10', 'p50', 'p90' ..)"
+    )
 
 
 class PublishedForecastPublic(BaseModel):

@@ -60,7 +60,8 @@ def forecast(
             _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
             raise typer.Exit(1 if failed else 0)
         store = home.local_store()
-        models, cache = build_model_store(chosen_settings), ModelCache()
+        models = build_model_store(chosen_settings)
+        cache = ModelCache(levels=chosen_settings.forecast_quantiles)
         if all_meters and write:  # the fleet: chunk tasks that workers run
             chosen = chosen_meters(store, None, True)
             raise typer.Exit(

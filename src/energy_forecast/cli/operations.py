@@ -163,7 +163,7 @@ def service_forecasts(
 
 
 def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The service's points in the shape a local run prints: ``+00:00`` stamps, value and band."""
+    """The service's points in the shape a local run prints: ``+00:00`` stamps, value, band, quantiles."""
     from datetime import datetime
 
     return [
@@ -172,6 +172,7 @@ def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "value": p["value"],
             "lower": p.get("lower"),
             "upper": p.get("upper"),
+            **(p.get("quantiles") or {}),
         }
         for p in points
     ]

@@ -63,6 +63,7 @@ def backtest(
                 horizon_hours=horizon_hours,
                 days=days,
                 model_store=build_model_store(home.settings),
+                levels=home.settings.forecast_quantiles,
             )
     if as_json:
         # stdout carries the JSON object only; logs go to stderr (configure_logging).
@@ -80,6 +81,18 @@ def backtest(
     weights = f" weights {summary['blend']}" if summary["blend"] else ""
     typer.echo(f"forecaster: {summary['model_kind']}{weights}")
     typer.echo(f"ratio to best baseline ({best}): {_rounded(ratio, 2)} (below 1 means the model beats it)")
+    scores = summary["model"]
+    coverage = [
+        (k[len("coverage_") : -len("_percent")], v)
+        for k, v in scores.items()
+        if k.startswith("coverage_p") and k != "coverage_percent"
+    ]
+    if coverage:
+        typer.echo(
+            "quantile coverage (share of actuals at or below): "
+            + ", ".join(f"{key} {value:.1f} %" for key, value in coverage if value is not None)
+            + f"; CRPS {_rounded(scores.get('crps'), 3)}, rCRPS {_rounded(scores.get('rcrps'), 4)}"
+        )
 
 
 def _rounded(value: float | None, digits: int) -> str:

@@ -9,7 +9,7 @@ CV(RMSE) ratio to the model's is a fair skill measure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +20,9 @@ from energy_forecast.errors import InsufficientDataError
 from energy_forecast.features.spec import FeatureSpec
 from energy_forecast.ml.baselines import BASELINES, baselines_at
 from energy_forecast.ml.forecasting import forecast
-from energy_forecast.ml.metrics import evaluate
+from energy_forecast.ml.metrics import evaluate, evaluate_quantiles
 from energy_forecast.ml.params import ModelParams
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS, frame_levels, quantile_key
 from energy_forecast.ml.training import TrainingResult, clean_readings, fit_model
 
 DAY = pd.Timedelta(days=1)
@@ -74,10 +75,12 @@ def rolling_origin_backtest(
     days: int = 56,
     params: ModelParams | None = None,
     spec: FeatureSpec | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> BacktestResult:
     """Train before the first origin, forecast from each daily origin, score model and baselines.
 
-    Metrics use the hours where the actual and every baseline are present.
+    Metrics use the hours where the actual and every baseline are present; the quantiles scored
+    are ``levels`` (pinball loss, coverage, CRPS, rCRPS: ``ml.metrics.evaluate_quantiles``).
 
     Raises:
         InsufficientDataError: the readings do not span ``days`` days plus a training history;
@@ -95,6 +98,7 @@ def rolling_origin_backtest(
         params=params,
         spec=spec,
     )
+    training.model.levels = tuple(levels)
 
     table = origin_table(
         readings,
@@ -149,6 +153,20 @@ def score_forecasts(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
             scored &= present
     used = table[scored]
     metrics = {"model": evaluate(used["actual"], used["forecast"], used["lower"], used["upper"])}
+    metrics["model"].update(evaluate_quantiles(used["actual"], quantile_table(used)))
     for name in BASELINES:
         metrics[name] = evaluate(used["actual"], used[name])
     return metrics
+
+
+def quantile_table(frame: pd.DataFrame) -> dict[float, np.ndarray]:
+    """The frame's quantile columns by level; a frame with the 80 % band only (``lower``,
+    ``forecast``, ``upper``) is read as P10, P50 and P90."""
+    levels = frame_levels(frame.columns)
+    if not levels:
+        return {
+            0.1: frame["lower"].to_numpy(),
+            0.5: frame["forecast"].to_numpy(),
+            0.9: frame["upper"].to_numpy(),
+        }
+    return {q: frame[quantile_key(q)].to_numpy() for q in levels}

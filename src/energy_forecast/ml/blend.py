@@ -16,12 +16,14 @@ global member) as if ``PRIOR_HOURS`` more hours had voted for them: a meter with
 history keeps mostly its own weights, a meter with a month leans on the fleet's. The unshrunk
 weights are kept (``raw``) so the fleet-wide mean is never a mean of means already shrunk.
 
-**Intervals.** Calibrated in one place, ``calibrate_band``, on the ensemble's own out-of-sample
-residuals (``ensemble_holdout``: its day-ahead forecasts of the hold-out hours with the lead hour
-of each). The blend keeps the meter model's interval shape (its calibrated offsets and
-per-day widening), re-centred on the blend and scaled by one factor: the ``level`` quantile of
-how much of that half-width each hold-out hour needed (so about ``level`` of hold-out hours fall
-inside).
+**Quantiles.** The blend's quantiles are split-conformal offsets of its own hold-out residuals,
+each divided by the meter model's 80 % band width on that hour (``quantiles.normalised_offsets``):
+forecast hour ``h`` gets ``blend + offset(q) * width(h)``, so the band follows the meter model's
+level and per-day widening while its coverage is the blend's own. Bundles written before carry
+only ``interval_scale`` (the ``level`` quantile of how much of the meter model's half-width each
+hold-out hour needed): their quantiles are the meter model's, re-centred and scaled by it.
+The 80 % ``interval_scale`` of older consumers is calibrated in one place, ``calibrate_band``,
+on the ensemble's own out-of-sample residuals (``ensemble_holdout``).
 
 **Cold start.** A meter with too little history for its own model (``MIN_OWN_DAYS``) but a week
 of readings is forecast by the fleet model alone, with the fleet's intervals (calibrated on its
@@ -41,6 +43,14 @@ from energy_forecast.features.spec import build_features
 from energy_forecast.ml.baselines import BASELINES, baseline_frame, baselines_at
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.model import ForecastModel
+from energy_forecast.ml.quantiles import (
+    QuantileOffsets,
+    frame_levels,
+    normalised_offsets,
+    quantile_columns,
+    quantile_key,
+    reported_levels,
+)
 
 MIN_OWN_DAYS = 28
 GRID_STEP = 0.05
@@ -70,6 +80,8 @@ class BlendWeights:
     # The hold-out's own weights before shrinkage (model, fleet, baseline): what fleet-wide
     # weights are averaged from. None in bundles written before there was shrinkage.
     raw: tuple[float, float, float] | None = None
+    # QuantileOffsets.to_dict() of the blend's normalised hold-out residuals (None: older bundle).
+    quantiles: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,6 +210,7 @@ def fit_blend(
         holdout_hours=hours,
         fleet_version=fleet_version,
         raw=raw3 if fleet_model is not None else None,
+        quantiles=_blend_quantiles(actual, blended, holdout),
     )
 
 
@@ -229,6 +242,12 @@ def ensemble_holdout(
         },
         index=index,
     )
+
+
+def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
+    width = (frame["upper"] - frame["lower"]).to_numpy(dtype="float64")
+    offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS)
+    return None if offsets is None else offsets.to_dict()
 
 
 def _fleet_day_ahead(
@@ -313,13 +332,27 @@ def blend_frame(
         return own
     value = _combine(np.array(w) / total, columns)
     value = np.where(np.isfinite(value), value, own["forecast"].to_numpy())
-    scale = weights.interval_scale
-    lower = np.maximum(value - (own["forecast"] - own["lower"]).to_numpy() * scale, 0.0)
-    upper = value + (own["upper"] - own["forecast"]).to_numpy() * scale
-    return pd.DataFrame(
-        {"forecast": value, "lower": np.minimum(lower, value), "upper": np.maximum(upper, value)},
-        index=own.index,
-    )
+    return _blend_band(own, value, weights)
+
+
+def _blend_band(own: pd.DataFrame, value: np.ndarray, weights: BlendWeights) -> pd.DataFrame:
+    """The blend's median, 80 % band and the ``p..`` columns ``own`` carries, never crossing."""
+    levels = frame_levels(own.columns)
+    wanted = reported_levels(levels)
+    if weights.quantiles:
+        width = np.maximum((own["upper"] - own["lower"]).to_numpy(dtype="float64"), 0.0)
+        offsets = QuantileOffsets.from_dict(weights.quantiles)
+        values = quantile_columns(value, width, offsets, wanted)
+    else:  # older bundle: the meter model's quantiles re-centred on the blend, scaled
+        point = own["forecast"].to_numpy(dtype="float64")
+        named = {0.5: point, 0.1: own["lower"].to_numpy(), 0.9: own["upper"].to_numpy()}
+        named.update({q: own[quantile_key(q)].to_numpy() for q in levels})
+        table = np.column_stack([value + (named[q] - point) * weights.interval_scale for q in wanted])
+        table = np.maximum.accumulate(np.maximum(table, 0.0), axis=1)
+        values = {q: table[:, i] for i, q in enumerate(wanted)}
+    columns = {"forecast": values[0.5], "lower": values[0.1], "upper": values[0.9]}
+    columns.update({quantile_key(q): values[q] for q in levels})
+    return pd.DataFrame(columns, index=own.index)
 
 
 COLD_PRIOR_HOURS = 336
@@ -359,4 +392,7 @@ def fit_cold_blend(
         np.array([fleet_w, 1.0 - fleet_w]), [holdout["forecast"].to_numpy(), baseline.to_numpy()]
     )
     scale = calibrate_band(holdout["actual"].to_numpy(), blended, holdout, level)
-    return BlendWeights(fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours)
+    quantiles = _blend_quantiles(holdout["actual"].to_numpy(), blended, holdout)
+    return BlendWeights(
+        fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours, quantiles=quantiles
+    )

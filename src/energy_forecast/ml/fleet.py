@@ -11,7 +11,7 @@ only assigns the split). Fold model ``k`` is trained on every meter outside grou
 each trained meter is forecast by a model that never saw it (its blend weights and backtests are
 honest about how the fleet does on a meter it does not know), and the fold models' errors on the
 meters they did not see are out-of-sample residuals "on other meters" that calibrate the fleet's
-80 % interval. A ``full`` model on every meter serves meters outside the training set.
+quantiles (``ml.quantiles``). A ``full`` model on every meter serves meters outside the training set.
 
 **Memory.** Rows are built meter by meter and at most ``max_rows / meters`` rows are kept of each
 (uniform sample, seeded), stacked as float32: ~45 columns x 4 bytes x ``max_rows``, 72 MB at the
@@ -37,6 +37,7 @@ from energy_forecast.ml.forecasting import calibrate_widening
 from energy_forecast.ml.lgbm import GLOBAL_PARAMS, LightGBMBooster, train_lightgbm
 from energy_forecast.ml.model import ForecastModel, IntervalOffsets, TargetScaler, library_versions
 from energy_forecast.ml.params import ModelParams, default_params, default_spec
+from energy_forecast.ml.quantiles import QuantileOffsets
 from energy_forecast.ml.training import clean_readings, multi_day_origins, train_booster, training_frame
 
 FLEET_MODEL_ID = "fleet-model"
@@ -87,7 +88,7 @@ class FleetModel:
     fold_boosters: list[Any]
     full_booster: Any
     folds: dict[str, int]
-    intervals: IntervalOffsets
+    intervals: QuantileOffsets | IntervalOffsets  # IntervalOffsets: a bundle from before quantiles
     metadata: dict[str, Any] = field(default_factory=dict)
     library: str = "xgboost"
 
@@ -123,7 +124,8 @@ class FleetModel:
             "feature_names": self.feature_names,
             "folds": self.folds,
             "fold_count": len(self.fold_boosters),
-            "intervals": self.intervals.to_dict(),
+            "intervals": _band_dict(self.intervals),
+            "quantiles": self.intervals.to_dict() if isinstance(self.intervals, QuantileOffsets) else None,
             "metadata": self.metadata,
             "versions": library_versions(),
             "library": self.library,
@@ -154,7 +156,7 @@ class FleetModel:
             loaded.set_param({"nthread": params.n_jobs})
             return loaded
 
-        intervals = document["intervals"]
+        quantiles = document.get("quantiles")
         return cls(
             meter_type=MeterType(document["meter_type"]),
             params=params,
@@ -163,7 +165,11 @@ class FleetModel:
             fold_boosters=[booster(f"fold{k}.ubj") for k in range(int(document["fold_count"]))],
             full_booster=booster("full.ubj"),
             folds={str(k): int(v) for k, v in document["folds"].items()},
-            intervals=IntervalOffsets.from_dict(intervals),
+            intervals=(
+                QuantileOffsets.from_dict(quantiles)
+                if quantiles
+                else IntervalOffsets.from_dict(document["intervals"])
+            ),
             metadata=document["metadata"],
             library=library,
         )
@@ -345,13 +351,17 @@ def fit_fleet_members(members: Sequence[FleetMember], meter_type: MeterType, **o
     return fit_fleet(list(by_id), by_id.get, meter_type, **options)
 
 
-def _pooled_intervals(residuals: np.ndarray, hours: np.ndarray, level: float = 0.8) -> IntervalOffsets:
-    ok = np.isfinite(residuals)
-    alpha = (1.0 - level) / 2.0
-    if not ok.any():
-        return IntervalOffsets((0.0,) * 24, (0.0,) * 24, level)
-    low, high = np.quantile(residuals[ok], [alpha, 1.0 - alpha])
-    return IntervalOffsets((float(low),) * 24, (float(high),) * 24, level)
+def _pooled_intervals(residuals: np.ndarray, hours: np.ndarray) -> QuantileOffsets:
+    """Split-conformal quantiles of the out-of-fold residuals, pooled over hours."""
+    return QuantileOffsets.from_residuals(residuals[np.isfinite(residuals)])
+
+
+def _band_dict(offsets: QuantileOffsets | IntervalOffsets) -> dict[str, Any]:
+    """The 80 % band in the older ``intervals`` form, for readers of bundles from before quantiles."""
+    if isinstance(offsets, IntervalOffsets):
+        return offsets.to_dict()
+    low, high = offsets.at((0.1, 0.9))
+    return IntervalOffsets((float(low),) * 24, (float(high),) * 24, 0.8, offsets.widen).to_dict()
 
 
 def _fleet_widening(

@@ -11,6 +11,8 @@ alone (``model_kind`` ``global``), from whatever history it has: a new meter is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
@@ -27,6 +29,7 @@ from energy_forecast.ml.blend import (
 )
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.ml.training import TrainingResult, fit_model
 
 
@@ -44,6 +47,7 @@ def fleet_backtest(
     blend: bool = True,
     cold_prior_hours: float = COLD_PRIOR_HOURS,
     prior: tuple[float, float, float] | None = DEFAULT_PRIOR,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> BacktestResult:
     """Backtest the forecaster this meter would get: ensemble, own model (``blend=False``) or global.
 
@@ -82,6 +86,7 @@ def fleet_backtest(
         )
 
     other = fleet_model if kind == "ensemble" else None
+    training.model.levels = tuple(levels)  # the ensemble carries its own model's levels
 
     def forecast_at(origin: pd.Timestamp) -> pd.DataFrame:
         if weights is not None:

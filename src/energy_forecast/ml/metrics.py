@@ -5,14 +5,25 @@ when the remaining hours cannot define the metric (no hours, zero mean, zero var
 taken over non-zero actual hours only and reports how many hours it used. CV(RMSE) and NMBE follow
 ASHRAE Guideline 14 with ``p = 0`` model parameters (a forecast, not a calibrated baseline model);
 NMBE is ``sum(actual - forecast)``, so a positive value means the forecast is too low.
+
+Quantile forecasts are scored by the pinball (quantile) loss per level, CRPS approximated from the
+quantiles as twice the mean pinball loss over the levels (the quantile decomposition of CRPS,
+``CRPS = 2 * integral of pinball_tau over tau``, on the configured levels: with few levels it is a
+coarse approximation, comparable only between forecasts scored on the same levels), rCRPS as
+OpenSTEF defines it (CRPS divided by the range P99 - P1 of the observed load, so meters of any
+size compare) and each quantile's observed coverage: the share of actuals at or below it, which
+should be close to its level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+from energy_forecast.ml.quantiles import quantile_key
 
 
 def _pairs(actual: Any, predicted: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -115,4 +126,54 @@ def evaluate(
     }
     if lower is not None and upper is not None:
         result["coverage_percent"] = interval_coverage_percent(actual, lower, upper)
+    return result
+
+
+def pinball_loss(actual: Any, quantile: Any, level: float) -> float | None:
+    """Mean quantile loss ``max(level * (a - q), (level - 1) * (a - q))``; lower is better."""
+    a, q = _pairs(actual, quantile)
+    if a.size == 0:
+        return None
+    diff = a - q
+    return float(np.mean(np.maximum(level * diff, (level - 1.0) * diff)))
+
+
+def quantile_coverage_percent(actual: Any, quantile: Any) -> float | None:
+    """Share of hours whose actual is at or below the quantile forecast, percent."""
+    a, q = _pairs(actual, quantile)
+    return float(np.mean(a <= q) * 100.0) if a.size else None
+
+
+def load_range(actual: Any) -> float | None:
+    """P99 - P1 of the observed values: rCRPS's normaliser (None when it is zero)."""
+    a = np.asarray(actual, dtype="float64").ravel()
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return None
+    low, high = np.percentile(a, [1, 99])
+    return float(high - low) if high > low else None
+
+
+def evaluate_quantiles(actual: Any, quantiles: Mapping[float, Any]) -> dict[str, float | None]:
+    """``pinball_<key>``, ``coverage_<key>_percent`` per level, ``crps`` and ``rcrps``, on the hours
+    where the actual and every quantile are finite (``<key>`` as ``ml.quantiles.quantile_key``)."""
+    a = np.asarray(actual, dtype="float64").ravel()
+    levels = sorted(quantiles)
+    table = {q: np.asarray(quantiles[q], dtype="float64").ravel() for q in levels}
+    keep = np.isfinite(a)
+    for values in table.values():
+        keep &= np.isfinite(values)
+    result: dict[str, float | None] = {}
+    losses = []
+    for q in levels:
+        key = quantile_key(q)
+        loss = pinball_loss(a[keep], table[q][keep], q)
+        result[f"pinball_{key}"] = loss
+        result[f"coverage_{key}_percent"] = quantile_coverage_percent(a[keep], table[q][keep])
+        if loss is not None:
+            losses.append(loss)
+    crps = 2.0 * float(np.mean(losses)) if losses else None
+    spread = load_range(a[keep])
+    result["crps"] = crps
+    result["rcrps"] = None if crps is None or spread is None else crps / spread
     return result

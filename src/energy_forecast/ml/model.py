@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,14 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from energy_forecast.features.spec import FeatureSpec
 from energy_forecast.ml.params import ModelParams
+from energy_forecast.ml.quantiles import (
+    BAND,
+    DEFAULT_LEVELS,
+    QuantileOffsets,
+    quantile_columns,
+    quantile_key,
+    reported_levels,
+)
 
 FORMAT_VERSION = 1
 BOOSTER_ARTIFACT = "booster.ubj"
@@ -70,7 +78,11 @@ class TargetScaler:
 
 @dataclass(frozen=True)
 class IntervalOffsets:
-    """Residual quantiles in scaled-target units, one per local hour of day (24 values each)."""
+    """The 80 % band's residual quantiles in scaled-target units, one per local hour of day.
+
+    Kept as the ``intervals`` entry of a bundle (older readers use it) and as a view of the
+    model's ``QuantileOffsets``; the quantiles are what forecasts are made from.
+    """
 
     lower: tuple[float, ...]
     upper: tuple[float, ...]
@@ -78,6 +90,9 @@ class IntervalOffsets:
     # Factor on the offsets per recursive forecast block (1 = the first day), calibrated on
     # multi-day hold-out forecasts; empty for bundles written before they were (see forecasting).
     widen: tuple[float, ...] = ()
+    # The quantile offsets this band is a view of (``ForecastModel.intervals``): copying the band
+    # from one model to another (or ``replace``-ing its widening) keeps every level. Not saved.
+    source: QuantileOffsets | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +109,11 @@ class IntervalOffsets:
 
 
 class ForecastModel:
-    """A trained model that turns feature rows into forecasts with 10 %/90 % bounds."""
+    """A trained model that turns feature rows into calibrated quantile forecasts.
+
+    ``quantiles`` are the split-conformal offsets (``ml.quantiles``); ``levels`` are the levels a
+    forecast frame carries as ``p..`` columns (the service sets them from ``EF_FORECAST_QUANTILES``).
+    """
 
     def __init__(
         self,
@@ -105,8 +124,9 @@ class ForecastModel:
         scaler: TargetScaler,
         fallback_level: float,
         feature_names: list[str],
-        intervals: IntervalOffsets | None = None,
+        intervals: IntervalOffsets | QuantileOffsets | None = None,
         metadata: dict[str, Any] | None = None,
+        levels: tuple[float, ...] = DEFAULT_LEVELS,
     ) -> None:
         self.booster = booster
         self.spec = spec
@@ -114,8 +134,37 @@ class ForecastModel:
         self.scaler = scaler
         self.fallback_level = fallback_level
         self.feature_names = feature_names
+        self.quantiles: QuantileOffsets | None = None
         self.intervals = intervals
         self.metadata = metadata or {}
+        self.levels = levels
+
+    @property
+    def intervals(self) -> IntervalOffsets | None:
+        """The 80 % band of ``quantiles`` in the older per-hour form (None: uncalibrated)."""
+        if self.quantiles is None:
+            return None
+        low, high = self.quantiles.at(BAND)
+        return IntervalOffsets(
+            (float(low),) * 24, (float(high),) * 24, 0.8, self.quantiles.widen, source=self.quantiles
+        )
+
+    @intervals.setter
+    def intervals(self, value: IntervalOffsets | QuantileOffsets | None) -> None:
+        """Quantile offsets as they are; a band that is a view of quantile offsets (another model's
+        ``intervals``, its widening possibly replaced) brings those offsets with its widening; any
+        other band becomes derived quantiles (``QuantileOffsets.from_band``)."""
+        if value is None or isinstance(value, QuantileOffsets):
+            self.quantiles = value
+            return
+        source = value.source
+        if source is not None:
+            low, high = source.at(BAND)
+            if value.lower == (float(low),) * 24 and value.upper == (float(high),) * 24:
+                self.quantiles = source.with_widen(value.widen)
+                return
+        lower, upper = float(np.mean(value.lower)), float(np.mean(value.upper))
+        self.quantiles = QuantileOffsets.from_band(lower, upper, value.level, value.widen)
 
     # -- target and feature transforms -------------------------------------------------------------
 
@@ -161,62 +210,39 @@ class ForecastModel:
         return np.asarray(raw, dtype="float64"), level
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        """Point forecast in the meter's unit, never below zero."""
-        raw, level = self.predict_encoded(features)
-        return np.maximum(self.decode_target(raw, level), 0.0)
+        """Point forecast (the calibrated median) in the meter's unit, never below zero."""
+        return self.predict_interval(features)["forecast"].to_numpy()
 
     def predict_interval(self, features: pd.DataFrame, widen: np.ndarray | float = 1.0) -> pd.DataFrame:
-        """Columns ``forecast, lower, upper``; ``widen`` scales the calibrated offsets per row."""
+        """Columns ``forecast`` (the median), ``lower``/``upper`` (10 %/90 %) and one ``p..`` column
+        per level of ``levels``; ``widen`` scales the spread around the median per row."""
         raw, level = self.predict_encoded(features)
-        forecast = np.maximum(self.decode_target(raw, level), 0.0)
-        if self.intervals is None:
-            lower = upper = forecast
+        center = self.decode_target(raw, level)
+        wanted = reported_levels(self.levels)
+        if self.quantiles is None:
+            flat = np.maximum(center, 0.0)
+            values = {q: flat for q in wanted}
         else:
-            hours = self._interval_hours(features)
-            lo = np.asarray(self.intervals.lower)[hours] * widen
-            hi = np.asarray(self.intervals.upper)[hours] * widen
-            lower = np.maximum(np.minimum(self.decode_target(raw + lo, level), forecast), 0.0)
-            upper = np.maximum(self.decode_target(raw + hi, level), forecast)
-        return pd.DataFrame({"forecast": forecast, "lower": lower, "upper": upper}, index=features.index)
+            unit = np.full(len(raw), self.scaler.scale) if level is None else self.scaler.scale * level
+            values = quantile_columns(center, unit, self.quantiles, wanted, widen)
+        columns = {"forecast": values[0.5], "lower": values[BAND[0]], "upper": values[BAND[1]]}
+        columns.update({quantile_key(q): values[q] for q in self.levels})
+        return pd.DataFrame(columns, index=features.index)
 
-    @staticmethod
-    def _interval_hours(features: pd.DataFrame) -> np.ndarray:
-        if "hour" in features:
-            return features["hour"].to_numpy().astype(np.int64) % 24
-        return np.zeros(len(features), dtype=np.int64)
-
-    def calibrate(
-        self,
-        features: pd.DataFrame,
-        actual: np.ndarray,
-        level: float = 0.8,
-        min_per_hour: int | None = None,
-    ) -> None:
-        """Set interval offsets from out-of-sample residuals (split conformal).
-
-        Residuals are taken in scaled-target units so that in ``ratio`` mode the interval follows
-        the meter's level. By default the quantiles are pooled over all hours: per-local-hour
-        quantiles (``min_per_hour`` residuals or more per hour) were sharper but under-covered
-        in the backtest (median 74.9 % vs 76.0 % pooled on electricity), being estimated from
-        a few dozen residuals each.
-        """
+    def residuals(self, features: pd.DataFrame, actual: np.ndarray) -> np.ndarray:
+        """``actual - raw forecast`` in scaled-target units (what the quantile offsets are made of)."""
         raw, lvl = self.predict_encoded(features)
-        residual = self.encode_target(actual, lvl) - raw
-        ok = np.isfinite(residual)
-        hours = self._interval_hours(features)[ok]
-        residual = residual[ok]
-        alpha = (1.0 - level) / 2.0
-        if residual.size == 0:
-            self.intervals = IntervalOffsets((0.0,) * 24, (0.0,) * 24, level)
-            return
-        pooled = np.quantile(residual, [alpha, 1.0 - alpha])
-        lower, upper = [float(pooled[0])] * 24, [float(pooled[1])] * 24
-        for hour in range(24):
-            chosen = residual[hours == hour]
-            if min_per_hour is not None and chosen.size >= min_per_hour:
-                q = np.quantile(chosen, [alpha, 1.0 - alpha])
-                lower[hour], upper[hour] = float(q[0]), float(q[1])
-        self.intervals = IntervalOffsets(tuple(lower), tuple(upper), level)
+        return self.encode_target(actual, lvl) - raw
+
+    def calibrate(self, features: pd.DataFrame, actual: np.ndarray) -> None:
+        """Set quantile offsets from out-of-sample residuals (split conformal, ``ml.quantiles``).
+
+        Residuals are taken in scaled-target units so that in ``ratio`` mode the quantiles follow
+        the meter's level. They are pooled over all hours: per-local-hour quantiles were sharper
+        but under-covered in the backtest (median 74.9 % vs 76.0 % pooled on electricity's 80 %
+        band), being estimated from a few dozen residuals each.
+        """
+        self.quantiles = QuantileOffsets.from_residuals(self.residuals(features, actual))
 
     # -- artifacts ---------------------------------------------------------------------------------
 
@@ -230,6 +256,7 @@ class ForecastModel:
             "fallback_level": self.fallback_level,
             "feature_names": self.feature_names,
             "intervals": None if self.intervals is None else self.intervals.to_dict(),
+            "quantiles": None if self.quantiles is None else self.quantiles.to_dict(),
             "metadata": self.metadata,
             "versions": library_versions(),
         }
@@ -256,6 +283,12 @@ class ForecastModel:
         booster.load_model(bytearray(artifacts[BOOSTER_ARTIFACT]))
         booster.set_param({"nthread": params.n_jobs})
         intervals = document["intervals"]
+        quantiles = document.get("quantiles")  # absent in bundles written before quantiles
+        calibrated: IntervalOffsets | QuantileOffsets | None = (
+            QuantileOffsets.from_dict(quantiles)
+            if quantiles
+            else (None if intervals is None else IntervalOffsets.from_dict(intervals))
+        )
         return cls(
             booster=booster,
             spec=FeatureSpec.from_dict(document["spec"]),
@@ -263,7 +296,7 @@ class ForecastModel:
             scaler=TargetScaler(**document["scaler"]),
             fallback_level=float(document["fallback_level"]),
             feature_names=list(document["feature_names"]),
-            intervals=None if intervals is None else IntervalOffsets.from_dict(intervals),
+            intervals=calibrated,
             metadata=document["metadata"],
         )
 

@@ -17,6 +17,8 @@ a global model: both read the one kept for backtests (``services.fleet_model.bac
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +27,14 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError, InsufficientDataError, NoDataFoundError
-from energy_forecast.ml.backtest import first_origin
+from energy_forecast.ml.backtest import first_origin, quantile_table
 from energy_forecast.ml.baselines import BASELINES, baseline_frame
 from energy_forecast.ml.blend import default_prior
 from energy_forecast.ml.fleet_backtest import fleet_backtest
-from energy_forecast.ml.metrics import evaluate
+from energy_forecast.ml.metrics import evaluate, evaluate_quantiles
 from energy_forecast.ml.params import default_spec
 from energy_forecast.ml.quality import check_training_data
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS, frame_levels, quantile_key
 from energy_forecast.ml.training import clean_readings, fit_model, training_frame
 from energy_forecast.services.fleet_model import (
     backtest_fleet,
@@ -56,6 +59,7 @@ PUBLIC_NAMES = {
     "mape_hours": "mape_hours",
     "coverage_percent": "interval_coverage_percent",
 }
+QUANTILE_METRICS = re.compile(r"^(pinball_p[0-9.]+|coverage_p[0-9.]+_percent|crps|rcrps)$")
 FLEET_KEYS = (
     "r2_score",
     "cv_rmse_percent",
@@ -93,9 +97,12 @@ def r2_category(r2: float | None) -> str | None:
 
 
 def public_metrics(raw: dict[str, float | None]) -> dict[str, float | None]:
-    """``ml.metrics.evaluate`` output under the API's names, NaN as None."""
+    """``ml.metrics.evaluate`` output under the API's names, NaN as None; quantile scores
+    (``pinball_p10``, ``coverage_p10_percent``, ``crps``, ``rcrps``) keep their names."""
     out: dict[str, float | None] = {}
-    for name, public in PUBLIC_NAMES.items():
+    names = dict(PUBLIC_NAMES)
+    names.update({k: k for k in raw if QUANTILE_METRICS.match(k)})
+    for name, public in names.items():
         value = raw.get(name)
         out[public] = None if value is None or not math.isfinite(value) else value
     return out
@@ -135,8 +142,11 @@ def evaluate_meter(
     meter_type: MeterType,
     test_size: float = 0.2,
     model_store: ModelStore | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> ModelTestResult:
     """Train on the first ``1 - test_size`` of the hours, score model and baselines on the rest.
+
+    The model's quantiles at ``levels`` are scored too (pinball loss, coverage, CRPS, rCRPS).
 
     Raises:
         ValueError: ``test_size`` outside (0, 1).
@@ -173,6 +183,7 @@ def evaluate_meter(
         spec=spec,
     )
     test = features.iloc[cut:]
+    training.model.levels = tuple(levels)
     frame = training.model.predict_interval(test)
     if model_store is not None:  # score the ensemble the meter gets, not its own model alone
         fleet = backtest_fleet(model_store, meter.meter_type, test_start)
@@ -185,7 +196,8 @@ def evaluate_meter(
     used = np.isfinite(actual) & np.all(np.isfinite(baselines.to_numpy()), axis=1)
     actual, frame, baselines = actual[used], frame[used], baselines[used]
 
-    metrics = public_metrics(evaluate(actual, frame["forecast"], frame["lower"], frame["upper"]))
+    raw = evaluate(actual, frame["forecast"], frame["lower"], frame["upper"])
+    metrics = public_metrics({**raw, **evaluate_quantiles(actual, quantile_table(frame))})
     scored = {name: public_metrics(evaluate(actual, baselines[name])) for name in BASELINES}
     best = min(BASELINES, key=lambda n: _rank(scored[n]))
     message = None
@@ -316,6 +328,7 @@ def backtest_meter(
     horizon_hours: int = 24,
     days: int = 28,
     model_store: ModelStore | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> dict[str, Any]:
     """``{"records": [...], "summary": {...}}`` of a rolling-origin backtest over the last ``days``.
 
@@ -332,6 +345,7 @@ def backtest_meter(
         "country": country,
         "horizon_hours": horizon_hours,
         "days": days,
+        "levels": levels,
     }
     temp = temperature if not temperature.empty else None
     days = options["days"] = short_meter_days(readings, days)
@@ -343,14 +357,24 @@ def backtest_meter(
     table = result.forecasts
     origins = pd.DatetimeIndex(table["origin"]).strftime(ISO_UTC)
     stamps = pd.DatetimeIndex(table["timestamp"]).strftime(ISO_UTC)
+    keys = [quantile_key(q) for q in frame_levels(table.columns)]
+    quantiles = [dict(zip(keys, row, strict=True)) for row in table[keys].itertuples(index=False)]
     records = [
-        {"origin": o, "timestamp": t, "forecast": _clean(f), "lower": _clean(lo), "upper": _clean(hi)}
-        for o, t, f, lo, hi in zip(
+        {
+            "origin": o,
+            "timestamp": t,
+            "forecast": _clean(f),
+            "lower": _clean(lo),
+            "upper": _clean(hi),
+            "quantiles": {k: _clean(v) for k, v in q.items()},
+        }
+        for o, t, f, lo, hi, q in zip(
             origins,
             stamps,
             table["forecast"].tolist(),
             table["lower"].tolist(),
             table["upper"].tolist(),
+            quantiles,
             strict=True,
         )
     ]

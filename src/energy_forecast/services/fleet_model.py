@@ -288,8 +288,11 @@ def fleet_forecast(
     temperature: pd.Series | None,
     origin: pd.Timestamp,
     horizon_hours: int,
+    levels: tuple[float, ...] | None = None,
 ) -> tuple[pd.DataFrame | None, str]:
     """(frame, which forecaster answered) for ``forecast_meter``.
+
+    ``levels``: the quantile levels the global member's frames carry (the meter model's otherwise).
 
     ``own`` is the meter model's forecast (None: no usable model). A bundle with ensemble weights
     gets the ensemble (``ensemble``); a bundle trained before its type had a global member gets
@@ -302,6 +305,8 @@ def fleet_forecast(
         return None, "fallback"
     fleet = fleet_model_for(model_store, store, meter, readings)
     fleet_model = fleet[1] if fleet is not None else None
+    if fleet_model is not None:
+        fleet_model.levels = levels or (model.levels if model is not None else fleet_model.levels)
     if own is None or model is None:
         if fleet_model is None:
             return None, "fallback"

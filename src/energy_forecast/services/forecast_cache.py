@@ -21,6 +21,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import ModelNotFoundError
 from energy_forecast.ml.forecasting import forecast, forecast_inputs
 from energy_forecast.ml.model import ForecastModel
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.services.climatology import climatology_table
 from energy_forecast.services.fleet_model import fleet_token
 from energy_forecast.services.memo import Memo
@@ -34,9 +35,13 @@ class ModelCache:
     """Parsed bundles, forecasts and whole answers of this process, each keyed by what it depends on.
 
     ``answers`` holds serialised API answers under ``answer_version`` tokens; the API layer fills it.
+    ``levels`` are the quantile levels every forecast carries (``EF_FORECAST_QUANTILES``).
     """
 
-    def __init__(self, max_entries: int = 256, max_forecasts: int = 1024) -> None:
+    def __init__(
+        self, max_entries: int = 256, max_forecasts: int = 1024, levels: tuple[float, ...] = DEFAULT_LEVELS
+    ) -> None:
+        self.levels = tuple(levels)
         self._models: Memo[ForecastModel] = Memo(max_entries)
         self._forecasts: Memo[pd.DataFrame] = Memo(max_forecasts)
         self.answers: Memo[bytes] = Memo(max_forecasts)
@@ -52,7 +57,8 @@ class ModelCache:
     ) -> pd.DataFrame:
         """``ml.forecasting.forecast``, memoised by the content of the inputs it reads."""
         readings, temperature = forecast_inputs(model.spec, readings, temperature, origin, horizon_hours)
-        key = (*model_key(info), origin, horizon_hours, content_digest(readings, temperature))
+        model.levels = self.levels
+        key = (*model_key(info), origin, horizon_hours, self.levels, content_digest(readings, temperature))
         cached = self._forecasts.get(key)
         if cached is not None:
             return cached.copy()
@@ -77,6 +83,7 @@ class ModelCache:
             info, artifacts = model_store.load(meter_type, meter_id, info.version)
             model = ForecastModel.from_artifacts(artifacts)
             self._models.put(model_key(info), model)
+        model.levels = self.levels
         return info, model
 
 

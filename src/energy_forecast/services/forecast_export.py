@@ -86,13 +86,15 @@ def export_forecast(
         store, model_store, meter_id=meter_id, meter_type=meter_type, start=start, end=end, cache=cache
     )
     points = [p for p in result.points if p.kind == "forecast"]
+    columns = {
+        "value": [p.value for p in points],
+        "lower": [p.lower if p.lower is not None else float("nan") for p in points],
+        "upper": [p.upper if p.upper is not None else float("nan") for p in points],
+    }
+    keys = dict.fromkeys(k for p in points for k in (p.quantiles or {}))
+    columns.update({k: [(p.quantiles or {}).get(k, float("nan")) for p in points] for k in keys})
     frame = pd.DataFrame(
-        {
-            "value": [p.value for p in points],
-            "lower": [p.lower if p.lower is not None else float("nan") for p in points],
-            "upper": [p.upper if p.upper is not None else float("nan") for p in points],
-        },
-        index=pd.DatetimeIndex([pd.Timestamp(p.label) for p in points]).tz_convert("UTC"),
+        columns, index=pd.DatetimeIndex([pd.Timestamp(p.label) for p in points]).tz_convert("UTC")
     )
     version = model_version_tag(result.model_version)
     written = store.write_forecast(meter_type, meter_id, version, frame) if write and len(frame) else 0

@@ -6,7 +6,7 @@ the per-request cost hides: a 7-day answer is 168 points built on every dashboar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -15,7 +15,8 @@ import pandas as pd
 DAILY_NOTE = (
     "daily values are sums of hourly consumption per local day ({tz}) over the hours inside the "
     "window ('hours' says how many); a day holding readings and forecasts is a forecast point adding "
-    "both; bounds are sums of hourly 10 %/90 % bounds, wider than an 80 % interval of the daily total"
+    "both; bounds and quantiles are sums of hourly 10 %/90 % bounds and hourly quantiles, wider than "
+    "the same quantiles of the daily total"
 )
 
 
@@ -34,6 +35,7 @@ class ForecastPoint(NamedTuple):
     upper: float | None = None
     temperature_source: str | None = None
     hours: int | None = None
+    quantiles: dict[str, float] | None = None  # "p10" -> value, forecast points only
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,13 @@ class Columns:
     lower: np.ndarray
     upper: np.ndarray
     source: np.ndarray  # object: the temperature's source label, None on historical hours
+    quantiles: dict[str, np.ndarray] = field(default_factory=dict)  # "p10" -> values, NaN on history
 
     def frame(self) -> pd.DataFrame:
         kind = np.where(np.arange(len(self.stamps)) < self.historical, "historical", "forecast")
         columns = {"value": self.value, "kind": kind, "temperature": self.temperature}
         columns.update(lower=self.lower, upper=self.upper, source=self.source)
+        columns.update(self.quantiles)
         return pd.DataFrame(columns, index=pd.DatetimeIndex(self.stamps, tz="UTC"))
 
 
@@ -70,6 +74,13 @@ def hourly_points(columns: Columns) -> list[ForecastPoint]:
     def plain(values: np.ndarray) -> list[float | None]:
         return [None if v != v else v for v in values.tolist()]  # NaN -> None
 
+    keys = list(columns.quantiles)
+    ahead = len(labels) - historical
+    tables = [plain(columns.quantiles[key][historical:]) for key in keys]
+    quantiles = [
+        {key: table[i] for key, table in zip(keys, tables, strict=True) if table[i] is not None} or None
+        for i in range(ahead)
+    ]
     rows = zip(
         labels[historical:],
         columns.value[historical:].tolist(),
@@ -77,11 +88,12 @@ def hourly_points(columns: Columns) -> list[ForecastPoint]:
         plain(columns.lower[historical:]),
         plain(columns.upper[historical:]),
         columns.source[historical:].tolist(),
+        quantiles,
         strict=True,
     )
     points.extend(
-        ForecastPoint(label, value, "forecast", temp, low, up, src)
-        for label, value, temp, low, up, src in rows
+        ForecastPoint(label, value, "forecast", temp, low, up, src, None, q)
+        for label, value, temp, low, up, src, q in rows
     )
     return points
 
@@ -98,6 +110,8 @@ def daily_points(frame: pd.DataFrame, timezone: str) -> list[ForecastPoint]:
         observed = float(rows.loc[~is_forecast, "value"].sum())
         temps = rows.loc[is_forecast, "temperature"].dropna()
         sources = set(rows.loc[is_forecast, "source"])
+        keys = [c for c in rows.columns if c.startswith("p") and c[1:2].isdigit()]
+        summed = {k: observed + float(rows.loc[is_forecast, k].sum(min_count=1)) for k in keys}
         points.append(
             ForecastPoint(
                 day.isoformat(),
@@ -108,6 +122,7 @@ def daily_points(frame: pd.DataFrame, timezone: str) -> list[ForecastPoint]:
                 observed + float(rows.loc[is_forecast, "upper"].sum()),
                 sources.pop() if len(sources) == 1 else "mixed",
                 len(rows),
+                {k: v for k, v in summed.items() if v == v} or None,
             )
         )
     return points

@@ -33,6 +33,7 @@ from energy_forecast.errors import (
 )
 from energy_forecast.features.grid import HOUR, hourly_index, on_grid
 from energy_forecast.ml.quality import check_training_data
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS, quantile_key
 from energy_forecast.services.climatology import climatology_at
 from energy_forecast.services.fleet_model import fleet_forecast
 from energy_forecast.services.forecast_cache import ModelCache, climatology
@@ -82,8 +83,11 @@ def check_window(start: pd.Timestamp, end: pd.Timestamp) -> None:
         )
 
 
-def same_hour_mean(readings: pd.Series, index: pd.DatetimeIndex, timezone: str) -> pd.DataFrame:
-    """Fallback forecast: mean (and 10 %/90 % quantiles) of each local hour over the last 14 days."""
+def same_hour_mean(
+    readings: pd.Series, index: pd.DatetimeIndex, timezone: str, levels: tuple[float, ...] = DEFAULT_LEVELS
+) -> pd.DataFrame:
+    """Fallback forecast: mean (and empirical quantiles: 10 %/90 % and ``levels``) of each local
+    hour over the last 14 days."""
     last = readings.index[-1]
     window = readings[readings.index > last - pd.Timedelta(days=FALLBACK_DAYS)]
     grouped = window.groupby(window.index.tz_convert(timezone).hour)
@@ -94,6 +98,7 @@ def same_hour_mean(readings: pd.Series, index: pd.DatetimeIndex, timezone: str) 
         "lower": grouped.quantile(0.1),
         "upper": grouped.quantile(0.9),
     }
+    columns.update({quantile_key(q): grouped.quantile(q) for q in levels})
     return pd.DataFrame(
         {name: stat.reindex(hours).fillna(overall).to_numpy() for name, stat in columns.items()}, index=index
     )
@@ -129,6 +134,13 @@ def _future_temperature(
     past = between(temperature, None, index[0]) if len(index) else temperature
     series = pd.concat([past, make_series(index, values, "temperature")]) if len(index) else past
     return series, values, sources
+
+
+def _column(frame: pd.DataFrame, key: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """A quantile column of a forecast frame (NaN when the forecaster did not give that level)."""
+    if key in frame:
+        return frame[key].to_numpy(dtype="float64")
+    return np.full(len(index), np.nan)
 
 
 def forecast_meter(
@@ -200,6 +212,8 @@ def forecast_meter(
     reason = None
     temperature_source = "none"
     answered_by = "meter" if loaded is not None else "fallback"
+    levels = (cache or ModelCache()).levels
+    quantiles = {quantile_key(q): nothing for q in levels}
     if horizon_hours:
         index = hourly_index(origin, origin + (horizon_hours - 1) * HOUR)
         stored = store.read_temperature(site_id) if site_id else empty_series("temperature")
@@ -218,11 +232,11 @@ def forecast_meter(
             own_model = loaded[1] if loaded is not None else None
             future_temperature = temperature if not temperature.empty else None
             fleet_args = (own_model, result, readings, future_temperature, origin, horizon_hours)
-            result, answered_by = fleet_forecast(model_store, store, meter, *fleet_args)
+            result, answered_by = fleet_forecast(model_store, store, meter, *fleet_args, levels=levels)
             if answered_by == "global":
                 reason = None
         if result is None:
-            result = same_hour_mean(readings, index, timezone)
+            result = same_hour_mean(readings, index, timezone, levels)
             answered_by = "fallback"
         inside = slice(int(index.searchsorted(start)), int(index.searchsorted(stop)))
 
@@ -237,6 +251,7 @@ def forecast_meter(
             joined(columns.lower, result["lower"].to_numpy(dtype="float64")),
             joined(columns.upper, result["upper"].to_numpy(dtype="float64")),
             joined(columns.source, sources),
+            {key: joined(past, _column(result, key, index)) for key, past in quantiles.items()},
         )
         used = set(sources[inside]) if not np.isnan(future).all() else set()
         temperature_source = used.pop() if len(used) == 1 else ("mixed" if used else "none")

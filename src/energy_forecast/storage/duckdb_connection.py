@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS forecast (
     upper DOUBLE,
     value DOUBLE NOT NULL
 );
+-- Forecast quantiles as a JSON object {"p10": ..}; files made before quantiles get the column.
+ALTER TABLE forecast ADD COLUMN IF NOT EXISTS quantiles VARCHAR;
 """
 
 

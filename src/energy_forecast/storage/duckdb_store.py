@@ -234,6 +234,7 @@ class DuckDBSeriesStore:
                 "lower": points["lower"].to_numpy(),
                 "upper": points["upper"].to_numpy(),
                 "value": points["value"].to_numpy(),
+                "quantiles": forecast_layout.quantiles_json(points),
             }
         )
         return self._db.upsert("forecast", frame, ["meter_type", "meter_id", "model_version"])
@@ -248,14 +249,18 @@ class DuckDBSeriesStore:
         validate_meter_id(meter_id)
         where, params = bounds(start, end)
         sql = (
-            "SELECT ts, model_version, value, lower, upper FROM forecast "
+            "SELECT ts, model_version, value, lower, upper, quantiles FROM forecast "
             f"WHERE meter_type = ? AND meter_id = ?{where} ORDER BY ts, model_version"
         )
         frame = self._db.fetch_df(sql, [MeterType(meter_type).value, meter_id, *params])
         if frame.empty:
             return forecast_layout.empty_forecast()
         index = pd.DatetimeIndex(frame.pop("ts")).tz_localize("UTC").rename("timestamp")
-        return frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
+        quantiles = forecast_layout.quantiles_from_json(frame.pop("quantiles").tolist())
+        frame = frame.set_index(index).astype({"value": "float64", "lower": "float64", "upper": "float64"})
+        for key in quantiles.columns:  # by position: hours repeat across model versions
+            frame[key] = quantiles[key].to_numpy()
+        return frame
 
     # retention --------------------------------------------------------------------------------
     def delete_forecast_before(self, meter_type: MeterType, before: pd.Timestamp) -> None:

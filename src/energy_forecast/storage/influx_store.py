@@ -262,15 +262,14 @@ class InfluxSeriesStore:
             f"model_version={lp.escape_key(forecast_layout.check_version(model_version))}"
         )
         seconds = points.index.as_unit("s").asi8.tolist()
+        optional = ["lower", "upper", *forecast_layout.quantile_columns(points)]
+        columns = [points[name].tolist() for name in optional]
         lines = []
-        for stamp, value, lower, upper in zip(
-            seconds, points["value"].tolist(), points["lower"].tolist(), points["upper"].tolist(), strict=True
-        ):
+        for row, (stamp, value) in enumerate(zip(seconds, points["value"].tolist(), strict=True)):
             fields = f"value={value!r}"
-            if np.isfinite(lower):
-                fields += f",lower={lower!r}"
-            if np.isfinite(upper):
-                fields += f",upper={upper!r}"
+            for name, values in zip(optional, columns, strict=True):
+                if np.isfinite(values[row]):
+                    fields += f",{lp.escape_key(name)}={values[row]!r}"
             lines.append(f"{tags} {fields} {stamp}")
         self._http.write(iter([("\n".join(lines), len(lines))]))
         return len(lines)
@@ -287,8 +286,8 @@ class InfluxSeriesStore:
             + f" AND {lp.ident('meter_type')} = {lp.literal(MeterType(meter_type).value)}"
             + lp.time_clause(start, end)
         )
-        statement = (
-            f"SELECT value, lower, upper FROM {lp.ident(forecast_layout.MEASUREMENT)} "
+        statement = (  # every field: value, lower, upper and the quantiles (p10 ..) written
+            f"SELECT * FROM {lp.ident(forecast_layout.MEASUREMENT)} "
             f"WHERE {where} GROUP BY {lp.ident('model_version')}"
         )
         frames = []
@@ -303,8 +302,12 @@ class InfluxSeriesStore:
         frame = pd.concat(frames, ignore_index=True)
         frame["timestamp"] = pd.to_datetime(frame.pop("time").astype("int64"), unit="s", utc=True)
         frame = frame.sort_values(["timestamp", "model_version"]).set_index("timestamp")
-        return frame[list(forecast_layout.COLUMNS)].astype(
-            {"value": "float64", "lower": "float64", "upper": "float64"}
+        for column in ("lower", "upper"):
+            if column not in frame:
+                frame[column] = np.nan
+        keys = forecast_layout.quantile_columns(frame)
+        return frame[[*forecast_layout.COLUMNS, *keys]].astype(
+            {name: "float64" for name in ("value", "lower", "upper", *keys)}
         )
 
     # retention --------------------------------------------------------------------------------

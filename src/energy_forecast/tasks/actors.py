@@ -29,6 +29,7 @@ from energy_forecast.errors import (
     NotFoundError,
     TrainingError,
 )
+from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.services.forecasting import ModelCache
 from energy_forecast.services.publication import publish_chunk
 from energy_forecast.services.retention import apply_retention
@@ -175,8 +176,12 @@ def declare_actors(
     *,
     training_time_limit: timedelta = timedelta(hours=1),
     training_max_retries: int = 3,
+    quantile_levels: tuple[float, ...] = DEFAULT_LEVELS,
 ) -> Actors:
-    """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent)."""
+    """Declare every actor on ``broker`` (re-declaring replaces, so this is idempotent).
+
+    ``quantile_levels``: what published forecasts carry (``EF_FORECAST_QUANTILES``).
+    """
 
     def declare(
         fn: Callable[..., Any], name: str, kind: TaskKind, *, store_results: bool = True, **options: Any
@@ -201,6 +206,7 @@ def declare_actors(
     # Training reports CONNECTING before any work: its STARTED record can go with that stage.
     train = declare(train_meter_task, TRAIN_ACTOR, TaskKind.TRAINING, start_with_first_stage=True)
     evaluate = declare(evaluate_meter_task, EVALUATE_ACTOR, TaskKind.EVALUATION, store_results=False)
-    publish = declare(publisher(index, ModelCache()), PUBLISH_ACTOR, TaskKind.PUBLICATION)
+    publisher_fn = publisher(index, ModelCache(levels=quantile_levels))
+    publish = declare(publisher_fn, PUBLISH_ACTOR, TaskKind.PUBLICATION)
     retention = declare(housekeeper(index), RETENTION_ACTOR, TaskKind.HOUSEKEEPING)
     return Actors(train_meter=train, evaluate_meter=evaluate, publish_forecasts=publish, retention=retention)

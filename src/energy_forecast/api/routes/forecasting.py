@@ -120,13 +120,16 @@ def _point_content(p: ForecastPoint) -> dict[str, object]:
         "upper": p.upper,
         "temperature_source": p.temperature_source,
         "hours": p.hours,
+        "quantiles": p.quantiles,
     }
     content.update((name, value) for name, value in optional.items() if value is not None)
     return content
 
 
 @router.post("/test_model/", response_model=ModelTestPublic)
-def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep) -> ModelTestPublic:
+def test_model(
+    body: ModelTestRequest, store: SeriesStoreDep, models: ModelStoreDep, cache: ModelCacheDep
+) -> ModelTestPublic:
     """Train on the first 1 - test_size of the history, score day-ahead on the rest."""
     result = evaluate_meter(
         store,
@@ -134,6 +137,7 @@ def test_model(body: ModelTestRequest, store: SeriesStoreDep, models: ModelStore
         meter_type=body.meter_type,
         test_size=body.test_size,
         model_store=models,
+        levels=cache.levels,
     )
     return ModelTestPublic(
         test_results=ModelTestResultsPublic(
@@ -209,9 +213,14 @@ def fleet_test_status(batch_id: BatchIdPath, queue: TaskQueueDep) -> dict[str, A
 
 @router.post("/backtest/", response_model=BacktestPublic)
 def backtest(
-    body: BacktestRequest, store: SeriesStoreDep, models: ModelStoreDep, settings: SettingsDep
+    body: BacktestRequest,
+    store: SeriesStoreDep,
+    models: ModelStoreDep,
+    settings: SettingsDep,
+    cache: ModelCacheDep,
 ) -> BacktestPublic:
-    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics.
+    """Rolling-origin backtest over the last N days: per-hour records and model/baseline metrics
+    (with each configured quantile's pinball loss and coverage, CRPS and rCRPS).
 
     One record per origin day and horizon hour: ``days x horizon_hours`` may not pass
     ``EF_LIMITS__BACKTEST_MAX_POINTS`` (8,760 by default, about 1.3 MB of JSON)."""
@@ -229,5 +238,6 @@ def backtest(
             meter_type=body.meter_type,
             horizon_hours=body.horizon_hours,
             days=body.days,
+            levels=cache.levels,
         )
     )

@@ -21,6 +21,7 @@ from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import InputDataError, NotFoundError
 from energy_forecast.services.fleet_model import is_fleet_model
+from energy_forecast.storage.forecast_layout import quantile_columns
 from energy_forecast.tasks.queue import PUBLICATION, batch_state
 
 router = APIRouter(prefix="/forecasts", tags=["forecasting"])
@@ -100,14 +101,20 @@ def latest(
         first, last = pd.Timestamp(record["first_hour"]), pd.Timestamp(record["last_hour"])
         frame = store.read_forecast(meter_type, meter_id, first, last + pd.Timedelta(hours=1))
         frame = frame[frame["model_version"] == record["model_version"]]
+        keys = quantile_columns(frame)
+        quantiles = [
+            {k: v for k, v in zip(keys, row, strict=True) if math.isfinite(v)} or None
+            for row in frame[keys].itertuples(index=False)
+        ]
         points = [
             PublishedPointPublic(
                 datetime=stamp.isoformat(),
                 value=float(row.value),
                 lower=_optional(row.lower),
                 upper=_optional(row.upper),
+                quantiles=q,
             )
-            for stamp, row in zip(frame.index, frame.itertuples(index=False), strict=True)
+            for stamp, row, q in zip(frame.index, frame.itertuples(index=False), quantiles, strict=True)
         ]
     return PublishedForecastPublic(
         meter_id=meter_id,

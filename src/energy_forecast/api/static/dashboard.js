@@ -240,8 +240,12 @@
       const isForecast = p.type === "forecast";
       history.push(isForecast ? null : p.value);
       forecast.push(isForecast ? p.value : null);
-      lower.push(isForecast && p.lower !== undefined ? p.lower : null);
-      upper.push(isForecast && p.upper !== undefined ? p.upper : null);
+      // The P10-P90 band: the quantiles when the answer carries them, else lower/upper (the same levels).
+      const q = (isForecast && p.quantiles) || {};
+      const low = q.p10 !== undefined ? q.p10 : p.lower;
+      const high = q.p90 !== undefined ? q.p90 : p.upper;
+      lower.push(isForecast && low !== undefined ? low : null);
+      upper.push(isForecast && high !== undefined ? high : null);
     }
     return [xs, history, forecast, lower, upper];
   }
@@ -275,9 +279,9 @@
       series: [
         { label: "time (UTC)" },
         { label: "readings", stroke: cssVar("--history"), width: 2 },
-        { label: "forecast", stroke: cssVar("--forecast"), width: 2.5, dash: [8, 4] },
-        { label: "10 % bound", stroke: cssVar("--bound"), width: 1 },
-        { label: "90 % bound", stroke: cssVar("--bound"), width: 1 },
+        { label: "forecast (P50)", stroke: cssVar("--forecast"), width: 2.5, dash: [8, 4] },
+        { label: "P10", stroke: cssVar("--bound"), width: 1 },
+        { label: "P90", stroke: cssVar("--bound"), width: 1 },
         ...(data.length > 5 ? [{ label: "published", stroke: cssVar("--muted"), width: 1.5, dash: [2, 3] }] : []),
       ],
       bands: [{ series: [4, 3], fill: band }],
@@ -315,7 +319,7 @@
     return (
       `${history.length} hourly readings and ${forecast.length} forecast hours from ${model}. ` +
       `${totalLabel}, peak ${peak.value.toFixed(1)} ${unit} at ` +
-      `${peak.datetime.slice(0, 16).replace("T", " ")} UTC. The shaded band is the 80 % interval.`
+      `${peak.datetime.slice(0, 16).replace("T", " ")} UTC. The line is the median (P50); the shaded band runs from P10 to P90 (about 80 % of hours fall inside).`
     );
   }
 
