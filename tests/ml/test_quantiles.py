@@ -185,15 +185,21 @@ def test_a_model_reports_the_levels_asked_for_and_the_median_is_the_value(
     assert (np.diff(ordered, axis=1) >= 0).all()
 
 
-def test_backtest_quantiles_are_calibrated_out_of_sample_on_a_synthetic_meter() -> None:
-    consumption, temperature = synthetic_meter(24 * 120, seed=4)
-    result = rolling_origin_backtest(
-        consumption, temperature, meter_id="synthetic", meter_type=MeterType.ELECTRICITY, days=28
-    )
-    scored = result.metrics["model"]
+def test_backtest_quantiles_are_calibrated_out_of_sample_on_synthetic_meters() -> None:
+    # One meter's 28 days are a few weeks of correlated errors: its coverage alone moves by +-15
+    # points from seed to seed. Pooled over five meters it must sit near each level.
+    coverage: dict[str, list[float]] = {"p10": [], "p50": [], "p90": []}
+    for seed in range(1, 6):
+        consumption, temperature = synthetic_meter(24 * 120, seed=seed)
+        result = rolling_origin_backtest(
+            consumption, temperature, meter_id="synthetic", meter_type=MeterType.ELECTRICITY, days=28
+        )
+        scored = result.metrics["model"]
+        for key in coverage:
+            coverage[key].append(scored[f"coverage_{key}_percent"])
+        assert 0 < scored["rcrps"] < 0.2
     for key, level in (("p10", 10), ("p50", 50), ("p90", 90)):
-        assert scored[f"coverage_{key}_percent"] == pytest.approx(level, abs=7)
-    assert 0 < scored["rcrps"] < 0.2
+        assert np.mean(coverage[key]) == pytest.approx(level, abs=5)
 
 
 def test_quantile_metrics_match_hand_computed_values() -> None:
