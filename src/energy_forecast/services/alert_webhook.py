@@ -71,9 +71,12 @@ class WebhookNotifier:
         return thread
 
     def _deliver_all(self, events: list[dict[str, Any]]) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
-            for event in events:
-                self.deliver(event, client)
+        try:
+            with httpx.Client(timeout=self.timeout_s) as client:
+                for event in events:
+                    self.deliver(event, client)
+        except Exception:  # a delivery thread must never take anything down with it
+            log.exception("alert webhook delivery crashed", url=self.url)
 
     def deliver(self, event: dict[str, Any], client: httpx.Client | None = None) -> bool:
         """POST one event; retry connection errors, 429 and 5xx up to ``retries`` times with
@@ -106,7 +109,7 @@ class WebhookNotifier:
             log.warning(
                 "alert webhook failed",
                 url=self.url,
-                event=event.get("event"),
+                alert_event=event.get("event"),
                 error=error,
                 alert_id=event.get("alert", {}).get("id"),
             )

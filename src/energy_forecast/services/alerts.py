@@ -168,6 +168,8 @@ class AlertService:
         for episode in sorted(episodes, key=lambda e: e.since):
             alert_id = self._match(prefix, episode, stored, matched)
             figures = episode.to_dict()
+            if episode.rule == BAND:
+                figures["detail"] = {**figures["detail"], **band_info}
             if alert_id in stored:
                 alert = stored[alert_id]
                 if alert["state"] == CLEARED:
@@ -184,8 +186,6 @@ class AlertService:
                 events.append(self._event("alert.raised", {**alert, **figures, "state": ACTIVE}))
             matched.add(alert_id)
             alert.update(figures)
-            if episode.rule == BAND:
-                alert["detail"] = {**alert.get("detail", {}), **band_info}
             alert["state"] = ACTIVE if episode.active else CLEARED
             if not episode.active:
                 alert["cleared_at"] = figures["cleared_at"]
