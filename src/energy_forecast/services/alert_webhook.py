@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import structlog
 
-log = structlog.get_logger(__name__)
+from energy_forecast.logging import get_logger
+
+log = get_logger(__name__)
 
 SIGNATURE_HEADER = "X-EnergyForecast-Signature"
 TIMESTAMP_HEADER = "X-EnergyForecast-Timestamp"
@@ -76,7 +77,7 @@ class WebhookNotifier:
                 for event in events:
                     self.deliver(event, client)
         except Exception:  # a delivery thread must never take anything down with it
-            log.exception("alert webhook delivery crashed", url=self.url)
+            log.exception("alert_webhook_crashed", url=self.url)
 
     def deliver(self, event: dict[str, Any], client: httpx.Client | None = None) -> bool:
         """POST one event; retry connection errors, 429 and 5xx up to ``retries`` times with
@@ -107,7 +108,7 @@ class WebhookNotifier:
                 if attempt < self.retries:
                     self.sleep(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S))
             log.warning(
-                "alert webhook failed",
+                "alert_webhook_failed",
                 url=self.url,
                 alert_event=event.get("event"),
                 error=error,

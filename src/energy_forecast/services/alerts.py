@@ -14,16 +14,15 @@ Redis layout: hash ``ef_alerts`` (alert id -> JSON), the id being
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import redis
-import structlog
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.tasks import utc_now
+from energy_forecast.logging import get_logger
 from energy_forecast.ml.alerts import (
     BAND,
     BandRule,
@@ -39,7 +38,7 @@ from energy_forecast.services.alert_webhook import WebhookNotifier
 from energy_forecast.settings import AlertSettings
 from energy_forecast.storage.base import SeriesStore
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ALERTS_KEY = "ef_alerts"
 ACTIVE, CLEARED = "active", "cleared"
@@ -111,7 +110,7 @@ class AlertService:
             if wait and thread is not None:
                 thread.join()
         for event in events:
-            log.info("alert " + event["event"].split(".")[-1], alert_id=event["alert"]["id"])
+            log.info("alert_" + event["event"].split(".")[-1], alert_id=event["alert"]["id"])
         return events
 
     def evaluate_all(self, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -121,7 +120,7 @@ class AlertService:
             try:
                 events += self.evaluate(meter.meter_type, meter.meter_id, now)
             except Exception:  # one meter's bad data must not stop the others
-                log.exception("alert evaluation failed", meter_id=meter.meter_id)
+                log.exception("alert_evaluation_failed", meter_id=meter.meter_id)
         return events
 
     def _band(
@@ -159,7 +158,7 @@ class AlertService:
         band_info: dict[str, Any],
     ) -> list[dict[str, Any]]:
         prefix = f"{meter_type.value}:{meter_id}:"
-        stored = {k: v for k, v in self._all().items() if k.startswith(prefix)}
+        stored = {k: v for k, v in read_alerts(self.client).items() if k.startswith(prefix)}
         active = {k: v for k, v in stored.items() if v["state"] == ACTIVE}
         now_iso = utc_now().isoformat()
         events: list[dict[str, Any]] = []
@@ -232,30 +231,35 @@ class AlertService:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def _all(self) -> dict[str, dict[str, Any]]:
-        raw = self.client.hgetall(ALERTS_KEY)
-        return {_text(k): json.loads(v) for k, v in raw.items()}
+    def list(self, **filters: str | None) -> list[dict[str, Any]]:
+        return list_alerts(self.client, **filters)
 
-    def list(
-        self,
-        *,
-        meter_type: str | None = None,
-        meter_id: str | None = None,
-        rule: str | None = None,
-        state: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Alerts matching every filter given: active first, then most recent first."""
-        found = [
-            a
-            for a in self._all().values()
-            if (meter_type is None or a["meter_type"] == meter_type)
-            and (meter_id is None or a["meter_id"] == meter_id)
-            and (rule is None or a["rule"] == rule)
-            and (state is None or a["state"] == state)
-        ]
-        found.sort(key=lambda a: a["since"], reverse=True)
-        found.sort(key=lambda a: a["state"] != ACTIVE)
-        return found
+
+def read_alerts(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Every stored alert by id."""
+    return {_text(k): json.loads(v) for k, v in client.hgetall(ALERTS_KEY).items()}
+
+
+def list_alerts(
+    client: redis.Redis,
+    *,
+    meter_type: str | None = None,
+    meter_id: str | None = None,
+    rule: str | None = None,
+    state: str | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts matching every filter given: active first, then the most recent first."""
+    found = [
+        a
+        for a in read_alerts(client).values()
+        if (meter_type is None or a["meter_type"] == meter_type)
+        and (meter_id is None or a["meter_id"] == meter_id)
+        and (rule is None or a["rule"] == rule)
+        and (state is None or a["state"] == state)
+    ]
+    found.sort(key=lambda a: a["since"], reverse=True)
+    found.sort(key=lambda a: a["state"] != ACTIVE)
+    return found
 
 
 def active_counts(client: redis.Redis) -> dict[tuple[str, str], int]:
@@ -271,6 +275,3 @@ def active_counts(client: redis.Redis) -> dict[tuple[str, str], int]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-__all__: Iterable[str] = ("ACTIVE", "ALERTS_KEY", "CLEARED", "AlertService", "active_counts")
