@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from energy_forecast.ml.alerts import (
     BandRule,
     NightRule,
+    band_bounds,
     band_columns,
     band_episodes,
     night_minima,
@@ -71,6 +73,38 @@ def test_band_columns_prefer_the_rule_levels_and_say_what_they_use() -> None:
     assert band_columns(["value", "lower", "upper"], BandRule()) == ("lower", "upper", (0.1, 0.9))
     with pytest.raises(ValueError, match="no band"):
         band_columns(["value"], BandRule())
+
+
+def test_band_bounds_use_published_levels_or_say_they_extrapolated() -> None:
+    index = hours(2)
+    frame = pd.DataFrame(
+        {
+            "value": 100.0,
+            "lower": 90.0,
+            "upper": 110.0,
+            "p1": 70.0,
+            "p10": 90.0,
+            "p50": 100.0,
+            "p90": 110.0,
+            "p99": 135.0,
+        },
+        index=index,
+    )
+    lower, upper, info = band_bounds(frame, BandRule())
+    assert list(lower) == [70.0, 70.0] and list(upper) == [135.0, 135.0]
+    assert info == {"band": "p1-p99", "levels": [0.01, 0.99]}
+    # only P10/P50/P90 published: P1/P99 widened around the median by z(0.99)/z(0.9)
+    lower, upper, info = band_bounds(frame[["value", "lower", "upper", "p10", "p50", "p90"]], BandRule())
+    ratio = NormalDist().inv_cdf(0.99) / NormalDist().inv_cdf(0.9)
+    assert upper.iloc[0] == pytest.approx(100.0 + 10.0 * ratio) and ratio == pytest.approx(1.815, abs=1e-3)
+    assert lower.iloc[0] == pytest.approx(100.0 - 10.0 * ratio)
+    assert info == {"band": "p1-p99", "levels": [0.01, 0.99], "derived_from": "p10-p90"}
+    # an old forecast without quantiles: lower/upper are P10/P90 around the value; never below zero
+    lower, upper, info = band_bounds(pd.DataFrame({"value": 5.0, "lower": 1.0, "upper": 9.0}, index=index))
+    assert lower.iloc[0] == 0.0 and info["derived_from"] == "p10-p90"
+    # a wider published level than asked is used as it is
+    _, _, info = band_bounds(frame, BandRule(lower_level=0.05, upper_level=0.95))
+    assert info == {"band": "p1-p99", "levels": [0.01, 0.99]}
 
 
 def test_night_minimum_uses_local_hours() -> None:

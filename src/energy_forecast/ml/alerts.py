@@ -10,6 +10,8 @@ episode starting at the first of them; it clears at the end of ``clear_hours`` c
 hours. Hours without a reading or a forecast are skipped: they neither extend nor break a run.
 How far outside is the worst excess beyond the nearer bound, in the meter's unit and in band
 widths (upper minus lower of that hour), so a 3-band excess means the same on a school and a feeder.
+When the band's levels are not among the published quantiles they are extrapolated from the widest
+published ones (``band_bounds``), and the alert says so.
 
 **Night-flow rules (water).** A night's *minimum flow* is the smallest reading in the local hours
 ``start_hour .. end_hour - 1`` (01:00-04:59 by default), when most of those hours have a reading;
@@ -25,6 +27,7 @@ One odd night (a hydrant flushed, a night shift) does not raise; several nights 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -262,3 +265,40 @@ def band_columns(columns: Any, rule: BandRule) -> tuple[str, str, tuple[float, f
     if "lower" in columns and "upper" in columns:
         return "lower", "upper", (0.1, 0.9)
     raise ValueError("the forecast has no band: neither quantile columns nor lower/upper")
+
+
+def band_bounds(
+    forecast: pd.DataFrame, rule: BandRule = BandRule()
+) -> tuple[pd.Series, pd.Series, dict[str, Any]]:
+    """The band's lower and upper series at the rule's levels, and what they were made from.
+
+    Published levels at least as extreme as the rule's are used as they are. A side whose widest
+    published level is narrower (P90 published, P99 wanted) is widened around the median by the
+    normal distribution's quantile ratio (z(0.99) / z(0.9) = 1.82), the same assumption
+    ``QuantileOffsets.from_band`` makes for bundles without quantiles; ``derived_from`` says so.
+    Raises ValueError when the forecast has no band at all.
+    """
+    low_key, high_key, (lo, hi) = band_columns(forecast.columns, rule)
+    lower = forecast[low_key].astype("float64")
+    upper = forecast[high_key].astype("float64")
+    median = forecast["p50"] if "p50" in forecast else forecast["value"]
+    median = median.astype("float64")
+    if lo > rule.lower_level + 1e-9:
+        lower = (median - (median - lower) * _z(rule.lower_level) / _z(lo)).clip(lower=0.0)
+        lo = rule.lower_level
+    if hi < rule.upper_level - 1e-9:
+        upper = median + (upper - median) * _z(rule.upper_level) / _z(hi)
+        hi = rule.upper_level
+    info: dict[str, Any] = {"band": f"{quantile_key(lo)}-{quantile_key(hi)}", "levels": [lo, hi]}
+    published = f"{_key(low_key)}-{_key(high_key)}"
+    if published != info["band"]:
+        info["derived_from"] = published
+    return lower, upper, info
+
+
+def _z(level: float) -> float:
+    return NormalDist().inv_cdf(level)
+
+
+def _key(column: str) -> str:
+    return {"lower": "p10", "upper": "p90"}.get(column, column)

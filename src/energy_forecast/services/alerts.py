@@ -28,7 +28,7 @@ from energy_forecast.ml.alerts import (
     BandRule,
     Episode,
     NightRule,
-    band_columns,
+    band_bounds,
     band_episodes,
     night_minima,
     threshold_episodes,
@@ -131,12 +131,11 @@ class AlertService:
         if forecast.empty:
             return [], {}
         try:
-            low, high, levels = band_columns(forecast.columns, self.band_rule)
+            lower, upper, info = band_bounds(forecast, self.band_rule)
         except ValueError:
             return [], {}
         actual = self.store.read_readings(meter_type, meter_id, start, end)
-        episodes = band_episodes(actual, forecast[low], forecast[high], self.band_rule)
-        info = {"band": f"{low}-{high}", "levels": list(levels)}
+        episodes = band_episodes(actual, lower, upper, self.band_rule)
         return episodes, info
 
     def _night(self, meter_type: MeterType, meter_id: str, end: pd.Timestamp, tz: str) -> list[Episode]:
