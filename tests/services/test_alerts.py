@@ -196,3 +196,35 @@ def test_webhook_gives_up_after_bounded_retries_and_never_raises() -> None:
         assert refused.deliver({"event": "alert.cleared"}) is False
     finally:
         server.close()
+
+
+def test_an_alert_waits_for_data_and_cleared_ones_expire(tmp_path: Path, client: redis.Redis) -> None:
+    """Readings that stop arriving do not clear an alert; a cleared alert leaves the list later."""
+    store = DuckDBSeriesStore(tmp_path / "store.duckdb")
+    index = pd.date_range("2026-03-01", periods=24 * 4, freq="h", tz="UTC")
+    expected = pd.Series(50.0, index)
+    forecast = pd.DataFrame({"value": expected, "p1": expected - 5, "p99": expected + 5})
+    store.write_forecast(MeterType.ELECTRICITY, "m1", "v1", forecast)
+    actual = expected.copy()
+    actual[index[30:36]] = 80.0
+    store.write_readings(MeterType.ELECTRICITY, "m1", make_series(index[:36], actual[:36], "consumption"))
+    service = AlertService(store, client, AlertSettings(keep_cleared="P1D"))
+
+    [raised] = service.evaluate(MeterType.ELECTRICITY, "m1", index[36])
+    assert (
+        raised["alert"]["since"] == index[30].isoformat() and "derived_from" not in raised["alert"]["detail"]
+    )
+    # a day later no reading has come since: nothing to judge, the alert stays active
+    assert service.evaluate(MeterType.ELECTRICITY, "m1", index[60]) == []
+    assert [a["state"] for a in service.list()] == ["active"]
+    store.write_readings(MeterType.ELECTRICITY, "m1", make_series(index[36:], actual[36:], "consumption"))
+    [cleared] = service.evaluate(MeterType.ELECTRICITY, "m1", index[60])
+    assert cleared["alert"]["cleared_at"] == index[38].isoformat()  # the third hour back inside
+    assert service.evaluate(MeterType.ELECTRICITY, "m1", index[61]) == []  # announced once
+    assert len(service.list(state="cleared")) == 1
+    # past EF_ALERTS__KEEP_CLEARED but still inside the 3-day replay: kept, or it would be raised again
+    assert service.evaluate(MeterType.ELECTRICITY, "m1", index[38] + pd.Timedelta(days=1, hours=2)) == []
+    assert len(service.list()) == 1
+    assert service.evaluate(MeterType.ELECTRICITY, "m1", index[38] + pd.Timedelta(days=3, hours=1)) == []
+    assert service.list() == []
+    store.close()

@@ -25,6 +25,8 @@ from energy_forecast.domain.tasks import utc_now
 from energy_forecast.logging import get_logger
 from energy_forecast.ml.alerts import (
     BAND,
+    NIGHT_THRESHOLD,
+    NIGHT_TREND,
     BandRule,
     Episode,
     NightRule,
@@ -93,18 +95,35 @@ class AlertService:
     # -- evaluation -------------------------------------------------------------------------------
 
     def evaluate(
-        self, meter_type: MeterType, meter_id: str, now: datetime | None = None, *, wait: bool = False
+        self,
+        meter_type: MeterType,
+        meter_id: str,
+        now: datetime | None = None,
+        *,
+        wait: bool = False,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Evaluate one meter's rules up to ``now``; returns the events (raised / cleared) it caused,
-        which were also sent to the webhook (``wait`` joins the delivery thread, for tests)."""
+        which were also sent to the webhook (``wait`` joins the delivery thread, for tests).
+
+        ``known`` is every stored alert, read once by ``evaluate_all`` instead of once per meter.
+        A rule without data in its window (no forecast published, no readings) is not evaluated:
+        its active alerts stay as they are rather than clearing for want of readings."""
         end = pd.Timestamp(now or utc_now()).tz_convert("UTC").floor("h")
         meter = self.store.get_meter(meter_id)
         tz = meter.timezone if meter is not None else "UTC"
         unit = meter.unit if meter is not None else ""
         episodes, band_info = self._band(meter_type, meter_id, end)
+        evaluated = {BAND} if band_info else set()
         if meter_type is MeterType.WATER:
-            episodes += self._night(meter_type, meter_id, end, tz)
-        events = self._sync(meter_type, meter_id, episodes, end, unit, band_info)
+            night = self._night(meter_type, meter_id, end, tz)
+            if night is not None:
+                episodes += night
+                evaluated |= {NIGHT_THRESHOLD, NIGHT_TREND}
+        known = read_alerts(self.client) if known is None else known
+        prefix = f"{meter_type.value}:{meter_id}:"
+        stored = {k: v for k, v in known.items() if k.startswith(prefix)}
+        events = self._sync(prefix, meter_type, meter_id, episodes, evaluated, stored, end, unit, band_info)
         if events and self.notifier is not None:
             thread = self.notifier.notify(events)
             if wait and thread is not None:
@@ -116,9 +135,10 @@ class AlertService:
     def evaluate_all(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Every registered meter (the scheduler's alerts job); a failing meter is logged and skipped."""
         events: list[dict[str, Any]] = []
+        known = read_alerts(self.client)
         for meter in self.store.list_meters():
             try:
-                events += self.evaluate(meter.meter_type, meter.meter_id, now)
+                events += self.evaluate(meter.meter_type, meter.meter_id, now, known=known)
             except Exception:  # one meter's bad data must not stop the others
                 log.exception("alert_evaluation_failed", meter_id=meter.meter_id)
         return events
@@ -135,29 +155,35 @@ class AlertService:
         except ValueError:
             return [], {}
         actual = self.store.read_readings(meter_type, meter_id, start, end)
+        if actual.empty:
+            return [], {}
         episodes = band_episodes(actual, lower, upper, self.band_rule)
         return episodes, info
 
-    def _night(self, meter_type: MeterType, meter_id: str, end: pd.Timestamp, tz: str) -> list[Episode]:
+    def _night(
+        self, meter_type: MeterType, meter_id: str, end: pd.Timestamp, tz: str
+    ) -> list[Episode] | None:
         r = self.night_rule
-        days = r.baseline_nights + r.trend_nights + r.clear_nights + 2
-        readings = self.store.read_readings(meter_type, meter_id, end - pd.Timedelta(days=days), end)
+        readings = self.store.read_readings(meter_type, meter_id, end - self._night_window(), end)
         minima = night_minima(readings, tz, r)
+        if minima.empty:
+            return None
         return threshold_episodes(minima, r) + trend_episodes(minima, r)
 
     # -- state ------------------------------------------------------------------------------------
 
     def _sync(
         self,
+        prefix: str,
         meter_type: MeterType,
         meter_id: str,
         episodes: list[Episode],
+        evaluated: set[str],
+        stored: dict[str, dict[str, Any]],
         end: pd.Timestamp,
         unit: str,
         band_info: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        prefix = f"{meter_type.value}:{meter_id}:"
-        stored = {k: v for k, v in read_alerts(self.client).items() if k.startswith(prefix)}
         active = {k: v for k, v in stored.items() if v["state"] == ACTIVE}
         now_iso = utc_now().isoformat()
         events: list[dict[str, Any]] = []
@@ -190,7 +216,7 @@ class AlertService:
                 events.append(self._event("alert.cleared", alert))
             writes[alert_id] = alert
         for alert_id, alert in active.items():
-            if alert_id in matched or not self._rule_evaluated(alert["rule"], meter_type):
+            if alert_id in matched or alert["rule"] not in evaluated:
                 continue
             alert.update(state=CLEARED, cleared_at=end.isoformat())  # nothing outside any more
             writes[alert_id] = alert
@@ -199,9 +225,6 @@ class AlertService:
             self.client.hset(ALERTS_KEY, mapping={k: json.dumps(v) for k, v in writes.items()})
         self._expire(stored, end)
         return events
-
-    def _rule_evaluated(self, rule: str, meter_type: MeterType) -> bool:
-        return rule == BAND or meter_type is MeterType.WATER
 
     @staticmethod
     def _match(prefix: str, episode: Episode, stored: dict[str, dict[str, Any]], taken: set[str]) -> str:
@@ -216,10 +239,20 @@ class AlertService:
                 return alert_id
         return f"{prefix}{episode.rule}:{episode.since.isoformat()}"
 
+    def _night_window(self) -> pd.Timedelta:
+        r = self.night_rule
+        return pd.Timedelta(days=r.baseline_nights + r.trend_nights + r.clear_nights + 2)
+
     def _expire(self, stored: dict[str, dict[str, Any]], end: pd.Timestamp) -> None:
-        cutoff = end - pd.Timedelta(self.settings.keep_cleared)
+        """Forget cleared alerts after ``keep_cleared``, but never while the rule's replay window
+        still reaches them (a forgotten episode seen again would be raised again)."""
+        keep = pd.Timedelta(self.settings.keep_cleared)
+        window = {BAND: pd.Timedelta(self.settings.lookback)}
         old = [
-            k for k, v in stored.items() if v["state"] == CLEARED and pd.Timestamp(v["cleared_at"]) < cutoff
+            k
+            for k, v in stored.items()
+            if v["state"] == CLEARED
+            and pd.Timestamp(v["cleared_at"]) < end - max(keep, window.get(v["rule"], self._night_window()))
         ]
         if old:
             self.client.hdel(ALERTS_KEY, *old)
