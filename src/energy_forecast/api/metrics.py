@@ -75,7 +75,7 @@ class OpsCollector(Collector):
                 yield from fleet
             try:
                 counts = active_counts(monitor.client)
-            except redis.RedisError as exc:
+            except (redis.RedisError, EnergyForecastError, ValueError, KeyError) as exc:
                 log.warning("metrics_source_failed", source="alerts", error=str(exc))
                 up.add_metric(["alerts"], 0)
             else:
