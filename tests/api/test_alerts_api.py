@@ -70,6 +70,7 @@ def test_job_raises_and_the_api_and_metric_show_it(
     store, client, settings = app_parts
     assert client.get("/alerts/").json() == {"count": 0, "active": 0, "alerts": []}
     assert gauge(client)[("electricity", "band")] == 0
+    assert "No alert" in client.get("/dashboard/alerts").text
 
     redis_client = client.app.state.tasks.client  # type: ignore[attr-defined]
     job = alert_job(store, redis_client, settings.alerts)
@@ -90,6 +91,11 @@ def test_job_raises_and_the_api_and_metric_show_it(
     assert client.get("/alerts/", params={"rule": "band", "meter_type": "electricity"}).json()["count"] == 1
     assert gauge(client)[("electricity", "band")] == 1
     assert gauge(client)[("water", "night_trend")] == 0
+
+    page = client.get("/dashboard/alerts")
+    assert page.status_code == 200 and page.headers["content-security-policy"]
+    assert 'id="active-alerts">1<' in page.text and "/dashboard/meters/electricity/shop" in page.text
+    assert "outside forecast" in page.text and "p1-p99" in page.text and "50.00 kWh above" in page.text
 
     refused = client.get("/alerts/", params={"state": "open"})
     assert refused.status_code == 422 and "state" in refused.text
