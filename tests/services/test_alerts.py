@@ -23,7 +23,7 @@ from energy_forecast.services.alert_webhook import (
     WebhookNotifier,
     verify,
 )
-from energy_forecast.services.alerts import ALERTS_KEY, AlertService, active_counts
+from energy_forecast.services.alerts import ALERTS_KEY, AlertService, active_counts, latest_forecast
 from energy_forecast.settings import AlertSettings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
@@ -228,3 +228,15 @@ def test_an_alert_waits_for_data_and_cleared_ones_expire(tmp_path: Path, client:
     assert service.evaluate(MeterType.ELECTRICITY, "m1", index[38] + pd.Timedelta(days=3, hours=1)) == []
     assert service.list() == []
     store.close()
+
+
+def test_latest_forecast_takes_the_newest_model_of_each_hour() -> None:
+    index = pd.DatetimeIndex(
+        ["2026-01-01 00:00", "2026-01-01 00:00", "2026-01-01 00:00", "2026-01-01 01:00"], tz="UTC"
+    )
+    forecast = pd.DataFrame(
+        {"model_version": ["substituted", "v10", "v9", "substituted"], "value": [1.0, 10.0, 9.0, 2.0]},
+        index=index,
+    )
+    latest = latest_forecast(forecast)
+    assert list(latest["value"]) == [10.0, 2.0] and latest.index.is_unique

@@ -70,10 +70,21 @@ def notifier_from(settings: AlertSettings) -> WebhookNotifier | None:
 
 
 def latest_forecast(forecast: pd.DataFrame) -> pd.DataFrame:
-    """One row per hour: the last published version (``read_forecast`` sorts by time then version)."""
+    """One row per hour: the newest model's (``v10`` after ``v9``; a same-hour fallback, tagged
+    ``substituted``, only where no model published that hour)."""
     if forecast.empty:
         return forecast
-    return forecast[~forecast.index.duplicated(keep="last")]
+    tags = (
+        forecast["model_version"].astype(str)
+        if "model_version" in forecast
+        else pd.Series("", forecast.index)
+    )
+    number = tags.str.extract(r"^v(\d+)$", expand=False).astype("float64").fillna(-1.0)
+    order = pd.DataFrame({"ts": forecast.index, "rank": number.to_numpy()}).sort_values(
+        ["ts", "rank"], kind="stable"
+    )
+    ranked = forecast.iloc[order.index.to_numpy()]
+    return ranked[~ranked.index.duplicated(keep="last")]
 
 
 class AlertService:
