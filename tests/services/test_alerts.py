@@ -240,3 +240,30 @@ def test_latest_forecast_takes_the_newest_model_of_each_hour() -> None:
     )
     latest = latest_forecast(forecast)
     assert list(latest["value"]) == [10.0, 2.0] and latest.index.is_unique
+
+
+def test_a_fault_longer_than_the_replay_window_stays_one_alert(tmp_path: Path, client: redis.Redis) -> None:
+    store = DuckDBSeriesStore(tmp_path / "store.duckdb")
+    index = pd.date_range("2026-03-01", periods=24 * 8, freq="h", tz="UTC")
+    expected = pd.Series(50.0, index)
+    store.write_forecast(
+        MeterType.ELECTRICITY,
+        "m1",
+        "v1",
+        pd.DataFrame({"value": expected, "p1": expected - 5, "p99": expected + 5}),
+    )
+    actual = expected.copy()
+    actual[index[24:]] = 60.0
+    actual[index[25]] = 95.0  # the worst hour, early on
+    store.write_readings(MeterType.ELECTRICITY, "m1", make_series(index, actual, "consumption"))
+    service = AlertService(store, client, AlertSettings(lookback="P1D"))
+
+    raised = [
+        e for h in range(27, 24 * 5, 6) for e in service.evaluate(MeterType.ELECTRICITY, "m1", index[h])
+    ]
+    assert [e["event"] for e in raised] == ["alert.raised"]  # four days outside, a one-day window: one alert
+    [alert] = service.list()
+    assert alert["since"] == index[24].isoformat() and alert["state"] == "active"
+    assert alert["worst_value"] == 95.0 and alert["worst_excess"] == pytest.approx(40.0)
+    assert alert["last_outside"] == index[24 * 5 - 4].isoformat()
+    store.close()

@@ -209,7 +209,7 @@ class AlertService:
                 alert = stored[alert_id]
                 if alert["state"] == CLEARED:
                     continue
-                figures["since"] = alert["since"]  # a continuation seen from a later window
+                _carry_worst(alert, figures)  # a continuation seen from a later window
             else:
                 alert = {
                     "id": alert_id,
@@ -314,6 +314,17 @@ def active_counts(client: redis.Redis) -> dict[tuple[str, str], int]:
             key = (alert["meter_type"], alert["rule"])
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+WORST = ("worst_value", "worst_bound", "worst_excess", "worst_excess_bands", "direction")
+
+
+def _carry_worst(stored: dict[str, Any], figures: dict[str, Any]) -> None:
+    """Keep what a later window no longer sees: the start, the worst hour, the count of hours."""
+    figures["since"] = stored["since"]
+    if (stored.get("worst_excess") or 0.0) > (figures.get("worst_excess") or 0.0):
+        figures.update({key: stored.get(key) for key in WORST})
+    figures["hours_outside"] = max(int(stored.get("hours_outside") or 0), int(figures["hours_outside"]))
 
 
 def _text(value: Any) -> str:
