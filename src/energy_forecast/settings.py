@@ -215,7 +215,9 @@ class AlertSettings(BaseModel):
         if not value:
             return None
         if urlsplit(value).scheme not in {"http", "https"}:
-            raise ValueError(f"EF_ALERTS__WEBHOOK_URL must start with http:// or https://, got {value!r}")
+            raise ValueError(
+                f"EF_ALERTS__WEBHOOK_URL must start with http:// or https://, got {redact_text(value)!r}"
+            )
         return value
 
 

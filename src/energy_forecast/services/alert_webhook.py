@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from energy_forecast.logging import get_logger
+from energy_forecast.logging import get_logger, redact_text
 
 log = get_logger(__name__)
 
@@ -77,7 +77,7 @@ class WebhookNotifier:
                 for event in events:
                     self.deliver(event, client)
         except Exception:  # a delivery thread must never take anything down with it
-            log.exception("alert_webhook_crashed", url=self.url)
+            log.exception("alert_webhook_crashed", url=redact_text(self.url))
 
     def deliver(self, event: dict[str, Any], client: httpx.Client | None = None) -> bool:
         """POST one event; retry connection errors, 429 and 5xx up to ``retries`` times with
@@ -109,7 +109,7 @@ class WebhookNotifier:
                     self.sleep(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S))
             log.warning(
                 "alert_webhook_failed",
-                url=self.url,
+                url=redact_text(self.url),
                 alert_event=event.get("event"),
                 error=error,
                 alert_id=event.get("alert", {}).get("id"),
