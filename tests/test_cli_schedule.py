@@ -37,7 +37,7 @@ def test_schedule_lists_each_job_with_its_last_run_and_the_leader(
     view = json.loads(shown.stdout)
     train = next(j for j in view["jobs"] if j["name"] == "train")
     assert train["last_outcome"] == {"enqueued": 3, "skipped": 1, "failed": 0} and train["last_run"]
-    assert {j["name"] for j in view["jobs"]} == {"train", "forecast", "retention"}
+    assert {j["name"] for j in view["jobs"]} == {"train", "forecast", "retention", "alerts"}
     assert view["leader"]["pid"]
     assert table.exit_code == 0 and "3/1/0" in table.stdout and "leader:" in table.stdout
 

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from energy_forecast.config_feedback import Duration, describe_error
 from energy_forecast.errors import ConfigurationError
 from energy_forecast.logging import redact_text
+from energy_forecast.settings_alerts import AlertSettings
 from energy_forecast.settings_limits import LimitSettings, QuantileLevels, WorkerQueues
 
 # The seed's plain environment variables and where they land in the nested model.
@@ -203,6 +204,8 @@ class Settings(BaseSettings):
     worker_queues: WorkerQueues = None  # task kinds or queues, e.g. training,evaluation; unset: all
     # Forecast quantile levels: every forecast carries these as p.. keys (e.g. 0.1,0.5,0.9).
     forecast_quantiles: QuantileLevels = (0.1, 0.5, 0.9)
+    # Alert rules, their scheduler job and webhook (docs/how-to/alerts.md).
+    alerts: AlertSettings = AlertSettings()
 
     def __repr_args__(self) -> Any:
         return _redacted_repr_args(super().__repr_args__())

@@ -95,7 +95,7 @@ def test_the_embedded_serve_trains_retrains_publishes_and_reports_on_its_own(una
     assert second["status"] in {"active", "rejected"} and second["reason"]
     assert history["versions"][0]["status"] in {"active", "previous"}
     jobs = {job["name"]: job for job in schedule["jobs"]}
-    assert set(jobs) == {"train", "forecast", "retention"}
+    assert set(jobs) == {"train", "forecast", "retention", "alerts"}
     assert all(job["last_run"] and job["outcome"] == "success" for job in jobs.values())
     assert schedule["leader"]["pid"] and schedule["this_process"]["leading"]
     assert health["checks"]["scheduler"]["status"] == "ok"

@@ -21,6 +21,7 @@ from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.guards import ComputeGateMiddleware, NoSniffMiddleware
 from energy_forecast.api.metrics import install_metrics
+from energy_forecast.api.routes import alerts as alerts_route
 from energy_forecast.api.routes import (
     bulk_import,
     forecasting,
@@ -133,6 +134,7 @@ def create_app(
                         runtime.queue,
                         settings.schedule,
                         task_retention=settings.task_retention,
+                        alerts=settings.alerts,
                     )
                     app.state.scheduler.start()
             log.info(
@@ -192,6 +194,7 @@ def create_app(
     app.include_router(weather.router)
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
+    app.include_router(alerts_route.router)
     app.include_router(dashboard_router)
     install_docs(app)  # before /static, which would shadow its assets
     app.mount("/static", static_files(), name="static")

@@ -28,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from energy_forecast.api.fleet_metrics import fleet_families
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.logging import get_logger
+from energy_forecast.ml.alerts import RULES
+from energy_forecast.services.alerts import active_counts
 from energy_forecast.storage.base import ModelVersion
 from energy_forecast.tasks.monitor import HistogramSnapshot, TaskMonitor
 
@@ -71,6 +73,14 @@ class OpsCollector(Collector):
             else:
                 up.add_metric(["fleet"], 1)
                 yield from fleet
+            try:
+                counts = active_counts(monitor.client)
+            except (redis.RedisError, EnergyForecastError, ValueError, KeyError) as exc:
+                log.warning("metrics_source_failed", source="alerts", error=str(exc))
+                up.add_metric(["alerts"], 0)
+            else:
+                up.add_metric(["alerts"], 1)
+                yield _alerts_family(counts)
         models = getattr(self.app.state, "models", None)
         if models is not None:
             try:
@@ -82,6 +92,17 @@ class OpsCollector(Collector):
                 up.add_metric(["models"], 1)
                 yield from families
         yield up
+
+
+def _alerts_family(counts: dict[tuple[str, str], int]) -> Metric:
+    """Active alerts per meter type and rule, zeros included so an Alertmanager rule sees the series."""
+    family = GaugeMetricFamily(
+        "ef_alerts_active", "Alerts raised and not yet cleared.", labels=["meter_type", "rule"]
+    )
+    for meter_type in ("electricity", "water"):
+        for rule in RULES:
+            family.add_metric([meter_type, rule], counts.get((meter_type, rule), 0))
+    return family
 
 
 def _scheduler(app: FastAPI) -> object | None:

@@ -43,7 +43,12 @@ def scheduler_command() -> None:
     store, models = build_series_store(settings), build_model_store(settings)
     try:
         scheduler = build_scheduler(
-            store, models, runtime.queue, settings.schedule, task_retention=settings.task_retention
+            store,
+            models,
+            runtime.queue,
+            settings.schedule,
+            task_retention=settings.task_retention,
+            alerts=settings.alerts,
         )
         typer.echo(f"scheduler {scheduler.lease.who['host']}:{scheduler.lease.who['pid']} started", err=True)
         scheduler.run_until(stop)
@@ -70,7 +75,7 @@ def schedule_command(
         url = f"unix://{socket_path.resolve()}"
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        view = describe_schedule(client, settings.schedule)
+        view = describe_schedule(client, settings.schedule, settings.alerts)
     except redis.RedisError as exc:
         typer.echo(f"error: cannot read the schedule from Redis ({exc})", err=True)
         raise typer.Exit(1) from None

@@ -21,9 +21,10 @@ from energy_forecast.domain.tasks import TaskState, utc_now
 from energy_forecast.errors import ModelNotFoundError
 from energy_forecast.services.fleet_model import global_member_jobs, is_fleet_model
 from energy_forecast.services.freshness import Reason, backoff, plan_training
-from energy_forecast.settings import ScheduleSettings
+from energy_forecast.settings import AlertSettings, ScheduleSettings
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 from energy_forecast.storage.forecast_layout import model_version_tag
+from energy_forecast.tasks.alert_job import alert_job
 from energy_forecast.tasks.lease import read_leader
 from energy_forecast.tasks.publications import HOLDOUT_KEY, LIVE_KEY, PublicationIndex, member
 from energy_forecast.tasks.queue import TaskQueue
@@ -291,12 +292,15 @@ def read_attempts(client: redis.Redis, keys: list[str]) -> list[dict[str, Any] |
     return [None if raw is None else json.loads(raw) for raw in client.hmget(ATTEMPTS_KEY, keys)]
 
 
-def job_intervals(schedule: ScheduleSettings) -> dict[str, timedelta]:
-    return {
+def job_intervals(schedule: ScheduleSettings, alerts: AlertSettings | None = None) -> dict[str, timedelta]:
+    intervals = {
         "train": schedule.tick,
         "forecast": schedule.forecast_every,
         "retention": schedule.retention_every,
     }
+    if alerts is not None and alerts.enabled:
+        intervals["alerts"] = alerts.every
+    return intervals
 
 
 def build_scheduler(
@@ -306,17 +310,22 @@ def build_scheduler(
     schedule: ScheduleSettings,
     *,
     task_retention: timedelta,
+    alerts: AlertSettings | None = None,
 ) -> Scheduler:
     """A scheduler over this process's stores and queue (not started)."""
     jobs = ScheduleJobs(store, models, queue, schedule, task_retention=task_retention).jobs()
+    if alerts is not None and alerts.enabled:
+        jobs.append(alert_job(store, queue.client, alerts))
     return Scheduler(queue.client, jobs, tick=schedule.tick)
 
 
-def describe_schedule(client: redis.Redis, schedule: ScheduleSettings) -> dict[str, Any]:
+def describe_schedule(
+    client: redis.Redis, schedule: ScheduleSettings, alerts: AlertSettings | None = None
+) -> dict[str, Any]:
     """What ``GET /schedule/`` and ``energy-forecast schedule`` show: each job and the leader."""
     records = read_jobs(client)
     jobs = []
-    for name, interval in job_intervals(schedule).items():
+    for name, interval in job_intervals(schedule, alerts).items():
         record = records.get(name) or {}
         jobs.append(
             {

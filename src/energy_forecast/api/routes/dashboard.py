@@ -35,6 +35,7 @@ from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.domain.tasks import TaskState
 from energy_forecast.domain.unit_totals import hourly_total
 from energy_forecast.errors import MeterNotFoundError
+from energy_forecast.services.alerts import list_alerts
 from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
 from energy_forecast.services.fleet_page import STATUS_TEXT, FleetQuery, quality_status, select
 from energy_forecast.tasks.fleet_health import MeterHealth, meter_health
@@ -222,3 +223,30 @@ async def task_page(request: Request, task_id: str) -> HTMLResponse:
         return not_found(request, f"task {task_id}", hint)
     page = {"task_id": task_id}
     return _render(request, "task.html", {"page": page, "stages": STAGES})
+
+
+ALERT_RULES = {
+    "band": "outside forecast",
+    "night_flow": "night flow above limit",
+    "night_trend": "night flow rising",
+}
+
+
+@router.get("/dashboard/alerts", response_class=HTMLResponse)
+async def alerts_page(request: Request) -> HTMLResponse:
+    """Active and recently cleared alerts (the same list as ``GET /alerts/``)."""
+    queue = getattr(request.app.state, "tasks", None)
+    found: list[dict[str, Any]] = []
+    unavailable = queue is None
+    if queue is not None:
+        try:
+            found = await run_in_threadpool(list_alerts, queue.client)
+        except RedisError:
+            unavailable = True
+    context = {
+        "alerts": found,
+        "active": sum(a["state"] == "active" for a in found),
+        "unavailable": unavailable,
+        "rule_names": ALERT_RULES,
+    }
+    return _render(request, "alerts.html", context)

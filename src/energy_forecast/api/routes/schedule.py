@@ -15,7 +15,7 @@ router = APIRouter(tags=["schedule"])
 @router.get("/schedule/")
 def schedule(request: Request, settings: SettingsDep, queue: TaskQueueDep) -> dict[str, Any]:
     """Each scheduled job with its last run and outcome, the leader's host and pid, fleet counts."""
-    body = describe_schedule(queue.client, settings.schedule)
+    body = describe_schedule(queue.client, settings.schedule, settings.alerts)
     scheduler = getattr(request.app.state, "scheduler", None)
     body["this_process"] = {
         "runs_scheduler": scheduler is not None,
