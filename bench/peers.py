@@ -38,10 +38,12 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.ml.backtest import (
     backtest_origins,
     origin_table,
-    rolling_origin_backtest,
     score_forecasts,
 )
 from energy_forecast.ml.baselines import BASELINES
+from energy_forecast.ml.blend import default_prior
+from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
+from energy_forecast.ml.fleet_backtest import fleet_backtest
 from peer_models import (
     HORIZON,
     QUANTILE_COLUMNS,
@@ -160,27 +162,61 @@ class Run:
     metrics: dict[str, float | str | None] = field(default_factory=dict)
 
 
-def ours(series: pd.Series, temperature: pd.Series | None, meter: Meter, days: int) -> Run:
-    """Our default forecaster, through the entry point the CLI ``backtest`` command uses.
+class OurGlobalMembers:
+    """Our global ensemble member per (meter type, cutoff), trained like the product's backtest
+    edition: on the readings before the cutoff of every meter of the type in the run (the same
+    meters mlforecast's global model sees)."""
+
+    def __init__(
+        self, meters: list[Meter], consumption: dict[str, pd.Series], temperature: dict[str, pd.Series]
+    ) -> None:
+        self.members: dict[str, list[FleetMember]] = {}
+        for m in meters:
+            member = FleetMember(
+                m.meter_id, consumption[m.meter_id], temperature.get(m.site_id), m.timezone, m.country
+            )
+            self.members.setdefault(m.meter_type, []).append(member)
+        self.fitted: dict[tuple[str, pd.Timestamp], tuple[FleetModel, float]] = {}
+
+    def until(self, meter_type: str, cutoff: pd.Timestamp) -> tuple[FleetModel, float]:
+        """The member trained on readings before ``cutoff``, and the seconds its fit took."""
+        key = (meter_type, cutoff)
+        if key not in self.fitted:
+            started = time.perf_counter()
+            model = fit_fleet_members(self.members[meter_type], MeterType(meter_type), until=cutoff)
+            self.fitted[key] = (model, time.perf_counter() - started)
+        return self.fitted[key]
+
+
+def ours(
+    series: pd.Series, temperature: pd.Series | None, meter: Meter, days: int, members: OurGlobalMembers
+) -> Run:
+    """Our default forecaster, the ensemble the CLI ``backtest`` and ``POST /backtest/`` score.
 
     This is the one place that says what "ours" is: point it at another entry point when the
-    default forecaster changes, and the whole benchmark follows.
+    default forecaster changes, and the whole benchmark follows. The global member's fit is
+    shared by the meters of a type; its seconds are divided among them, as for mlforecast.
     """
     started = time.perf_counter()
-    result = rolling_origin_backtest(
+    cutoff = backtest_origins(series, meter.meter_id, days)[1][0]
+    fleet, fleet_seconds = members.until(meter.meter_type, cutoff)
+    result = fleet_backtest(
         series,
         temperature,
         meter_id=meter.meter_id,
         meter_type=MeterType(meter.meter_type),
+        fleet=fleet,
+        prior=default_prior(meter.meter_type),
         timezone=meter.timezone,
         country=meter.country,
         horizon_hours=HORIZON,
         days=days,
     )
     table = result.forecasts.copy()
-    # Our 80 % interval is the P10-P90 pair; the point forecast stands as the median.
-    table["p10"], table["p50"], table["p90"] = table["lower"], table["forecast"], table["upper"]
-    return Run(table=table, seconds=time.perf_counter() - started, note=result.model_kind)
+    if "p10" not in table:  # a frame with the 80 % band only: P10-P90, the point forecast as median
+        table["p10"], table["p50"], table["p90"] = table["lower"], table["forecast"], table["upper"]
+    shared = fleet_seconds / max(1, len(members.members[meter.meter_type]))
+    return Run(table=table, seconds=time.perf_counter() - started + shared, note=result.model_kind)
 
 
 def peer_run(
@@ -286,11 +322,12 @@ def run_meter(
     days: int,
     peers: tuple[str, ...],
     models: GlobalModels,
+    members: OurGlobalMembers,
 ) -> dict[str, Run | str]:
     """Every tool on one meter: a ``Run``, or the error text where the tool failed."""
     runs: dict[str, Run | str] = {}
     try:
-        runs["ours"] = ours(series, temperature, meter, days)
+        runs["ours"] = ours(series, temperature, meter, days, members)
     except Exception as exc:
         runs["ours"] = f"{type(exc).__name__}: {exc}"
     cutoff = backtest_origins(series, meter.meter_id, days)[1][0]
@@ -439,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         parser.error("no meter matches --meters/--types")
     models = GlobalModels(chosen, consumption, temperature)
+    members = OurGlobalMembers(chosen, consumption, temperature)
     tools = ["ours", *peers, *([AVERAGE] if len(peers) > 1 else [])]
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
@@ -452,7 +490,13 @@ def main(argv: list[str] | None = None) -> int:
     for meter in chosen:
         group = group_of(meter.meter_id, meter.meter_type)
         runs = run_meter(
-            meter, consumption[meter.meter_id], temperature.get(meter.site_id), args.days, peers, models
+            meter,
+            consumption[meter.meter_id],
+            temperature.get(meter.site_id),
+            args.days,
+            peers,
+            models,
+            members,
         )
         for tool in tools:
             run = runs.get(tool)
