@@ -131,6 +131,9 @@ def example_for(model: type[BaseModel], loc: tuple[Any, ...], name: str) -> str:
     return ""
 
 
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s'\"]+@", re.IGNORECASE)
+
+
 def describe_error(
     model: type[BaseModel],
     error: Mapping[str, Any],
@@ -145,6 +148,7 @@ def describe_error(
     problem = message
     if loc and isinstance(given, str | int | float | bool):
         shown = redact_text(repr(given) if isinstance(given, str) else str(given))
+        shown = _USERINFO.sub(r"\1***@", shown)  # a URL's user name can be an access key id
         if shown not in message:
             problem = f"{shown} is not valid: {message}"
         example = example_for(model, loc, name)
