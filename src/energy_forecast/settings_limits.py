@@ -39,6 +39,7 @@ class LimitSettings(BaseModel):
     # Open training streams (Server-Sent Events) per API key (or per client address when
     # anonymous), and in all, per API process. A browser keeps at most 6 connections per origin.
     streams_per_key: int = Field(default=10, ge=1, le=10_000)
+    # Open training streams in all, per API process; beyond it 429 with Retry-After.
     max_streams: int = Field(default=100, ge=1, le=10_000)
     # Tasks one key may have waiting or running; a request that finds the key at the cap is
     # refused (one request below the cap may still queue a whole batch).
@@ -50,4 +51,5 @@ class LimitSettings(BaseModel):
     # Connections of the API's Redis pool for task routes; a request waits up to
     # redis_wait_s for one instead of failing at once. Streams use a pool of their own.
     redis_connections: int = Field(default=40, ge=2, le=10_000)
+    # Seconds a task-route request waits for a free connection of that pool before failing.
     redis_wait_s: float = Field(default=5.0, gt=0, le=60)
