@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -11,6 +10,7 @@ from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from energy_forecast.api.deps import SeriesStoreDep
+from energy_forecast.api.schemas import IsoDateTime, WindowStart
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.services.readings_export import parse_bound, readings_csv, stored_readings
 
@@ -32,8 +32,8 @@ async def get_readings(
     meter_type: MeterType,
     meter_id: MeterIdPath,
     store: SeriesStoreDep,
-    start: Annotated[datetime | None, Query(description="first hour (ISO-8601; UTC if no offset)")] = None,
-    end: Annotated[datetime | None, Query(description="end, exclusive (ISO-8601)")] = None,
+    start: Annotated[WindowStart | None, Query(description="first hour (ISO-8601; UTC if no offset)")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="end, exclusive (ISO-8601)")] = None,
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="csv: the same as Accept: text/csv")
     ] = None,
