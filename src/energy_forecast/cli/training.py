@@ -78,8 +78,7 @@ def backtest(
         cv, nmbe = _rounded(metrics.get("cv_rmse_percent"), 1), _rounded(metrics.get("nmbe_percent"), 1)
         typer.echo(f"{name:<{width}}  {cv + ' %':>9}  {nmbe + ' %':>8}")
     best, ratio = summary["best_baseline"], summary["cv_rmse_ratio_to_best_baseline"]
-    weights = f" weights {summary['blend']}" if summary["blend"] else ""
-    typer.echo(f"forecaster: {summary['model_kind']}{weights}")
+    typer.echo(f"forecaster: {summary['model_kind']}{_weights(summary['blend'])}")
     typer.echo(f"ratio to best baseline ({best}): {_rounded(ratio, 2)} (below 1 means the model beats it)")
     scores = summary["model"]
     coverage = [
@@ -91,10 +90,23 @@ def backtest(
         typer.echo(
             "quantile coverage (share of actuals at or below): "
             + ", ".join(f"{key} {value:.1f} %" for key, value in coverage if value is not None)
-            + f"; CRPS {_rounded(scores.get('crps'), 3)}, rCRPS {_rounded(scores.get('rcrps'), 4)}"
+            + f"; CRPS {_rounded(scores.get('crps'), 2)}, rCRPS {_percent(scores.get('rcrps'))}"
         )
 
 
 def _rounded(value: float | None, digits: int) -> str:
     """A figure for reading, not for copying into a spreadsheet (``--json`` keeps full precision)."""
     return "\u2013" if value is None else f"{value:.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    return "\u2013" if value is None else f"{100 * value:.2f} %"
+
+
+def _weights(blend: dict[str, object] | None) -> str:
+    """The ensemble's weights in one phrase (``--json`` has them all, unrounded)."""
+    if not blend:
+        return ""
+    model, fleet, baseline = (float(blend.get(k) or 0.0) for k in ("model", "fleet", "baseline"))  # type: ignore[arg-type]
+    named = blend.get("baseline_name")
+    return f" (weights: meter model {model:.2f}, global {fleet:.2f}, {named} {baseline:.2f})"
