@@ -11,6 +11,7 @@ from energy_forecast.api.forecast_schemas import ModelHistoryPublic, ModelVersio
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterType
 from energy_forecast.errors import ModelNotFoundError
 from energy_forecast.services.champion import version_status
+from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.storage.base import ModelVersion
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -53,8 +54,9 @@ def version_public(info: ModelVersion) -> ModelVersionPublic:
 
 @router.get("/", response_model=list[ModelVersionPublic])
 def list_models(models: ModelStoreDep, meter_type: MeterType | None = None) -> list[ModelVersionPublic]:
-    """The active model version of every meter that has one."""
-    return [version_public(info) for info in models.list_models(meter_type)]
+    """The active model version of every meter that has one (the global ensemble members are not
+    meters: ``GET /models/{type}/fleet-model`` shows theirs)."""
+    return [version_public(info) for info in models.list_models(meter_type) if not is_fleet_model(info)]
 
 
 @router.get("/{meter_type}/{meter_id}", response_model=ModelHistoryPublic)
