@@ -212,6 +212,7 @@ def forecast_meter(
     reason = None
     temperature_source = "none"
     answered_by = "meter" if loaded is not None else "fallback"
+    own_forecast = False  # the meter's own bundle made (or weighted) the answer: its version is named
     levels = (cache or ModelCache()).levels
     quantiles = {quantile_key(q): nothing for q in levels}
     if horizon_hours:
@@ -232,6 +233,7 @@ def forecast_meter(
             own_model = loaded[1] if loaded is not None else None
             future_temperature = temperature if not temperature.empty else None
             fleet_args = (own_model, result, readings, future_temperature, origin, horizon_hours)
+            own_forecast = result is not None
             result, answered_by = fleet_forecast(model_store, store, meter, *fleet_args, levels=levels)
             if answered_by == "global":
                 reason = None
@@ -269,7 +271,11 @@ def forecast_meter(
         meter_type=meter_type,
         frequency=frequency,
         points=points,
-        model_version=loaded[0].version if loaded and not reason and answered_by != "global" else None,
+        model_version=(
+            loaded[0].version
+            if loaded and not reason and (answered_by != "global" or own_forecast)
+            else None
+        ),
         substituted=reason is not None,
         substitution_reason=reason,
         temperature_source=temperature_source,
