@@ -9,34 +9,18 @@ work is nobody's and is not counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Annotated
 
-import redis
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from energy_forecast.api.deps import TaskQueueDep
 from energy_forecast.api.guards import caller_identity
-from energy_forecast.errors import QueueUnavailableError
-from energy_forecast.tasks.broker import describe_redis_error
-from energy_forecast.tasks.queue import TaskQueue
+from energy_forecast.tasks.queue import TaskQueue, redis_errors
 from energy_forecast.tasks.quotas import FleetClaims, TaskQuota
 
 QUEUED_RETRY_AFTER_S = 30
-
-
-@contextmanager
-def redis_errors(action: str, *, tls: bool = False) -> Iterator[None]:
-    """Redis unreachable as the task queue says it (``TaskQueue``): 503, with the TLS hint."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise QueueUnavailableError(
-            f"cannot {action}: the task queue (Redis) is unreachable ({describe_redis_error(exc, tls=tls)}); "
-            "check REDIS_URL or start Redis, or unset REDIS_URL to use the embedded one"
-        ) from exc
 
 
 class QueuedWork:

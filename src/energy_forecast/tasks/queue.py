@@ -46,7 +46,8 @@ def guard_key(meter_type: MeterType | str, meter_id: str) -> str:
 
 
 @contextmanager
-def _redis_errors(action: str, *, tls: bool = False) -> Iterator[None]:
+def redis_errors(action: str, *, tls: bool = False) -> Iterator[None]:
+    """Redis unreachable as every task-queue caller says it: 503 (``QueueUnavailableError``), TLS hint."""
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -74,7 +75,7 @@ class TaskQueue:
         self._once = GuardedEnqueue(broker)
 
     def ping(self) -> None:
-        with _redis_errors("reach the task queue", tls=self.tls):
+        with redis_errors("reach the task queue", tls=self.tls):
             self.client.ping()
 
     def enqueue_training(
@@ -108,7 +109,7 @@ class TaskQueue:
     ) -> tuple[str, bool]:
         """``(task_id, True)`` for a new task, ``(running_task_id, False)`` when one is in flight."""
         prepared = self._prepare(meter_id, meter_type, start, end, force=force)
-        with _redis_errors("enqueue training", tls=self.tls):
+        with redis_errors("enqueue training", tls=self.tls):
             held = self._once.finish(prepared, self._once.run(prepared))
         return (prepared.message.message_id, True) if held is None else (held, False)
 
@@ -130,7 +131,7 @@ class TaskQueue:
 
     def read_status(self, task_id: str) -> dict[str, Any] | None:
         """The seed's status shape, or None for an unknown (or expired) task."""
-        with _redis_errors("read task status", tls=self.tls), self.client.pipeline(transaction=False) as pipe:
+        with redis_errors("read task status", tls=self.tls), self.client.pipeline(transaction=False) as pipe:
             pipe.get(progress_key(task_id))
             pipe.lindex(f"{RESULT_NAMESPACE}:{task_id}", 0)
             pipe.get(error_key(task_id))
@@ -142,13 +143,13 @@ class TaskQueue:
 
     def waiting(self, task_id: str) -> dict[str, Any]:
         """``{"queue": {...}, "waiting": "queued behind 3 other tasks ..."}`` for a queued task, or {}."""
-        with _redis_errors("read the queue", tls=self.tls):
+        with redis_errors("read the queue", tls=self.tls):
             position = queue_position(self.client, self.broker.namespace, task_id)
         note = waiting_note(position)
         return {} if position is None or note is None else {"queue": position, "waiting": note}
 
     def list_active(self) -> list[dict[str, Any]]:
-        with _redis_errors("list tasks", tls=self.tls):
+        with redis_errors("list tasks", tls=self.tls):
             return [_public(r) for r in self.store.list_active()]
 
     def cancel(self, task_id: str) -> TaskState | None:
@@ -156,7 +157,7 @@ class TaskQueue:
 
         A queued task never starts; a running one stops at its next stage boundary.
         """
-        with _redis_errors("cancel the task", tls=self.tls):
+        with redis_errors("cancel the task", tls=self.tls):
             return self.store.request_cancel(task_id)
 
     def enqueue_batch(
@@ -178,20 +179,20 @@ class TaskQueue:
             ]
             # One round trip per chunk: the guarded enqueues queued on a pipeline, then their replies.
             pipe = self.client.pipeline(transaction=False)
-            with _redis_errors("enqueue training", tls=self.tls), pipe:
+            with redis_errors("enqueue training", tls=self.tls), pipe:
                 for prepared in chunk:
                     self._once.run(prepared, pipe)
                 replies = execute(self.client, pipe)
                 for prepared, reply in zip(chunk, replies, strict=True):
                     held = self._once.finish(prepared, reply)
                     task_ids.append(prepared.message.message_id if held is None else held)
-        with _redis_errors("record the batch", tls=self.tls):
+        with redis_errors("record the batch", tls=self.tls):
             self.store.write_batch(batch_id, task_ids)
         return batch_id, task_ids
 
     def read_batch(self, batch_id: str) -> dict[str, Any] | None:
         """Counts per state, mean progress and each task's status; None for an unknown batch."""
-        with _redis_errors("read the batch", tls=self.tls):
+        with redis_errors("read the batch", tls=self.tls):
             task_ids = self.store.read_batch(batch_id)
             if task_ids is None:
                 return None
@@ -235,7 +236,7 @@ class TaskQueue:
             }
             messages.append(self.actors.evaluate_meter.message_with_options(kwargs=kwargs))
         batch_id = batch_id or str(uuid.uuid4())
-        with _redis_errors("enqueue the fleet test", tls=self.tls):
+        with redis_errors("enqueue the fleet test", tls=self.tls):
             for first in range(0, len(messages), BATCH_ROUND_TRIP):
                 with pipelined(self.client) as pipe:
                     for message in messages[first : first + BATCH_ROUND_TRIP]:
@@ -250,13 +251,13 @@ class TaskQueue:
 
     def batch_kind(self, batch_id: str) -> str | None:
         """What a batch holds (``EVALUATION``, ``PUBLICATION``); None for trainings."""
-        with _redis_errors("read the batch", tls=self.tls):
+        with redis_errors("read the batch", tls=self.tls):
             return self.store.read_batch_kind(batch_id)
 
     def read_evaluation(self, batch_id: str) -> dict[str, Any] | None:
         """``read_batch`` plus, once every task is final, the fleet table and medians; None when
         the id is unknown or not a fleet test."""
-        with _redis_errors("read the fleet test", tls=self.tls):
+        with redis_errors("read the fleet test", tls=self.tls):
             if self.store.read_batch_kind(batch_id) != EVALUATION:
                 return None
         status = self.read_batch(batch_id)
@@ -283,7 +284,7 @@ class TaskQueue:
         pairs = [[validate_meter_id(m), MeterType(t).value] for m, t in meters]
         batch_id = str(uuid.uuid4())
         task_ids = []
-        with _redis_errors("enqueue forecast publication", tls=self.tls):
+        with redis_errors("enqueue forecast publication", tls=self.tls):
             for first in range(0, len(pairs), chunk_size):
                 chunk = pairs[first : first + chunk_size]
                 message = self.actors.publish_forecasts.message_with_options(
@@ -311,7 +312,7 @@ class TaskQueue:
         pending = TaskProgress(
             message.message_id, TaskState.PENDING, 0, "Task submitted", {"kind": "retention"}
         )
-        with _redis_errors("enqueue retention", tls=self.tls):
+        with redis_errors("enqueue retention", tls=self.tls):
             self.store.write(pending, Guard.CREATE)
             self.broker.enqueue(message)
         return message.message_id
@@ -320,7 +321,7 @@ class TaskQueue:
         self, task_id: str, after: str = "0", block: timedelta | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
         """State changes after stream id ``after`` for SSE; keep ``block`` under the 10 s socket timeout."""
-        with _redis_errors("read task events", tls=self.tls):
+        with redis_errors("read task events", tls=self.tls):
             return [(eid, _public(r)) for eid, r in self.store.events(task_id, after, block)]
 
 
