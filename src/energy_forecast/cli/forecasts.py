@@ -6,16 +6,14 @@ The whole fleet with ``--all --write`` is published as chunk tasks that workers 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from energy_forecast.cli import forecast_output as output
 from energy_forecast.cli.common import chosen_meters, connected, require_meters, settings
-from energy_forecast.cli.operations import service_forecasts
+from energy_forecast.cli.operations import command_runtime, service_forecasts
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.settings import Settings
@@ -120,33 +118,21 @@ def publish_via_tasks(
     With ``REDIS_URL`` the tasks go to the shared queue and any worker runs them; without it a
     private Redis and in-process workers run them here.
     """
-    from energy_forecast.bootstrap import start_task_runtime
     from energy_forecast.tasks.publications import PublicationIndex
     from energy_forecast.tasks.queue import batch_state
 
     pairs = [(m.meter_id, m.meter_type) for m in meters]
-    with tempfile.TemporaryDirectory(prefix="ef-redis-") as redis_dir:
-        runtime = start_task_runtime(
-            settings,
-            series_store=store,
-            run_workers=settings.redis_url is None or None,
-            embedded_dir=Path(redis_dir),
-        )
-        try:
-            batch_id, task_ids = runtime.queue.enqueue_publication(pairs, days=days, chunk_size=chunk_size)
-            typer.echo(
-                f"publishing {len(pairs)} meters in {len(task_ids)} tasks (batch {batch_id})", err=True
-            )
-            while True:
-                batch = runtime.queue.read_batch(batch_id)
-                assert batch is not None
-                if batch["done"]:
-                    break
-                time.sleep(0.2)
-            index = PublicationIndex(runtime.queue.client)
-            rows = [_row(index, meter_id, meter_type, batch_id) for meter_id, meter_type in pairs]
-        finally:
-            runtime.close()
+    with command_runtime(settings, store) as runtime:
+        batch_id, task_ids = runtime.queue.enqueue_publication(pairs, days=days, chunk_size=chunk_size)
+        typer.echo(f"publishing {len(pairs)} meters in {len(task_ids)} tasks (batch {batch_id})", err=True)
+        while True:
+            batch = runtime.queue.read_batch(batch_id)
+            assert batch is not None
+            if batch["done"]:
+                break
+            time.sleep(0.2)
+        index = PublicationIndex(runtime.queue.client)
+        rows = [_row(index, meter_id, meter_type, batch_id) for meter_id, meter_type in pairs]
     state = batch_state([t["status"] for t in batch["tasks"]])
     failed = sum(1 for row in rows if "error" in row)
     _print_rows(rows, as_json)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from energy_forecast.cli.common import Connection, chosen_meters, utc_stamps
 from energy_forecast.cli.remote import ServiceClient, ServiceError
 from energy_forecast.cli.uploads import upload_directory
 from energy_forecast.domain.meters import MeterType
+from energy_forecast.settings import Settings
+from energy_forecast.storage.base import SeriesStore
 
 
 def import_data(
@@ -49,7 +52,6 @@ def train_batch(
             request["meter_type"] = meter_type.value
         accepted = service.post("/trainmodel/batch/", json=request)
         return follow_batch(lambda: service.get(f"/trainmodel/batch/{accepted['batch_id']}"))
-    from energy_forecast.bootstrap import start_task_runtime
     from energy_forecast.services.fleet_model import global_member_jobs
 
     store, settings = home.local_store(), home.settings
@@ -57,8 +59,29 @@ def train_batch(
     chosen = [m for m in chosen if meter_type is None or m.meter_type == meter_type]
     if not chosen:
         return None
+    with command_runtime(settings, store) as runtime:
+        # First the global ensemble member of each type involved (once per type, on all its
+        # meters), then the meters, so every meter's ensemble weights are learnt with it.
+        members = global_member_jobs(store.list_meters(), {m.meter_type for m in chosen})
+        if members:
+            first_id, _ = runtime.queue.enqueue_batch(members)
+            first = follow_batch(
+                lambda: runtime.queue.read_batch(first_id), f"training {len(members)} global model(s)"
+            )
+            for task in first["tasks"]:
+                if task["status"] != "SUCCESS":  # the meters still train, on their own
+                    typer.echo(f"global model not trained: {task['message']}", err=True)
+        batch_id, _ = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
+        return follow_batch(lambda: runtime.queue.read_batch(batch_id))
+
+
+@contextmanager
+def command_runtime(settings: Settings, store: SeriesStore) -> Iterator[Any]:
+    """The task runtime of a command run without a service: with ``REDIS_URL`` its tasks go to the
+    shared queue (any worker runs them), otherwise to a private Redis and in-process workers."""
+    from energy_forecast.bootstrap import start_task_runtime
+
     with tempfile.TemporaryDirectory(prefix="ef-redis-") as redis_dir:
-        # With REDIS_URL the tasks go to the shared queue; otherwise a private Redis for this command.
         runtime = start_task_runtime(
             settings,
             series_store=store,
@@ -66,19 +89,7 @@ def train_batch(
             embedded_dir=Path(redis_dir),
         )
         try:
-            # First the global ensemble member of each type involved (once per type, on all its
-            # meters), then the meters, so every meter's ensemble weights are learnt with it.
-            members = global_member_jobs(store.list_meters(), {m.meter_type for m in chosen})
-            if members:
-                first_id, _ = runtime.queue.enqueue_batch(members)
-                first = follow_batch(
-                    lambda: runtime.queue.read_batch(first_id), f"training {len(members)} global model(s)"
-                )
-                for task in first["tasks"]:
-                    if task["status"] != "SUCCESS":  # the meters still train, on their own
-                        typer.echo(f"global model not trained: {task['message']}", err=True)
-            batch_id, _ = runtime.queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
-            return follow_batch(lambda: runtime.queue.read_batch(batch_id))
+            yield runtime
         finally:
             runtime.close()
 
