@@ -19,7 +19,10 @@ class AlertSettings(BaseModel):
     """Alerts when a meter leaves its forecast band or a water meter's night flow climbs
     (docs/how-to/alerts.md); EF_ALERTS__<FIELD>."""
 
-    enabled: bool = Field(default=True, description="Evaluate alert rules on the scheduler's alerts job.")
+    enabled: bool = Field(
+        default=True,
+        description="Evaluate alert rules: on the scheduler's alerts job and after each import over HTTP.",
+    )
     every: Duration = Field(
         default=timedelta(minutes=15), description="How often the scheduler evaluates alerts."
     )

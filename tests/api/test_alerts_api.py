@@ -100,3 +100,40 @@ def test_job_raises_and_the_api_and_metric_show_it(
     refused = client.get("/alerts/", params={"state": "open"})
     assert refused.status_code == 422 and "state" in refused.text
     assert job.run().extra == {"raised": 0, "cleared": 0, "active": 1}  # the next tick: nothing new
+
+
+def test_readings_posted_over_http_are_evaluated_without_waiting_for_the_job(
+    app_parts: tuple[DuckDBSeriesStore, TestClient, Settings],
+) -> None:
+    store, client, _ = app_parts
+    stored = store.read_readings(MeterType.ELECTRICITY, "quiet")
+    last = stored.index[-4:]  # the quiet meter was inside its band; its last four hours arrive again, higher
+    body = [
+        {"timestamp": stamp.isoformat(), "consumption": float(value) + 60.0}
+        for stamp, value in zip(last, stored.iloc[-4:], strict=True)
+    ]
+    assert client.post("/meters/electricity/quiet/readings", json=body).status_code == 201
+
+    found = client.get("/alerts/", params={"meter_id": "quiet"}).json()
+    assert found["active"] == 1 and found["alerts"][0]["rule"] == "band"
+    assert client.get("/alerts/", params={"meter_id": "shop"}).json()["count"] == 0  # not imported: untouched
+
+    back = [
+        {"timestamp": stamp.isoformat(), "consumption": float(value)}
+        for stamp, value in zip(last, stored.iloc[-4:], strict=True)
+    ]
+    assert client.post("/meters/electricity/quiet/readings", json=back).status_code == 201
+    [cleared] = client.get("/alerts/", params={"meter_id": "quiet"}).json()["alerts"]
+    assert cleared["state"] == "cleared"
+
+
+def test_a_bulk_import_evaluates_the_meters_it_wrote(
+    app_parts: tuple[DuckDBSeriesStore, TestClient, Settings],
+) -> None:
+    store, client, _ = app_parts
+    stored = store.read_readings(MeterType.ELECTRICITY, "quiet")
+    rows = "".join(f"{t.isoformat()},quiet,{v + 60.0}\n" for t, v in stored.iloc[-4:].items())
+    files = {"file": ("electricity.csv", "timestamp,meter_id,consumption\n" + rows, "text/csv")}
+    response = client.post("/import/", files=files)
+    assert response.status_code == 201, response.text
+    assert client.get("/alerts/", params={"meter_id": "quiet"}).json()["active"] == 1

@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_forecast import __version__
+from energy_forecast.api.arrivals import open_arrival_alerts
 from energy_forecast.api.cors import install_cors
 from energy_forecast.api.errors import install_error_handlers
 from energy_forecast.api.guards import ComputeGateMiddleware, NoSniffMiddleware
@@ -127,6 +128,7 @@ def create_app(
                 redis_url = runtime.embedded.url if runtime.embedded else settings.redis_url
                 use_redis_rate_limiter(app, settings, redis_url)
                 open_stream_reader(app, redis_url or "", settings.limits.max_streams)
+                open_arrival_alerts(app, app.state.store, runtime.queue.client, settings.alerts)
                 if scheduler_in_serve(settings):
                     app.state.scheduler = build_scheduler(
                         app.state.store,

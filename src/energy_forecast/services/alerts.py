@@ -14,13 +14,14 @@ Redis layout: hash ``ef_alerts`` (alert id -> JSON), the id being
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import redis
 
-from energy_forecast.domain.meters import MeterType
+from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.tasks import utc_now
 from energy_forecast.logging import get_logger
 from energy_forecast.ml.alerts import (
@@ -145,9 +146,18 @@ class AlertService:
 
     def evaluate_all(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Every registered meter (the scheduler's alerts job); a failing meter is logged and skipped."""
+        return self._evaluate_each(self.store.list_meters(), now)
+
+    def evaluate_arrived(self, meter_ids: Iterable[str], now: datetime | None = None) -> list[dict[str, Any]]:
+        """The meters whose readings just arrived (an import), evaluated now rather than at the next
+        alerts job, so a fault is raised as soon as its hours are stored. Unknown ids are skipped."""
+        meters = [m for m in (self.store.get_meter(i) for i in dict.fromkeys(meter_ids)) if m is not None]
+        return self._evaluate_each(meters, now)
+
+    def _evaluate_each(self, meters: Iterable[Meter], now: datetime | None) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         known = read_alerts(self.client)
-        for meter in self.store.list_meters():
+        for meter in meters:
             try:
                 events += self.evaluate(meter.meter_type, meter.meter_id, now, known=known)
             except Exception:  # one meter's bad data must not stop the others

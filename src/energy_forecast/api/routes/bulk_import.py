@@ -17,15 +17,18 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from energy_forecast.api.arrivals import after_import
 from energy_forecast.api.deps import SeriesStoreDep
 from energy_forecast.api.schemas import ZoneName
 from energy_forecast.errors import EnergyForecastError, InputDataError, NotFoundError
@@ -74,7 +77,13 @@ class ImportJobs:
         self.lock = threading.Lock()
         self.jobs: dict[str, dict[str, Any]] = {}
 
-    def start(self, store: SeriesStore, uploaded: UploadedFiles, options: dict[str, Any]) -> dict[str, Any]:
+    def start(
+        self,
+        store: SeriesStore,
+        uploaded: UploadedFiles,
+        options: dict[str, Any],
+        on_done: Callable[[list[str]], None] | None = None,
+    ) -> dict[str, Any]:
         job_id = uuid.uuid4().hex
         job = {
             "job_id": job_id,
@@ -90,12 +99,17 @@ class ImportJobs:
             self._expire()
             self.jobs[job_id] = job
         threading.Thread(
-            target=self._run, args=(job, store, uploaded, options), daemon=True, name="import"
+            target=self._run, args=(job, store, uploaded, options, on_done), daemon=True, name="import"
         ).start()
         return dict(job)
 
     def _run(
-        self, job: dict[str, Any], store: SeriesStore, uploaded: UploadedFiles, options: dict[str, Any]
+        self,
+        job: dict[str, Any],
+        store: SeriesStore,
+        uploaded: UploadedFiles,
+        options: dict[str, Any],
+        on_done: Callable[[list[str]], None] | None,
     ) -> None:
         job.update(state="RUNNING", progress=10, message="validating every file, then writing")
         try:
@@ -103,6 +117,8 @@ class ImportJobs:
             job.update(
                 state="SUCCESS", progress=100, message="imported", report=report_content(report, uploaded)
             )
+            if on_done is not None:
+                on_done(list(report.readings_written))
         except EnergyForecastError as exc:
             job.update(state="FAILURE", progress=100, message=exc.message, error=_error(exc))
         except Exception as exc:  # the job record must end; the log has the traceback
@@ -184,6 +200,7 @@ async def _receive(request: Request, directory: FilePath) -> UploadedFiles:
 @router.post("/", status_code=201, openapi_extra=_BODY)
 async def bulk_import(
     request: Request,
+    background: BackgroundTasks,
     store: SeriesStoreDep,
     wait: Annotated[
         bool | None,
@@ -213,12 +230,13 @@ async def bulk_import(
         raise
     log.info("import_received", files=uploaded.names, bytes=uploaded.total_bytes, ignored=uploaded.ignored)
     if wait is False or (wait is None and uploaded.total_bytes > SYNC_IMPORT_BYTES):
-        job = _jobs(request).start(store, uploaded, options)
+        job = _jobs(request).start(store, uploaded, options, partial(after_import, request.app))
         return JSONResponse(job, status_code=202, headers={"Location": f"/import/{job['job_id']}"})
     try:
         report = await run_in_threadpool(lambda: import_upload(store, uploaded, **options))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    background.add_task(after_import, request.app, list(report.readings_written))
     return JSONResponse(report_content(report, uploaded), status_code=201)
 
 

@@ -6,9 +6,10 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from energy_forecast.api.arrivals import after_import
 from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
 from energy_forecast.api.json_body import (
     InvalidItemError,
@@ -158,6 +159,7 @@ def _meter_for_upload(
 )
 async def post_readings(
     request: Request,
+    background: BackgroundTasks,
     meter_type: MeterType,
     meter_id: MeterIdPath,
     store: SeriesStoreDep,
@@ -211,6 +213,8 @@ async def post_readings(
         stamps=stamps,
         timezone=timezone,
     )
+    if report.total_readings:
+        background.add_task(after_import, request.app, [meter_id])
     stats = (await run_in_threadpool(store.readings_stats, meter_type, [meter_id])).get(meter_id)
     stored = await run_in_threadpool(store.get_meter, meter_id)
     return ReadingsImported(
