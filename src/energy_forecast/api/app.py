@@ -25,6 +25,7 @@ from energy_forecast.api.routes import alerts as alerts_route
 from energy_forecast.api.routes import (
     bulk_import,
     forecasting,
+    groups,
     health,
     meters,
     models,
@@ -195,6 +196,7 @@ def create_app(
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
     app.include_router(alerts_route.router)
+    app.include_router(groups.router)
     app.include_router(dashboard_router)
     install_docs(app)  # before /static, which would shadow its assets
     app.mount("/static", static_files(), name="static")
