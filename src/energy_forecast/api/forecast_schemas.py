@@ -172,12 +172,21 @@ class FleetModelTestPublic(BaseModel):
 
 
 class BacktestRequest(BaseModel):
+    """A meter's backtest, or with ``group_id`` a group total's (members summed, joint quantiles)."""
+
     model_config = {"extra": "forbid"}
 
-    meter_id: MeterId
+    meter_id: MeterId | None = None
+    group_id: MeterId | None = Field(default=None, description="a group's id, in place of meter_id")
     meter_type: MeterType
     horizon_hours: JsonInt = Field(default=24, ge=1, le=168)
     days: JsonInt = Field(default=28, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> BacktestRequest:
+        if (self.meter_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of meter_id and group_id")
+        return self
 
 
 class BacktestPublic(BaseModel):

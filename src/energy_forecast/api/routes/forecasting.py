@@ -37,6 +37,7 @@ from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.services.forecast_cache import ModelCache, answer_version
 from energy_forecast.services.forecast_points import ForecastPoint
 from energy_forecast.services.forecasting import forecast_meter
+from energy_forecast.services.group_backtest import backtest_group
 from energy_forecast.services.group_forecast import group_points, group_scenarios
 from energy_forecast.services.groups import get_group
 from energy_forecast.services.weather import ProviderTemperature
@@ -278,6 +279,19 @@ def backtest(
             f"days x horizon_hours = {body.days * body.horizon_hours} records, over the limit of {limit} "
             "records per backtest (EF_LIMITS__BACKTEST_MAX_POINTS); ask for fewer days or a shorter horizon"
         )
+    if body.group_id is not None:
+        return BacktestPublic(
+            **backtest_group(
+                store,
+                model_store=models,
+                group_id=body.group_id,
+                meter_type=body.meter_type,
+                horizon_hours=body.horizon_hours,
+                days=body.days,
+                levels=cache.levels,
+            )
+        )
+    assert body.meter_id is not None
     return BacktestPublic(
         **backtest_meter(
             store,
