@@ -123,3 +123,13 @@ def test_the_cli_lists_and_shows_groups(tmp_path: Path, monkeypatch: pytest.Monk
     assert json.loads(shown.output)["members"] == ["a", "c"]
     missing = runner.invoke(cli_app, ["groups", "nowhere"])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_the_dashboard_lists_groups_and_shows_a_group_page(client: TestClient) -> None:
+    client.put("/groups/north", json={"meter_type": "electricity", "meter_ids": ["a", "b"], "description": "N"})
+    fleet = client.get("/")
+    assert fleet.status_code == 200 and 'href="/dashboard/groups/north"' in fleet.text
+    page = client.get("/dashboard/groups/north")
+    assert page.status_code == 200
+    assert '"group_id": "north"' in page.text and 'href="/dashboard/meters/electricity/a"' in page.text
+    assert client.get("/dashboard/groups/nowhere").status_code == 404
