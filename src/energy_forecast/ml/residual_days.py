@@ -81,11 +81,16 @@ class ResidualDays:
             raise ValueError(f"residual record holds {len(values)} hours, says {data['hours']}")
         return cls(pd.Timestamp(data["start"]).tz_convert("UTC"), values)
 
-    def matrix(self, min_hours: int = MIN_DAY_HOURS) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    def matrix(
+        self, min_hours: int = MIN_DAY_HOURS, centred: bool = True
+    ) -> tuple[pd.DatetimeIndex, np.ndarray]:
         """(UTC dates, ``(days, 24)`` residuals) of the UTC days with ``min_hours`` scored hours.
 
         A day's few missing hours take the mean of its other hours (the day's level of error), so
         a meter with scattered gaps keeps its days and the members of a group keep shared ones.
+        ``centred`` subtracts the median residual: the hold-out model's bias (it never saw the
+        newest readings) is not the forecasting refit's, so only the spread and shape of its
+        errors are carried over and the paths' median stays on the point forecast.
         """
         offset = int((self.start - self.start.floor("D")) / pd.Timedelta(hours=1))
         first = self.start.floor("D")
@@ -99,6 +104,8 @@ class ResidualDays:
             with np.errstate(invalid="ignore"):
                 level = np.nanmean(table, axis=1, keepdims=True)
             table = np.where(np.isfinite(table), table, level)
+            if centred:
+                table = table - float(np.median(table))
         dates = pd.date_range(first, periods=days, freq="D")[complete]
         return pd.DatetimeIndex(dates), table
 
