@@ -24,6 +24,9 @@ import pandas as pd
 from energy_forecast.ml.quantiles import quantile_key
 
 HOURS_PER_DAY = 24
+# How a Scenarios' paths depend across hours (``Scenarios.dependence``).
+RESIDUAL_DAYS = "residual days"  # whole days of out-of-sample residuals, same calendar day per member
+COMONOTONE = "comonotone within a day"  # no stored residual days: the forecast's own quantiles
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Scenarios:
     ``point`` is the forecast's value at each hour (the P50 the forecast answers with), ``model``
     names the forecaster that made it, ``members`` counts the meters summed (1 for a meter) and
     ``fallbacks`` how many of them answered with a labelled fallback instead of their own model.
+    ``dependence`` says how the paths were drawn (``RESIDUAL_DAYS``, or ``COMONOTONE`` where no
+    residual days were stored: exact per-hour quantiles, rank-dependent hours within a day).
     """
 
     index: pd.DatetimeIndex
@@ -42,6 +47,7 @@ class Scenarios:
     model: str
     members: int = 1
     fallbacks: int = 0
+    dependence: str = RESIDUAL_DAYS
 
     def __post_init__(self) -> None:
         hours = len(self.index)

@@ -25,6 +25,7 @@ from energy_forecast.ml.training import fit_model
 from energy_forecast.services.champion import challenge
 from energy_forecast.services.fleet_model import blend_for_training, train_fleet
 from energy_forecast.services.meters import meter_calendar, registered_meter
+from energy_forecast.services.scenarios import RESIDUALS_FIELD, holdout_residual_days
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 
 log = structlog.get_logger(__name__)
@@ -146,6 +147,9 @@ def train_meter(
         },
         "metrics": result.metrics,
         "blend": blend.to_dict() if blend is not None else None,
+        RESIDUALS_FIELD: holdout_residual_days(
+            model_store, store, meter, readings, temperature if not temperature.empty else None, result, blend
+        ),
         "task_id": reporter.task_id,
     }
     verdict = challenge(
