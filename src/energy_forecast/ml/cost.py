@@ -136,8 +136,12 @@ def forecast_cost(
     holidays: frozenset[date] = frozenset(),
     levels: Sequence[float] = COST_LEVELS,
     top: int = 3,
+    origin: pd.Timestamp | None = None,
 ) -> CostForecast:
     """The cost of billing month ``period`` per scenario path, and its quantiles.
+
+    ``origin`` (the first forecast hour) defaults to the scenarios' first hour; scenarios without
+    hours (a period already over) give every path the observed cost.
 
     Raises:
         ValueError: the forecast stops before the period ends, or a demand charge on a water meter.
@@ -146,7 +150,9 @@ def forecast_cost(
         raise ValueError("a demand charge applies to electricity meters; remove it from a water tariff")
     hours = billing_hours(period, timezone)
     start, end = hours[0], hours[-1] + pd.Timedelta(hours=1)
-    origin = scenarios.index[0]
+    origin = origin if origin is not None else scenarios.index[0]
+    if origin < end and len(scenarios.index) == 0:
+        raise ValueError(f"no forecast hours for billing period {period}")
     if origin < end and scenarios.index[-1] < hours[-1]:
         raise ValueError(
             f"the forecast reaches {scenarios.index[-1].isoformat()} but billing period {period} ends "
