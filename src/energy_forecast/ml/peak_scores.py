@@ -88,9 +88,10 @@ def event_scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float |
     misses = int(np.sum(~predicted & actual))
     precision = hits / (hits + false_alarms) if hits + false_alarms else None
     recall = hits / (hits + misses) if hits + misses else None
-    f1 = None
-    if precision is not None and recall is not None:
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = None  # no events and no calls: nothing to score
+    if hits + misses:  # events happened: no call at all (no precision) scores F1 0
+        p, r = precision or 0.0, recall or 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
     return {
         "events": hits + misses,
         "called": hits + false_alarms,
