@@ -135,3 +135,12 @@ def test_a_past_month_is_costed_from_its_readings(client: TestClient) -> None:
     ).json()
     assert body["hours"]["forecast"] == 0 and body["hours"]["observed"] == 29 * 24
     assert body["total"]["p10"] == pytest.approx(body["total"]["p90"])
+
+
+def test_meter_page_has_the_peak_and_cost_card(client: TestClient) -> None:
+    page = client.get("/dashboard/meters/electricity/b1")
+    assert page.status_code == 200
+    assert 'id="peak-cost" data-meter-id="b1" data-meter-type="electricity"' in page.text
+    assert 'id="cost-table"' in page.text
+    script = client.get("/static/dashboard.js").text
+    assert '"/peaks/"' in script and '"/cost/"' in script

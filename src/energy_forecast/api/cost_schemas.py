@@ -27,8 +27,18 @@ EXAMPLE_TARIFF: dict[str, Any] = {
 }
 
 
+# "Exactly one of meter_id and group_id", stated in the schema too, so clients and generated
+# requests know it before the validator says it.
+def _given(*names: str) -> dict[str, Any]:
+    """JSON Schema: every one of ``names`` is present and not null."""
+    return {"required": list(names), "properties": {name: {"not": {"type": "null"}} for name in names}}
+
+
+ONE_SUBJECT: dict[str, Any] = {"oneOf": [_given("meter_id"), _given("group_id")]}
+
+
 class SubjectFields(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "json_schema_extra": ONE_SUBJECT}
 
     meter_id: MeterId | None = Field(default=None, description="the meter; or give group_id")
     group_id: str | None = Field(
@@ -55,6 +65,11 @@ class PeaksRequest(SubjectFields):
 
 
 class CostRequest(SubjectFields):
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"allOf": [ONE_SUBJECT, {"not": _given("tariff", "tariff_id")}]},
+    }
+
     tariff: dict[str, Any] | None = Field(
         default=None, description="a tariff given inline", examples=[EXAMPLE_TARIFF]
     )
@@ -77,7 +92,12 @@ class CostRequest(SubjectFields):
 class TariffSubject(BaseModel):
     """Body of ``PUT``/``DELETE /tariffs/{id}/attach``: the meter or group the tariff applies to."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "oneOf": [{"required": ["meter_id", "meter_type"]}, {"required": ["group_id"]}]
+        },
+    }
 
     meter_id: MeterId | None = None
     group_id: str | None = Field(default=None, pattern=SLUG_PATTERN, max_length=200)
