@@ -13,6 +13,7 @@ under the same tariff computed from all of its readings. A bench, not a test; ru
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -82,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--meters", default="ucam_b0_elec")
     parser.add_argument("--cut", default="2019-11-15T00:00Z", help="readings before this hour only")
+    parser.add_argument("--answers", type=Path, default=None, help="write the JSON answers here")
     args = parser.parse_args(argv)
     cut = pd.Timestamp(args.cut)
     meters, series, temperature = load(args.data_dir, args.meters.split(","))
     tariff = parse_tariff(TARIFF)
+    answers: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="ef-cost-") as home:
         store = DuckDBSeriesStore(Path(home) / "series.duckdb")
         models = FileModelStore(Path(home) / "models")
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             subject = meter_subject(store, models, meter_id=str(meter_id), meter_type=meter_type)
             peaks = peaks_report(subject, "month")
             cost = cost_report(store, subject, tariff)
+            answers[str(meter_id)] = {"peaks": peaks, "cost": cost}
             month = peaks["peaks"][0]
             hours = billing_hours(cost["period"], timezone)
             actual = series[str(meter_id)].reindex(hours)
@@ -157,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  hours most likely to set the demand charge: {drivers}")
             sys.stdout.flush()
         store.close()
+    if args.answers:
+        args.answers.write_text(json.dumps(answers, indent=1))
     return 0
 
 

@@ -39,11 +39,12 @@ class Subject:
     site_id: str | None
     readings: pd.Series
     scenarios: ScenarioSource
+    last_reading: pd.Timestamp  # a group's: its earliest member's, where the group's forecast starts
 
     @property
     def origin(self) -> pd.Timestamp:
         """The first forecast hour: the hour after the last reading."""
-        return pd.Timestamp(self.readings.index[-1]) + HOUR
+        return self.last_reading + HOUR
 
     def draw(self, end: pd.Timestamp) -> Scenarios:
         """Scenarios from the origin through ``end`` (inclusive, capped at the forecast horizon).
@@ -51,7 +52,7 @@ class Subject:
         Raises:
             InputDataError: ``end`` is before the origin (nothing left to forecast).
         """
-        last = pd.Timestamp(self.readings.index[-1])
+        last = self.last_reading
         end = min(end, last + MAX_HORIZON)
         if end < self.origin:
             raise InputDataError(f"nothing to forecast: readings already reach {last.isoformat()}")
@@ -96,7 +97,10 @@ def meter_subject(
             size=size, cache=cache, weather=weather,
         )  # fmt: skip
 
-    return Subject("meter", meter_id, meter_type, meter.timezone, meter.unit, meter.site_id, readings, draw)
+    last = pd.Timestamp(readings.index[-1])
+    return Subject(
+        "meter", meter_id, meter_type, meter.timezone, meter.unit, meter.site_id, readings, draw, last
+    )
 
 
 def subject_for(

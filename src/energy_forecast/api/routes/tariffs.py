@@ -34,7 +34,13 @@ def tariffs(queue: TaskQueueDep) -> dict[str, Any]:
     return {"count": len(found), "tariffs": found}
 
 
-@router.put("/{tariff_id}")
+@router.put(
+    "/{tariff_id}",
+    responses={
+        200: {"description": "the tariff was replaced"},
+        201: {"description": "a new tariff was stored"},
+    },
+)
 def store_tariff(
     tariff_id: TariffIdPath,
     queue: TaskQueueDep,
