@@ -29,7 +29,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.series import make_series
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.peak_backtest import PeakBacktest, peak_backtest
-from energy_forecast.ml.peak_scores import outcome_records, peak_scores
+from energy_forecast.ml.peak_scores import PeakOutcome, outcome_records, peak_scores
 
 SITES = {
     "tetouan_ma": ("MA", "Africa/Casablanca"),
@@ -120,7 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--scenarios", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None, help="write every scored day here")
+    parser.add_argument(
+        "--pool",
+        default=None,
+        help="comma-separated --json files of earlier runs: print their pooled scores only",
+    )
     args = parser.parse_args(argv)
+    if args.pool:
+        return pool([Path(p) for p in args.pool.split(",")], pd.read_csv(args.data_dir / "meters.csv"))
 
     meters, consumption, temperature = load(args.data_dir)
     chosen = meters[meters["site_id"].isin(args.sites.split(","))]
@@ -166,6 +173,41 @@ def main(argv: list[str] | None = None) -> int:
             for r in results
         }
         args.json.write_text(json.dumps({"summary": summary, "days": records}, indent=1, default=str))
+    return 0
+
+
+def pool(files: list[Path], meters: pd.DataFrame) -> int:
+    """Pooled scores per site and threshold over the scored days saved by earlier runs."""
+    site_of = dict(zip(meters["meter_id"], meters["site_id"], strict=True))
+    outcomes: dict[tuple[str, str], list[PeakOutcome]] = {}
+    naive: dict[str, list[dict]] = {}
+    for path in files:
+        saved = json.loads(path.read_text())
+        for meter_id, rules in saved["days"].items():
+            for rule, records in rules.items():
+                found = [
+                    PeakOutcome(
+                        **{k: v for k, v in r.items() if k not in ("event", "likely_hour", "actual_hour")},
+                        likely_hour=pd.Timestamp(r["likely_hour"]),
+                        actual_hour=pd.Timestamp(r["actual_hour"]),
+                    )
+                    for r in records
+                ]
+                outcomes.setdefault((site_of[meter_id], rule), []).extend(found)
+        for key, summary in saved["summary"].items():
+            naive.setdefault(key, []).append(summary | {"file": str(path)})
+    print(HEADER)
+    for (site, rule), found in sorted(outcomes.items()):
+        parts = naive.get(f"{site}:{rule}", [])
+        meters_count = sum(s["meters"] for s in parts)
+        weights = [s["days"] for s in parts if s.get("naive")]
+        base = None
+        if rule == "fixed" and sum(weights):
+            base = {
+                key: float(np.average([s["naive"][key] for s in parts if s.get("naive")], weights=weights))
+                for key in ("peak_mape_percent", "hour_mae", "hour_within_1h")
+            }
+        print(row(f"{site[:11]} {rule[:3]}", peak_scores(found), base) + f"   ({meters_count} meters)")
     return 0
 
 
