@@ -100,3 +100,22 @@ def test_job_raises_and_the_api_and_metric_show_it(
     refused = client.get("/alerts/", params={"state": "open"})
     assert refused.status_code == 422 and "state" in refused.text
     assert job.run().extra == {"raised": 0, "cleared": 0, "active": 1}  # the next tick: nothing new
+
+
+def test_an_import_of_readings_evaluates_that_meters_alerts_at_once(
+    app_parts: tuple[DuckDBSeriesStore, TestClient, Settings],
+) -> None:
+    store, client, _ = app_parts
+    stored = store.read_readings(MeterType.ELECTRICITY, "quiet")
+    stepped = [
+        {"timestamp": t.isoformat(), "consumption": float(v) + 60.0} for t, v in stored.iloc[-5:].items()
+    ]
+
+    answer = client.post("/meters/electricity/quiet/readings", json=stepped)
+
+    assert answer.status_code == 201, answer.text
+    found = client.get("/alerts/", params={"meter_id": "quiet"}).json()["alerts"]  # no job has run
+    assert [(a["rule"], a["state"], a["direction"]) for a in found] == [("band", "active", "above")]
+    back = [{"timestamp": t.isoformat(), "consumption": float(v)} for t, v in stored.iloc[-5:].items()]
+    assert client.post("/meters/electricity/quiet/readings", json=back).status_code == 201
+    assert client.get("/alerts/", params={"meter_id": "quiet", "state": "active"}).json()["count"] == 0

@@ -94,9 +94,7 @@ class TariffSubject(BaseModel):
 
     model_config = {
         "extra": "forbid",
-        "json_schema_extra": {
-            "oneOf": [{"required": ["meter_id", "meter_type"]}, {"required": ["group_id"]}]
-        },
+        "json_schema_extra": {"oneOf": [_given("meter_id", "meter_type"), _given("group_id")]},
     }
 
     meter_id: MeterId | None = None

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from energy_forecast.api.deps import SeriesStoreDep, SettingsDep
@@ -33,6 +33,7 @@ from energy_forecast.domain.units import UNIT_PATTERN, validate_unit
 from energy_forecast.errors import InputDataError
 from energy_forecast.services.ingestion import ingest_meter_readings, read_csv
 from energy_forecast.services.meters import MeterSummary, meter_summaries, put_meter
+from energy_forecast.tasks.alert_job import evaluate_after_import
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 MeterIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="meter id (slug)")]
@@ -158,6 +159,7 @@ def _meter_for_upload(
 )
 async def post_readings(
     request: Request,
+    background: BackgroundTasks,
     meter_type: MeterType,
     meter_id: MeterIdPath,
     store: SeriesStoreDep,
@@ -213,6 +215,9 @@ async def post_readings(
     )
     stats = (await run_in_threadpool(store.readings_stats, meter_type, [meter_id])).get(meter_id)
     stored = await run_in_threadpool(store.get_meter, meter_id)
+    queue = getattr(request.app.state, "tasks", None)
+    if queue is not None and report.total_readings:  # alerts follow the readings, after the answer
+        background.add_task(evaluate_after_import, store, queue.client, settings.alerts, meter_type, meter_id)
     return ReadingsImported(
         meter_id=meter_id,
         meter_type=meter_type,
