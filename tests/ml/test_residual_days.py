@@ -14,6 +14,7 @@ from energy_forecast.ml.residual_days import (
     day_draws,
     forecast_days,
     residual_paths,
+    utc_dates,
 )
 from energy_forecast.ml.scenarios import Scenarios
 
@@ -96,3 +97,35 @@ def test_block_numbers_follow_the_forecasters_utc_day_blocks(start: str) -> None
     index = _hours(start, 60)
     blocks = block_numbers(index, index[0])
     assert blocks[0] == 1 and blocks[-1] == int((index[-1].floor("D") - index[0].floor("D")).days) + 1
+
+
+def test_drawing_the_same_calendar_day_for_every_member_keeps_their_dependence() -> None:
+    """Two meters with the same residual days: shared draws give a total band twice one meter's
+    (their errors coincide), independent draws about 1.4 times (they partly cancel)."""
+    rng = np.random.default_rng(0)
+    table = rng.normal(0, 10, (28, 24))
+    index = _hours("2024-03-01", 24)
+    shared = day_draws(index, 28, 4000, seed=1)
+    other = day_draws(index, 28, 4000, seed=2)
+    one = residual_paths(np.full(24, 100.0), index, table, shared, np.ones(24))
+    together = one + residual_paths(np.full(24, 100.0), index, table, shared, np.ones(24))
+    apart = one + residual_paths(np.full(24, 100.0), index, table, other, np.ones(24))
+
+    def width(paths: np.ndarray) -> float:
+        q = np.quantile(paths, [0.1, 0.9], axis=0)
+        return float(np.mean(q[1] - q[0]))
+
+    assert width(together) == pytest.approx(2 * width(one), rel=0.01)
+    assert 1.2 < width(apart) / width(one) < 1.6
+
+
+def test_draws_follow_calendar_dates_so_members_starting_later_read_the_same_day() -> None:
+    group_hours = _hours("2024-03-01T20:00", 28)
+    late = group_hours[4:]  # a member whose readings reach further
+    table = np.arange(3.0)[:, None] * np.ones(24)
+    draws = np.array([[2, 1]])
+    dates = utc_dates(group_hours)
+    early = residual_paths(np.zeros(28), group_hours, table, draws, np.ones(28), dates=dates, clip=False)
+    later = residual_paths(np.zeros(24), late, table, draws, np.ones(24), dates=dates, clip=False)
+    assert early[0, 4:].tolist() == later[0].tolist() == [1.0] * 24
+    assert early[0, :4].tolist() == [2.0] * 4

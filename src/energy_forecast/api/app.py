@@ -25,6 +25,8 @@ from energy_forecast.api.routes import alerts as alerts_route
 from energy_forecast.api.routes import (
     bulk_import,
     forecasting,
+    group_pages,
+    groups,
     health,
     meters,
     models,
@@ -199,6 +201,8 @@ def create_app(
     app.include_router(alerts_route.router)
     app.include_router(peaks_route.router)
     app.include_router(tariffs_route.router)
+    app.include_router(groups.router)
+    app.include_router(group_pages.router)
     app.include_router(dashboard_router)
     install_docs(app)  # before /static, which would shadow its assets
     app.mount("/static", static_files(), name="static")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from energy_forecast.api.schemas import JsonInt, WindowEnd, WindowStart
 from energy_forecast.domain.meters import MeterId, MeterType
@@ -41,15 +41,24 @@ class LocationFields(BaseModel):
 
 
 class ForecastRequest(LocationFields):
-    """The seed's ``POST /forecast/`` body; a date-only ``end_date`` covers that whole UTC day."""
+    """The seed's ``POST /forecast/`` body; a date-only ``end_date`` covers that whole UTC day.
+
+    ``group_id`` in place of ``meter_id`` forecasts a group's total (``PUT /groups/{id}``)."""
 
     model_config = {"extra": "forbid"}
 
-    meter_id: MeterId
+    meter_id: MeterId | None = None
+    group_id: MeterId | None = Field(default=None, description="a group's id, in place of meter_id")
     meter_type: MeterType
     start_date: WindowStart
     end_date: WindowEnd
     frequency: Literal["hourly", "daily"] = "hourly"
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> ForecastRequest:
+        if (self.meter_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of meter_id and group_id")
+        return self
 
 
 class ForecastPointPublic(BaseModel):
@@ -74,15 +83,20 @@ class ForecastPublic(BaseModel):
     because their absence would be ambiguous."""
 
     forecast_data: list[ForecastPointPublic]
-    meter_id: str
+    meter_id: str | None = Field(description="the meter (absent for a group's forecast)")
+    group_id: str | None = Field(default=None, description="the group, when one was asked for")
+    members: int | None = Field(default=None, description="a group's meters that were summed")
+    fallbacks: int | None = Field(default=None, description="of them, how many answered with their fallback")
+    member_models: dict[str, int] | None = Field(default=None, description="a group's members per forecaster")
     meter_type: MeterType
     frequency: str
     model_version: int | None
     model: str = Field(
         "meter",
         description="which forecaster answered: meter (its own model), blend (its model, the fleet model "
-        "and a seasonal-naive forecast, weights in /models/), fleet (a new meter: the fleet model) or "
-        "fallback (the substitute)",
+        "and a seasonal-naive forecast, weights in /models/), fleet (a new meter: the fleet model), "
+        "fallback (the substitute) or group (a group's total: the sum of its members' forecasts, "
+        "quantiles of the total from their joint scenarios)",
     )
     substituted: bool
     substitution_reason: str | None = None
@@ -158,12 +172,21 @@ class FleetModelTestPublic(BaseModel):
 
 
 class BacktestRequest(BaseModel):
+    """A meter's backtest, or with ``group_id`` a group total's (members summed, joint quantiles)."""
+
     model_config = {"extra": "forbid"}
 
-    meter_id: MeterId
+    meter_id: MeterId | None = None
+    group_id: MeterId | None = Field(default=None, description="a group's id, in place of meter_id")
     meter_type: MeterType
     horizon_hours: JsonInt = Field(default=24, ge=1, le=168)
     days: JsonInt = Field(default=28, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> BacktestRequest:
+        if (self.meter_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of meter_id and group_id")
+        return self
 
 
 class BacktestPublic(BaseModel):

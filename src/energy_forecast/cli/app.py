@@ -16,6 +16,7 @@ from energy_forecast.cli import (
     demo,
     exporting,
     forecasts,
+    groups,
     schedule,
     serving,
     training,
@@ -45,6 +46,7 @@ app.command("schedule")(schedule.schedule_command)
 app.command("docs")(docs_site.docs)
 app.command("export")(exporting.export)
 app.command("demo")(demo.demo)
+app.command("groups")(groups.groups)
 
 
 def main() -> None:

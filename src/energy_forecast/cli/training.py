@@ -36,8 +36,11 @@ def train(
 
 
 def backtest(
-    meter_id: Annotated[str, typer.Option("--meter-id", help="meter to backtest")],
     meter_type: Annotated[MeterType, typer.Option("--meter-type", help="electricity or water")],
+    meter_id: Annotated[str | None, typer.Option("--meter-id", help="meter to backtest")] = None,
+    group_id: Annotated[
+        str | None, typer.Option("--group", help="backtest a group's total instead (members summed)")
+    ] = None,
     horizon_hours: Annotated[int, typer.Option("--horizon-hours", min=1, max=168)] = 24,
     days: Annotated[int, typer.Option("--days", min=1, max=365, help="daily origins (last N days)")] = 28,
     as_json: Annotated[bool, typer.Option("--json", help="print exactly one JSON object")] = False,
@@ -49,6 +52,13 @@ def backtest(
     from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.evaluation import backtest_meter
 
+    if (meter_id is None) == (group_id is None):
+        typer.echo("error: give exactly one of --meter-id and --group", err=True)
+        raise typer.Exit(2)
+    if group_id is not None:
+        _backtest_group(group_id, meter_type, horizon_hours, days, as_json)
+        return
+    assert meter_id is not None
     with connected(settings(file_log=False)) as home:
         if home.service is not None:
             request = {"meter_id": meter_id, "meter_type": meter_type.value}
@@ -92,6 +102,44 @@ def backtest(
             + ", ".join(f"{key} {value:.1f} %" for key, value in coverage if value is not None)
             + f"; CRPS {_rounded(scores.get('crps'), 2)}, rCRPS {_percent(scores.get('rcrps'))}"
         )
+
+
+def _backtest_group(
+    group_id: str, meter_type: MeterType, horizon_hours: int, days: int, as_json: bool
+) -> None:
+    """``backtest --group``: the group total's backtest, from the service or the local store."""
+    from energy_forecast.bootstrap import build_model_store
+    from energy_forecast.services.group_backtest import backtest_group
+
+    with connected(settings(file_log=False)) as home:
+        options = {"meter_type": meter_type.value, "horizon_hours": horizon_hours, "days": days}
+        if home.service is not None:
+            result = home.service.post("/backtest/", json={"group_id": group_id, **options})
+        else:
+            levels = home.settings.forecast_quantiles
+            result = backtest_group(
+                home.local_store(), group_id=group_id, meter_type=meter_type, horizon_hours=horizon_hours,
+                days=days, model_store=build_model_store(home.settings), levels=levels,
+            )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(result, allow_nan=False))
+        return
+    s = result["summary"]
+    model, summed = s["model"], s["summed_member_quantiles"]
+    typer.echo(
+        f"group {s['group_id']}: {s['members']} meters ({s['fallbacks']} on their fallback), "
+        f"{len(result['records'])} forecast hours, {s['note']}"
+    )
+    typer.echo(
+        f"CV(RMSE) {_rounded(model.get('cv_rmse_percent'), 1)} %; ratio to the best summed baseline "
+        f"({s['best_baseline']}): {_rounded(s['cv_rmse_ratio_to_best_baseline'], 2)}"
+    )
+    typer.echo(
+        f"coverage: P10 {_rounded(model.get('coverage_p10_percent'), 1)} %, "
+        f"P90 {_rounded(model.get('coverage_p90_percent'), 1)} %, "
+        f"P10-P90 {_rounded(s['band_coverage_percent'], 1)} % (members' P10/P90 added up: "
+        f"{_rounded(summed['band_coverage_percent'], 1)} %)"
+    )
 
 
 def _rounded(value: float | None, digits: int) -> str:

@@ -107,6 +107,11 @@ def common_days(
     return shared, rows
 
 
+def utc_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The distinct UTC dates (midnights) of ``index``, sorted: the columns of ``day_draws``."""
+    return pd.DatetimeIndex(pd.DatetimeIndex(index).floor("D").unique()).sort_values()
+
+
 def forecast_days(index: pd.DatetimeIndex) -> np.ndarray:
     """Position of each hour's UTC date among the distinct dates of ``index`` (0, 0, ..., 1, ...)."""
     dates = pd.DatetimeIndex(index).floor("D")
@@ -131,15 +136,22 @@ def residual_paths(
     draws: np.ndarray,
     widen: np.ndarray,
     *,
+    dates: pd.DatetimeIndex | None = None,
     clip: bool = True,
 ) -> np.ndarray:
     """``(S, hours)`` paths: ``point + widen * table[draw of the hour's date, UTC hour]``.
 
-    ``widen`` is the recursive block's factor per hour (1 on the first forecast day).
+    ``widen`` is the recursive block's factor per hour (1 on the first forecast day). ``draws``
+    has one column per UTC date of ``dates`` (default: the distinct dates of ``index``), so members
+    of a group whose forecasts start at different hours still read the same day on the same date.
     """
     point = np.asarray(point, dtype="float64")
-    hours = pd.DatetimeIndex(index).hour.to_numpy()
-    chosen = draws[:, forecast_days(index)]  # (S, hours): the calendar day each path reads per hour
+    index = pd.DatetimeIndex(index)
+    hours = index.hour.to_numpy()
+    columns = forecast_days(index) if dates is None else dates.get_indexer(index.floor("D"))
+    if (columns < 0).any():
+        raise ValueError("an hour's date is not among the drawn dates")
+    chosen = draws[:, columns]  # (S, hours): the calendar day each path reads per hour
     paths = point[None, :] + np.asarray(widen, dtype="float64")[None, :] * table[chosen, hours[None, :]]
     return np.maximum(paths, 0.0) if clip else paths
 

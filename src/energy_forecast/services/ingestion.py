@@ -3,7 +3,7 @@
 Two directory layouts are understood:
 
 - the long format of the development data: ``meters.csv`` (``meter_id,meter_type,site_id,unit``
-  [+ ``timezone,latitude,longitude,reading_kind,interval_minutes``]), ``electricity.csv`` /
+  [+ ``timezone,latitude,longitude,reading_kind,interval_minutes,groups``]), ``electricity.csv`` /
   ``water.csv`` (``timestamp,meter_id,consumption``), ``temperature.csv``
   (``timestamp,site_id,temperature_c``);
 - the seed's ``initial_datasets/`` files (``Electricity_Consumption_data.csv``,
@@ -33,6 +33,7 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.errors import ConflictError, InputDataError
 from energy_forecast.services import csv_formats as fmt
 from energy_forecast.services import import_warnings as warn
+from energy_forecast.services.groups import meters_csv_groups, plan_import_groups
 from energy_forecast.services.hourly_readings import IntakeContext, intake_context, read_readings
 from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
@@ -154,6 +155,7 @@ class _Plan:
     temperatures: list[fmt.ParsedTable] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     warnings: list[warn.ImportWarning] = field(default_factory=list)
+    group_rows: list[tuple[Meter, tuple[str, ...]]] = field(default_factory=list)  # meters.csv: groups
 
 
 def plan_directory_import(
@@ -180,6 +182,7 @@ def plan_directory_import(
     if meters_csv.is_file():
         plan.meters = {m.meter_id: m for m in _parse_meters_csv(meters_csv)}
         explicit = _explicit_zones(meters_csv, list(plan.meters.values()))
+        plan.group_rows = meters_csv_groups(read_csv(meters_csv, meters_csv.name), plan.meters)
         plan.files.append(meters_csv.name)
     ctx = intake_context(store, dict(plan.meters), explicit, timezone, stamps)
     for meter_type, name in LONG_READINGS.items():
@@ -270,9 +273,11 @@ def import_directory(
     plan = plan_directory_import(data_dir, store=store, stamps=stamps, timezone=timezone)
     meters = list(plan.meters.values())
     _check_registry_conflicts(store, meters)
+    groups = plan_import_groups(store, plan.group_rows)  # checked before anything is written
     report = ImportReport(files=plan.files)
     with store.batch():
         _write_plan(store, plan, meters, report)
+    store.put_groups(groups)
     for table in plan.temperatures:
         plan.warnings += warn.naive_stamps(table.naive_as_utc, table.source)
     with_temperature = [*store.temperature_stats()]

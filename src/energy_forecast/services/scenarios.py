@@ -158,13 +158,19 @@ def _loaded(
 
 
 def inputs_paths(
-    inputs: MeterInputs, draws: np.ndarray | None, table: np.ndarray | None, size: int, seed: int
+    inputs: MeterInputs,
+    draws: np.ndarray | None,
+    table: np.ndarray | None,
+    size: int,
+    seed: int,
+    dates: pd.DatetimeIndex | None = None,
 ) -> np.ndarray:
-    """``(S, hours)`` paths of one meter: residual days at ``draws`` (rows of ``table``), else comonotone."""
+    """``(S, hours)`` paths of one meter: residual days at ``draws`` (rows of ``table``, one draw
+    column per UTC date of ``dates``), else its quantiles sampled comonotone within a day."""
     if not len(inputs.index):
         return np.zeros((size, 0))
     if table is not None and draws is not None:
-        return residual_paths(inputs.point, inputs.index, table, draws, inputs.widen)
+        return residual_paths(inputs.point, inputs.index, table, draws, inputs.widen, dates=dates)
     if inputs.quantiles is None or not inputs.levels:
         return np.repeat(inputs.point[None, :], size, axis=0)
     return comonotone_paths(inputs.index, inputs.levels, inputs.quantiles, size, seed)

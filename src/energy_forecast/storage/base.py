@@ -1,6 +1,7 @@
 """The storage ports: the only storage names other layers import.
 
-A ``SeriesStore`` holds the meter registry, the sites, hourly meter readings and hourly site
+A ``SeriesStore`` holds the meter registry, the sites, the groups of meters, hourly meter readings
+and hourly site
 temperatures.
 Implementations (``duckdb_store``, ``influx_store``) pass one contract suite
 (``tests/storage/test_series_store.py``). Their promises:
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from energy_forecast.domain.groups import Group
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.series import SeriesStats
 from energy_forecast.domain.sites import Site
@@ -93,6 +95,18 @@ class SeriesStore(Protocol):
 
     def list_sites(self) -> list[Site]:
         """Every site, sorted by site id."""
+
+    def put_groups(self, groups: list[Group]) -> None:
+        """Create or replace groups in one write; callers validate the whole registry first."""
+
+    def delete_group(self, group_id: str) -> None:
+        """Remove a group (nothing when it does not exist)."""
+
+    def get_group(self, group_id: str) -> Group | None:
+        """The group, or None."""
+
+    def list_groups(self) -> list[Group]:
+        """Every group, sorted by group id."""
 
     def write_forecast(
         self, meter_type: MeterType, meter_id: str, model_version: str, forecast: pd.DataFrame

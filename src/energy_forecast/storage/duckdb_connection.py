@@ -70,6 +70,15 @@ CREATE TABLE IF NOT EXISTS forecast (
 );
 -- Forecast quantiles as a JSON object {"p10": ..}; files made before quantiles get the column.
 ALTER TABLE forecast ADD COLUMN IF NOT EXISTS quantiles VARCHAR;
+-- Groups of meters (domain.groups): member ids ';'-joined (ids are slugs, never holding ';').
+CREATE TABLE IF NOT EXISTS meter_groups (
+    group_id VARCHAR PRIMARY KEY,
+    meter_type VARCHAR NOT NULL,
+    meter_ids VARCHAR NOT NULL,
+    member_groups VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    description VARCHAR NOT NULL
+);
 """
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from energy_forecast.domain.groups import Group, split_ids, validate_group_id
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id, validate_site_id
 from energy_forecast.domain.series import SeriesStats, between, make_series
 from energy_forecast.domain.sites import Site
@@ -28,6 +29,7 @@ from energy_forecast.storage.read_cache import cache_for
 
 _METERS = ("registry", "meters")
 _SITES = ("registry", "sites")
+_GROUPS = ("registry", "groups")
 _Row = TypeVar("_Row", Meter, Site)
 
 
@@ -218,6 +220,45 @@ class DuckDBSeriesStore:
 
     def list_sites(self) -> list[Site]:
         return list(self._registry(_SITES, "sites", Site).values())
+
+    # groups -------------------------------------------------------------------------------------
+    def put_groups(self, groups: list[Group]) -> None:
+        """Create or replace ``groups`` in one transaction (all or nothing)."""
+        rows = [
+            [
+                g.group_id,
+                g.meter_type.value,
+                ";".join(g.meter_ids),
+                ";".join(g.groups),
+                g.source,
+                g.description,
+            ]
+            for g in groups
+        ]
+        with self._writing(_GROUPS), self._db.transaction(), self._db.cursor() as cur:
+            for row in rows:
+                cur.execute("INSERT OR REPLACE INTO meter_groups VALUES (?, ?, ?, ?, ?, ?)", row)
+
+    def delete_group(self, group_id: str) -> None:
+        validate_group_id(group_id)
+        with self._writing(_GROUPS), self._db.cursor() as cur:
+            cur.execute("DELETE FROM meter_groups WHERE group_id = ?", [group_id])
+
+    def get_group(self, group_id: str) -> Group | None:
+        return self._groups().get(validate_group_id(group_id))
+
+    def list_groups(self) -> list[Group]:
+        return list(self._groups().values())
+
+    def _groups(self) -> dict[str, Group]:
+        def read() -> tuple[dict[str, Group], int]:
+            rows = self._db.fetchall("SELECT * FROM meter_groups ORDER BY 1")
+            found = {
+                r[0]: Group(r[0], MeterType(r[1]), split_ids(r[2]), split_ids(r[3]), r[4], r[5]) for r in rows
+            }
+            return found, len(rows)
+
+        return self._cached(_GROUPS, read)  # type: ignore[return-value]
 
     # forecasts ----------------------------------------------------------------------------------
     def write_forecast(

@@ -47,13 +47,14 @@ from energy_forecast.domain.sites import Site
 from energy_forecast.storage import forecast_layout
 from energy_forecast.storage import influx_protocol as lp
 from energy_forecast.storage.influx_client import InfluxHttp
+from energy_forecast.storage.influx_groups import InfluxGroups
 from energy_forecast.storage.influx_temperature_cache import Fingerprint, TemperatureCache, wide
 
 REGISTRY = lp.REGISTRY
 TEMPERATURE = "temperature_data"
 
 
-class InfluxSeriesStore:
+class InfluxSeriesStore(InfluxGroups):
     """SeriesStore on InfluxDB's v1 HTTP API (1.x, and the v1-compatible endpoints of 2.x/3.x)."""
 
     def __init__(

@@ -38,6 +38,7 @@ from energy_forecast.errors import MeterNotFoundError
 from energy_forecast.services.alerts import list_alerts
 from energy_forecast.services.fleet import MeterOverview, fleet_median, fleet_overview, meter_overview
 from energy_forecast.services.fleet_page import STATUS_TEXT, FleetQuery, quality_status, select
+from energy_forecast.services.groups import list_groups
 from energy_forecast.tasks.fleet_health import MeterHealth, meter_health
 from energy_forecast.tasks.publications import PublicationIndex
 
@@ -180,6 +181,7 @@ async def fleet(
         "median_cv_rmse": fleet_median(rows, "cv_rmse_percent"),
         "median_r2": fleet_median(rows, "r2"),
         "refresh": refresh_seconds(refresh),
+        "groups": await run_in_threadpool(list_groups, store),
     }
     return _render(request, "fleet.html", context)
 

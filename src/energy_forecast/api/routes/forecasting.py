@@ -37,6 +37,9 @@ from energy_forecast.services.fleet_model import is_fleet_model
 from energy_forecast.services.forecast_cache import ModelCache, answer_version
 from energy_forecast.services.forecast_points import ForecastPoint
 from energy_forecast.services.forecasting import forecast_meter
+from energy_forecast.services.group_backtest import backtest_group
+from energy_forecast.services.group_forecast import group_points, group_scenarios
+from energy_forecast.services.groups import get_group
 from energy_forecast.services.weather import ProviderTemperature
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
@@ -61,6 +64,9 @@ def forecast(
     tests check the shape).
     """
     weather = ProviderTemperature(store, chain)
+    if body.group_id is not None:  # a group's total: computed from its members' answers each time
+        return Response(_compute_group(body, store, models, cache, weather), media_type="application/json")
+    assert body.meter_id is not None
     version = answer_version(store, models, body.meter_type, body.meter_id, weather)
     key = (body.model_dump_json(), version)
     answer = cache.answers.get(key) if version is not None else None
@@ -81,6 +87,7 @@ def _compute(
     cache: ModelCache,
     weather: ProviderTemperature,
 ) -> bytes:
+    assert body.meter_id is not None
     result = forecast_meter(
         store,
         models,
@@ -106,6 +113,48 @@ def _compute(
         "timezone": result.timezone,
         "generated_at": datetime.now(UTC),
         "notes": result.notes,
+        "location": body.location(),
+    }
+    return to_json(content)
+
+
+def _compute_group(
+    body: ForecastRequest,
+    store: SeriesStore,
+    models: ModelStore,
+    cache: ModelCache,
+    weather: ProviderTemperature,
+) -> bytes:
+    assert body.group_id is not None
+    group = get_group(store, body.group_id).group
+    if group.meter_type != body.meter_type:
+        raise NotFoundError(
+            f"group {body.group_id!r} is {group.meter_type.value}, not {body.meter_type.value}"
+        )
+    answer = group_scenarios(
+        store, models, group_id=body.group_id, start=body.start_date, end=body.end_date,
+        cache=cache, weather=weather,
+    )  # fmt: skip
+    points = group_points(answer, cache.levels, body.frequency)
+    scenarios = answer.scenarios
+    content = {
+        "forecast_data": [_point_content(p) for p in points],
+        "meter_id": None,
+        "group_id": answer.group_id,
+        "members": scenarios.members,
+        "fallbacks": scenarios.fallbacks,
+        "member_models": answer.member_models,
+        "meter_type": answer.meter_type.value,
+        "frequency": body.frequency,
+        "model_version": None,
+        "model": "group",
+        "substituted": scenarios.fallbacks > 0,
+        "substitution_reason": answer.notes[-1] if scenarios.fallbacks else None,
+        "temperature_source": "none",
+        "last_reading": answer.last_reading.to_pydatetime(),
+        "timezone": answer.timezone,
+        "generated_at": datetime.now(UTC),
+        "notes": [f"scenarios: {scenarios.dependence}", *answer.notes],
         "location": body.location(),
     }
     return to_json(content)
@@ -230,6 +279,19 @@ def backtest(
             f"days x horizon_hours = {body.days * body.horizon_hours} records, over the limit of {limit} "
             "records per backtest (EF_LIMITS__BACKTEST_MAX_POINTS); ask for fewer days or a shorter horizon"
         )
+    if body.group_id is not None:
+        return BacktestPublic(
+            **backtest_group(
+                store,
+                model_store=models,
+                group_id=body.group_id,
+                meter_type=body.meter_type,
+                horizon_hours=body.horizon_hours,
+                days=body.days,
+                levels=cache.levels,
+            )
+        )
+    assert body.meter_id is not None
     return BacktestPublic(
         **backtest_meter(
             store,

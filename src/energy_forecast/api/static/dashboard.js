@@ -311,7 +311,9 @@
       ? `Forecast ${totals.quantity} ${totalText} (${unit} over each hour)`
       : `Forecast total ${totalText}`;
     const model =
-      result.model === "global"
+      result.model === "group"
+        ? `the sum of ${result.members} members' forecasts (${result.fallbacks} on their fallback)`
+        : result.model === "global"
         ? "the global model of its type (a new meter)"
         : result.model_version
           ? `model v${result.model_version}${result.model === "ensemble" ? " in the ensemble (with the global model and a baseline)" : ""}`
@@ -336,7 +338,7 @@
     const horizonDays = Number(document.getElementById("horizon-days").value);
     const last = Date.parse(page.last_reading);
     const body = {
-      meter_id: page.meter_id,
+      ...(page.group_id ? { group_id: page.group_id } : { meter_id: page.meter_id }),
       meter_type: page.meter_type,
       start_date: new Date(last - (historyDays * 24 - 1) * HOUR_MS).toISOString(),
       end_date: new Date(last + horizonDays * 24 * HOUR_MS).toISOString(),
@@ -432,6 +434,12 @@
   }
 
   // --- pages --------------------------------------------------------------------------------------
+
+  function groupPage(page) {
+    const state = { chart: null };
+    loadChart(page, state);
+    document.getElementById("chart-controls").addEventListener("change", () => loadChart(page, state));
+  }
 
   function meterPage(page) {
     const state = { chart: null };
@@ -669,6 +677,7 @@
   function start() {
     const page = pageData();
     if (page && page.meter_id) meterPage(page);
+    else if (page && page.group_id) groupPage(page);
     else if (page && page.task_id) taskPage(page);
     const tasks = document.getElementById("active-tasks");
     if (tasks) activeTasks(tasks);

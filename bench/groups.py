@@ -1,0 +1,106 @@
+"""Group backtests on the development data: the Cambridge site and the water network.
+
+Imports ``--data-dir`` into a throw-away DuckDB store (the import makes ``site-<site_id>`` for
+every site with two meters or more of a type), then runs the product's group backtest
+(``services.group_backtest.backtest_group``: members' day-ahead rolling-origin backtests on the
+same origins, summed; quantiles of the total from the members' joint hold-out residual days,
+all before the first origin) and prints per group: members, CV(RMSE) of the total and of the
+best summed baseline, their ratio, and the observed coverage of P10, P90 and the P10-P90 band,
+beside the coverage of the members' P10/P90 simply added up. Without ``--fleet`` no global
+member is trained (each member's ensemble is its own model and its best seasonal naive). A
+bench, not a test:
+
+    nice -n 10 .venv/bin/python -P bench/groups.py [--data-dir ../shared/data] [--days 28]
+        [--groups site-ucam_bedford,site-bwdf_it] [--size 500] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from energy_forecast.services.group_backtest import backtest_group
+from energy_forecast.services.ingestion import import_directory
+from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
+
+ZONES = {
+    "tetouan_ma": "Africa/Casablanca",
+    "polito_it": "Europe/Rome",
+    "bwdf_it": "Europe/Rome",
+    "ucam_bedford": "Europe/London",
+}
+DEFAULT_GROUPS = "site-ucam_bedford,site-bwdf_it"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
+    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--groups", default=DEFAULT_GROUPS)
+    parser.add_argument("--size", type=int, default=500)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    print(f"load: {os.getloadavg()[0]:.1f} (1 min)", flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBSeriesStore(Path(tmp) / "bench.duckdb")
+        import_directory(store, args.data_dir)
+        store.upsert_meters(
+            [replace(m, timezone=ZONES.get(m.site_id, m.timezone)) for m in store.list_meters()]
+        )
+        for group_id in args.groups.split(","):
+            group = store.get_group(group_id)
+            if group is None:
+                print(
+                    f"{group_id}: no such group (known: {', '.join(g.group_id for g in store.list_groups())})"
+                )
+                return 1
+            started = time.perf_counter()
+            result = backtest_group(
+                store, group_id=group_id, meter_type=group.meter_type, days=args.days, size=args.size
+            )
+            summary = result["summary"]
+            summary["seconds"] = round(time.perf_counter() - started, 1)
+            results[group_id] = summary
+            _print(summary)
+        store.close()
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _print(s: dict) -> None:
+    model, naive = s["model"], s["summed_member_quantiles"]
+    best = s["baselines"][s["best_baseline"]]["cv_rmse_percent"] if s["best_baseline"] else None
+    print(
+        f"{s['group_id']} ({s['meter_type']}, {s['members']} meters, {s['fallbacks']} on fallback, "
+        f"{s['members_with_residual_days']} with residual days; {s['days']} days "
+        f"{s['first_origin'][:10]}..{s['last_origin'][:10]}; {s['seconds']} s)"
+    )
+    print(
+        f"  CV(RMSE) total {model['cv_rmse_percent']:.2f} %, best summed baseline ({s['best_baseline']}) "
+        f"{best:.2f} %, ratio {s['cv_rmse_ratio_to_best_baseline']:.3f}"
+    )
+    print(
+        f"  joint scenarios:        P10 {model['coverage_p10_percent']:.1f} %, "
+        f"P90 {model['coverage_p90_percent']:.1f} %, P10-P90 {s['band_coverage_percent']:.1f} %; "
+        f"CRPS {model['crps']:.2f}, rCRPS {model['rcrps']:.4f}"
+    )
+    print(
+        f"  members' P10/P90 added: P10 {naive['coverage_p10_percent']:.1f} %, "
+        f"P90 {naive['coverage_p90_percent']:.1f} %, P10-P90 {naive['band_coverage_percent']:.1f} %",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
