@@ -144,3 +144,27 @@ def test_meter_page_has_the_peak_and_cost_card(client: TestClient) -> None:
     assert 'id="cost-table"' in page.text
     script = client.get("/static/dashboard.js").text
     assert '"/peaks/"' in script and '"/cost/"' in script
+
+
+def test_a_group_has_peaks_and_a_cost_from_its_joint_scenarios(client: TestClient) -> None:
+    assert client.put(
+        "/groups/site", json={"meter_type": "electricity", "meter_ids": ["b1"]}
+    ).status_code in (200, 201)
+
+    peaks = client.post("/peaks/", json={"group_id": "site", "meter_type": "electricity"}).json()
+
+    assert peaks["group_id"] == "site" and peaks["model"] == "group"
+    assert peaks["scenarios"]["members"] == 1 and peaks["timezone"] == "Europe/London"
+    [month] = peaks["peaks"]
+    assert month["period"] == "2024-03" and month["observed"]["peak"] == pytest.approx(
+        READINGS["2024-03-01":].max()
+    )
+    assert client.put("/tariffs/site-tou", json=TARIFF).status_code == 201
+    attached = client.put("/tariffs/site-tou/attach", json={"group_id": "site"}).json()
+    assert attached["attached_to"] == ["group:site"]
+    cost = client.post("/cost/", json={"group_id": "site", "meter_type": "electricity"})
+    assert cost.status_code == 200, cost.text
+    assert cost.json()["tariff_id"] == "site-tou" and cost.json()["hours"]["observed"] == 240
+    wrong = client.post("/peaks/", json={"group_id": "site", "meter_type": "water"})
+    assert wrong.status_code == 404 and "not water" in wrong.text
+    assert client.post("/peaks/", json={"group_id": "nosuch", "meter_type": "water"}).status_code == 404

@@ -19,10 +19,15 @@ from energy_forecast.features.grid import HOUR
 from energy_forecast.ml.scenarios import Scenarios
 from energy_forecast.services.forecast_cache import ModelCache
 from energy_forecast.services.forecasting import MAX_HORIZON, FutureTemperature
+from energy_forecast.services.group_forecast import group_scenarios
+from energy_forecast.services.groups import get_group
 from energy_forecast.services.scenarios import meter_scenarios
 from energy_forecast.storage.base import ModelStore, SeriesStore
 
 SCENARIOS = 200
+HISTORY = pd.Timedelta(
+    days=62
+)  # a group's totals read back: this month and the last, for the default threshold
 # (start, end) UTC, both inclusive -> scenarios over the forecast hours inside.
 ScenarioSource = Callable[[pd.Timestamp, pd.Timestamp], Scenarios]
 
@@ -125,4 +130,64 @@ def subject_for(
         return meter_subject(
             store, model_store, meter_id=meter_id, meter_type=meter_type, cache=cache, weather=weather
         )
-    raise NotFoundError(f"group {group_id!r} does not exist")
+    return group_subject(
+        store, model_store, group_id=str(group_id), meter_type=meter_type, cache=cache, weather=weather
+    )
+
+
+def group_subject(
+    store: SeriesStore,
+    model_store: ModelStore,
+    *,
+    group_id: str,
+    meter_type: MeterType | str,
+    cache: ModelCache | None = None,
+    weather: FutureTemperature | None = None,
+    size: int = SCENARIOS,
+) -> Subject:
+    """A group: its hourly totals (hours where every member has a reading) and the joint scenarios
+    of its total (``services.group_forecast``), starting after its earliest member's last reading.
+
+    Raises:
+        NotFoundError: no such group, or one of the other type.
+        NoDataFoundError: none of its meters has readings.
+    """
+    meter_type = MeterType(meter_type)
+    view = get_group(store, group_id)
+    if view.group.meter_type != meter_type:
+        kind = view.group.meter_type.value
+        raise NotFoundError(f"group {group_id!r} is a group of {kind} meters, not {meter_type.value}")
+    stats = store.readings_stats(meter_type, list(view.members))
+    lasts = [s.last for s in stats.values() if s is not None and s.last is not None]
+    if not lasts:
+        raise NoDataFoundError(f"none of the meters of group {group_id!r} has readings; import them first")
+    last = pd.Timestamp(min(lasts))
+    known = group_scenarios(
+        store,
+        model_store,
+        group_id=group_id,
+        start=last - HISTORY,
+        end=last,
+        size=1,
+        cache=cache,
+        weather=weather,
+    )  # the totals so far; no forecast hours in this window
+
+    def draw(start: pd.Timestamp, end: pd.Timestamp) -> Scenarios:
+        return group_scenarios(
+            store,
+            model_store,
+            group_id=group_id,
+            start=start,
+            end=end,
+            size=size,
+            cache=cache,
+            weather=weather,
+        ).scenarios
+
+    sites = {m.site_id for m in store.list_meters() if m.meter_id in set(view.members)}
+    site = sites.pop() if len(sites) == 1 else None
+    unit = known.scenarios.unit
+    return Subject(
+        "group", group_id, meter_type, known.timezone, unit, site, known.history, draw, known.last_reading
+    )
