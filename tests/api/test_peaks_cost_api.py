@@ -168,3 +168,10 @@ def test_a_group_has_peaks_and_a_cost_from_its_joint_scenarios(client: TestClien
     wrong = client.post("/peaks/", json={"group_id": "site", "meter_type": "water"})
     assert wrong.status_code == 404 and "not water" in wrong.text
     assert client.post("/peaks/", json={"group_id": "nosuch", "meter_type": "water"}).status_code == 404
+
+
+def test_group_page_has_the_peak_and_cost_card(client: TestClient) -> None:
+    client.put("/groups/site", json={"meter_type": "electricity", "meter_ids": ["b1"]})
+    page = client.get("/dashboard/groups/site")
+    assert page.status_code == 200
+    assert 'id="peak-cost" data-group-id="site" data-meter-type="electricity"' in page.text
