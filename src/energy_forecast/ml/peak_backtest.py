@@ -27,6 +27,7 @@ from energy_forecast.ml.blend import DEFAULT_PRIOR, BlendWeights, ensemble_holdo
 from energy_forecast.ml.fleet import FleetModel
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.forecasting import block_widening
+from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.peak_scores import PeakOutcome, day_outcome, first_full_day, peak_scores
 from energy_forecast.ml.peaks import month_to_date_peak, period_labels
 from energy_forecast.ml.residual_days import (
@@ -58,18 +59,19 @@ class PeakBacktest:
 
 
 def _residual_table(
-    result_training_holdout: pd.DataFrame | None,
+    holdout: pd.DataFrame | None,
     train: pd.Series,
     temperature: pd.Series | None,
-    fleet_model: object,
+    fleet_model: ForecastModel | None,
     blend: dict[str, float | str | int] | None,
 ) -> np.ndarray | None:
-    """``(days, 24)`` out-of-sample residuals of the answering forecaster, or None."""
-    frame = result_training_holdout
+    """``(days, 24)`` out-of-sample residuals of the answering forecaster (the ensemble's when it
+    blends, as training keeps them for serving), or None."""
+    frame = holdout
     if frame is None:
         return None
     if blend is not None:
-        frame = ensemble_holdout(frame, train, temperature, fleet_model, BlendWeights.from_dict(dict(blend)))  # type: ignore[arg-type]
+        frame = ensemble_holdout(frame, train, temperature, fleet_model, BlendWeights.from_dict(dict(blend)))
     days = ResidualDays.from_holdout(pd.DatetimeIndex(frame.index), frame["actual"], frame["forecast"])
     if days is None:
         return None
