@@ -153,27 +153,43 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meter_id:<16} skipped: {exc.message}")
             continue
         by_site.setdefault(site, []).append(result)
+        if args.json:  # after every meter, so an interrupted run keeps what it measured
+            write_json(args.json, by_site, consumption, zones)
         print(row(f"{meter_id[:12]} mtd", result.scores["month_to_date"]))
         print(row(f"{meter_id[:12]} fix", result.scores["fixed"], naive_pooled([result], consumption, zones)))
         sys.stdout.flush()
     print("\npooled per site (every scored day of every meter)")
     print(HEADER)
+    for site, results in by_site.items():
+        naive = naive_pooled(results, consumption, zones)
+        for rule in ("month_to_date", "fixed"):
+            pooled = peak_scores([o for r in results for o in r.outcomes[rule]])
+            print(row(f"{site[:11]} {rule[:3]}", pooled, naive if rule == "fixed" else None))
+    print(f"\n{sum(len(r) for r in by_site.values())} meters in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        write_json(args.json, by_site, consumption, zones)
+    return 0
+
+
+def write_json(
+    path: Path,
+    by_site: dict[str, list[PeakBacktest]],
+    consumption: dict[str, pd.Series],
+    zones: dict[str, str],
+) -> None:
+    """Every scored day per meter and rule, and the pooled scores per site, as JSON."""
     summary = {}
     for site, results in by_site.items():
         naive = naive_pooled(results, consumption, zones)
         for rule in ("month_to_date", "fixed"):
             pooled = peak_scores([o for r in results for o in r.outcomes[rule]])
             summary[f"{site}:{rule}"] = pooled | {"naive": naive, "meters": len(results)}
-            print(row(f"{site[:11]} {rule[:3]}", pooled, naive if rule == "fixed" else None))
-    print(f"\n{sum(len(r) for r in by_site.values())} meters in {time.perf_counter() - started:.0f} s")
-    if args.json:
-        records = {
-            r.meter_id: {rule: outcome_records(found) for rule, found in r.outcomes.items()}
-            for results in by_site.values()
-            for r in results
-        }
-        args.json.write_text(json.dumps({"summary": summary, "days": records}, indent=1, default=str))
-    return 0
+    records = {
+        r.meter_id: {rule: outcome_records(found) for rule, found in r.outcomes.items()}
+        for results in by_site.values()
+        for r in results
+    }
+    path.write_text(json.dumps({"summary": summary, "days": records}, indent=1, default=str))
 
 
 def pool(files: list[Path], meters: pd.DataFrame) -> int:
