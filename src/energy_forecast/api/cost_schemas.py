@@ -29,9 +29,12 @@ EXAMPLE_TARIFF: dict[str, Any] = {
 
 # "Exactly one of meter_id and group_id", stated in the schema too, so clients and generated
 # requests know it before the validator says it.
-def _given(*names: str) -> dict[str, Any]:
-    """JSON Schema: every one of ``names`` is present and not null."""
-    return {"required": list(names), "properties": {name: {"not": {"type": "null"}} for name in names}}
+def _given(*names: str, without: str | None = None) -> dict[str, Any]:
+    """JSON Schema: every one of ``names`` is present and not null (and ``without`` absent or null)."""
+    properties: dict[str, Any] = {name: {"not": {"type": "null"}} for name in names}
+    if without is not None:
+        properties[without] = {"type": "null"}
+    return {"required": list(names), "properties": properties}
 
 
 ONE_SUBJECT: dict[str, Any] = {"oneOf": [_given("meter_id"), _given("group_id")]}
@@ -94,7 +97,12 @@ class TariffSubject(BaseModel):
 
     model_config = {
         "extra": "forbid",
-        "json_schema_extra": {"oneOf": [_given("meter_id", "meter_type"), _given("group_id")]},
+        "json_schema_extra": {
+            "oneOf": [
+                _given("meter_id", "meter_type", without="group_id"),
+                _given("group_id", without="meter_id"),
+            ]
+        },
     }
 
     meter_id: MeterId | None = None
