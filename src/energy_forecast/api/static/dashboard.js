@@ -625,6 +625,12 @@
     const body = { ...subject, meter_type: data.meterType };
     const peakText = document.getElementById("peak-summary");
     const costText = document.getElementById("cost-summary");
+    const page = pageData();
+    if (!page || !page.last_reading) {
+      peakText.textContent = "No readings yet: the peak and cost forecasts start from the readings.";
+      costText.textContent = "";
+      return;
+    }
     try {
       const answer = await api("/peaks/", { method: "POST", body: JSON.stringify({ ...body, period: "month" }) });
       const month = answer.peaks[0];
@@ -646,8 +652,17 @@
     } catch (error) {
       peakText.textContent = `No peak forecast: ${error.message}`;
     }
+    // Ask for a cost only under an attached tariff (the list says which): no request that must fail.
+    const key = data.groupId ? `group:${data.groupId}` : `meter:${data.meterType}:${data.meterId}`;
     try {
-      const cost = await api("/cost/", { method: "POST", body: JSON.stringify(body) });
+      const listed = await api("/tariffs/");
+      const tariff = listed.tariffs.find((t) => t.attached_to.includes(key));
+      if (!tariff) {
+        costText.textContent =
+          "No tariff attached: store one with PUT /tariffs/{id} and attach it with PUT /tariffs/{id}/attach.";
+        return;
+      }
+      const cost = await api("/cost/", { method: "POST", body: JSON.stringify({ ...body, tariff_id: tariff.id }) });
       const money = (v) => `${amount(v, 0)} ${cost.currency}`.trim();
       document.getElementById("cost-p50").textContent = money(cost.total.p50);
       const rows = document.querySelector("#cost-table tbody");
@@ -668,9 +683,7 @@
         `${cost.hours.forecast} forecast; so far ${money(cost.so_far.energy + cost.so_far.demand)}.` +
         (drivers ? ` Hours most likely to set the demand charge: ${drivers}.` : "");
     } catch (error) {
-      costText.textContent = /no tariff attached/.test(error.message)
-        ? "No tariff attached: store one with PUT /tariffs/{id} and attach it with PUT /tariffs/{id}/attach."
-        : `No cost forecast: ${error.message}`;
+      costText.textContent = `No cost forecast: ${error.message}`;
     }
   }
 
