@@ -81,6 +81,15 @@ INTENDED: dict[tuple[str, str], str] = {
     ("DataQualityError", ""): "the stored readings cannot support a model (a data state)",
     ("InputDataError", "no meter has a trained model"): "a fleet test or publication needs trained models",
     ("InputDataError", "must be after start"): "a relation between two fields",
+    (
+        "InputDataError",
+        "tariff: ",
+    ): "a tariff's rules are checked together (every hour priced, blocks rising)",
+    ("InputDataError", "has no tariff attached"): "which tariff a meter or group has is stored state",
+    (
+        "InputDataError",
+        "no readings this month or last",
+    ): "the default threshold is read from stored readings",
     ("InputDataError", "no CSV file in the upload"): "which files a bulk import holds is not in its schema",
     (
         "InputDataError",

@@ -38,6 +38,8 @@ from energy_forecast.api.routes import (
     weather,
 )
 from energy_forecast.api.routes import metrics as metrics_route
+from energy_forecast.api.routes import peaks as peaks_route
+from energy_forecast.api.routes import tariffs as tariffs_route
 from energy_forecast.api.routes import tasks as tasks_route
 from energy_forecast.api.routes.dashboard import locked_page, static_files
 from energy_forecast.api.routes.dashboard import router as dashboard_router
@@ -199,6 +201,8 @@ def create_app(
     app.include_router(tasks_route.router)
     app.include_router(metrics_route.router)
     app.include_router(alerts_route.router)
+    app.include_router(peaks_route.router)
+    app.include_router(tariffs_route.router)
     app.include_router(groups.router)
     app.include_router(group_pages.router)
     app.include_router(dashboard_router)

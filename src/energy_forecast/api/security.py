@@ -55,7 +55,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that compute an answer from stored data and change nothing. Not /temperature/series/:
 # it calls the weather providers (spending the quota) and stores what they return. Not
 # /test_model/all_models/: it queues a task per meter of the fleet (work, so write scope).
-READ_ONLY_POSTS = frozenset({"/forecast/", "/test_model/", "/backtest/"})
+READ_ONLY_POSTS = frozenset({"/forecast/", "/test_model/", "/backtest/", "/peaks/", "/cost/"})
 HOW_TO_CREATE = (
     "create one with `energy-forecast apikey create --name NAME --scope read` "
     "(add --scope write to change data)"

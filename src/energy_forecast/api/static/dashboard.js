@@ -605,6 +605,88 @@
     }
   }
 
+  // --- Monthly peak and cost: POST /peaks/ and POST /cost/ (the attached tariff) ------------------
+
+  function amount(value, digits = 1) {
+    return value == null ? "–" : value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  }
+
+  function share(value) {
+    return value == null ? "–" : `${Math.round(value * 100)} %`;
+  }
+
+  function localHour(hour) {
+    return hour ? hour.local.slice(0, 16).replace("T", " ") : "–";
+  }
+
+  async function peakCost(section) {
+    const data = section.dataset;
+    const subject = data.groupId ? { group_id: data.groupId } : { meter_id: data.meterId };
+    const body = { ...subject, meter_type: data.meterType };
+    const peakText = document.getElementById("peak-summary");
+    const costText = document.getElementById("cost-summary");
+    const page = pageData();
+    if (!page || !page.last_reading) {
+      peakText.textContent = "No readings yet: the peak and cost forecasts start from the readings.";
+      costText.textContent = "";
+      return;
+    }
+    try {
+      const answer = await api("/peaks/", { method: "POST", body: JSON.stringify({ ...body, period: "month" }) });
+      const month = answer.peaks[0];
+      const q = month.quantiles;
+      const unit = answer.unit || "";
+      const next = answer.days.find((d) => d.observed_max == null) || answer.days[0];
+      document.getElementById("peak-p50").textContent = `${amount(q.p50)} ${unit}`;
+      document.getElementById("peak-hour").textContent = localHour(month.likely_hour);
+      document.getElementById("peak-next").textContent = next ? share(next.new_monthly_peak_probability) : "–";
+      document.getElementById("peak-next-day").textContent = next ? next.day : "";
+      peakText.textContent =
+        `Peak of ${month.period}: P10 ${amount(q.p10)} – P90 ${amount(q.p90)} ${unit}` +
+        (month.observed.peak != null
+          ? `; so far ${amount(month.observed.peak)} ${unit} at ${localHour(month.observed.at)}, ` +
+            `still the peak in ${share(month.observed_peak_stands_probability)} of scenarios`
+          : "") +
+        `. Most likely hour ${localHour(month.likely_hour)} (${share(month.hours[0].probability)} of ` +
+        `${answer.scenarios.size} scenarios from the ${answer.model} forecast).`;
+    } catch (error) {
+      peakText.textContent = `No peak forecast: ${error.message}`;
+    }
+    // Ask for a cost only under an attached tariff (the list says which): no request that must fail.
+    const key = data.groupId ? `group:${data.groupId}` : `meter:${data.meterType}:${data.meterId}`;
+    try {
+      const listed = await api("/tariffs/");
+      const tariff = listed.tariffs.find((t) => t.attached_to.includes(key));
+      if (!tariff) {
+        costText.textContent =
+          "No tariff attached: store one with PUT /tariffs/{id} and attach it with PUT /tariffs/{id}/attach.";
+        return;
+      }
+      const cost = await api("/cost/", { method: "POST", body: JSON.stringify({ ...body, tariff_id: tariff.id }) });
+      const money = (v) => `${amount(v, 0)} ${cost.currency}`.trim();
+      document.getElementById("cost-p50").textContent = money(cost.total.p50);
+      const rows = document.querySelector("#cost-table tbody");
+      rows.replaceChildren();
+      for (const [name, values] of [...Object.entries(cost.components), ["total", cost.total]]) {
+        const row = rows.insertRow();
+        row.insertCell().textContent = name;
+        for (const key of ["p10", "p50", "p90"]) {
+          const cell = row.insertCell();
+          cell.className = "num";
+          cell.textContent = money(values[key]);
+        }
+      }
+      document.getElementById("cost-table").hidden = false;
+      const drivers = cost.demand_hours.map((h) => `${localHour(h)} (${share(h.probability)})`).join(", ");
+      costText.textContent =
+        `Tariff ${cost.tariff_id || "given"}, billing month ${cost.period}: ${cost.hours.observed} hours read, ` +
+        `${cost.hours.forecast} forecast; so far ${money(cost.so_far.energy + cost.so_far.demand)}.` +
+        (drivers ? ` Hours most likely to set the demand charge: ${drivers}.` : "");
+    } catch (error) {
+      costText.textContent = `No cost forecast: ${error.message}`;
+    }
+  }
+
   function start() {
     const page = pageData();
     if (page && page.meter_id) meterPage(page);
@@ -614,6 +696,8 @@
     if (tasks) activeTasks(tasks);
     const accuracy = document.getElementById("fleet-accuracy");
     if (accuracy) fleetAccuracy(accuracy);
+    const outlook = document.getElementById("peak-cost");
+    if (outlook) peakCost(outlook);
   }
 
   // A page opened without a key answers 401 with no data (the "locked page"): fetch the same URL
