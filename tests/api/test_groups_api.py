@@ -126,7 +126,9 @@ def test_the_cli_lists_and_shows_groups(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_the_dashboard_lists_groups_and_shows_a_group_page(client: TestClient) -> None:
-    client.put("/groups/north", json={"meter_type": "electricity", "meter_ids": ["a", "b"], "description": "N"})
+    client.put(
+        "/groups/north", json={"meter_type": "electricity", "meter_ids": ["a", "b"], "description": "N"}
+    )
     fleet = client.get("/")
     assert fleet.status_code == 200 and 'href="/dashboard/groups/north"' in fleet.text
     page = client.get("/dashboard/groups/north")

@@ -30,17 +30,23 @@ def test_a_holdout_keeps_its_last_days_on_a_grid_and_survives_the_bundle_round_t
     assert record is not None
     assert record.start == pd.Timestamp("2024-01-14T00:00Z")  # the last 28 UTC days
     back = ResidualDays.from_dict(record.to_dict())
-    dates, table = back.matrix()
+    dates, table = back.matrix(centred=False)
     assert len(dates) == 27  # the last day is cut at 05:00 by the readings' end
     assert table.shape == (27, 24) and np.allclose(table, 1.5)
+    assert np.allclose(back.matrix()[1], 0.0)  # centred: the hold-out's bias is not carried over
 
 
-def test_days_with_a_missing_hour_are_left_out_of_the_matrix() -> None:
-    index = _hours("2024-01-01", 24 * 3).delete(30)  # one hour of the second day never scored
-    record = ResidualDays.from_holdout(index, np.ones(len(index)), np.zeros(len(index)))
+def test_a_day_missing_a_few_hours_takes_its_mean_there_and_one_missing_many_is_left_out() -> None:
+    index = _hours("2024-01-01", 24 * 3)
+    residual = np.repeat([1.0, 2.0, 3.0], 24)
+    kept = np.ones(len(index), dtype=bool)
+    kept[30] = False  # one hour of the second day never scored
+    kept[48:60] = False  # half of the third day
+    record = ResidualDays.from_holdout(index[kept], residual[kept], np.zeros(kept.sum()))
     assert record is not None
-    dates, _ = record.matrix()
-    assert list(dates.day) == [1, 3]
+    dates, table = record.matrix(centred=False)
+    assert list(dates.day) == [1, 2]
+    assert table[1, 6] == 2.0
 
 
 def test_common_days_aligns_members_on_the_same_calendar_days() -> None:

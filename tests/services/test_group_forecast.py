@@ -17,6 +17,7 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.ml.scenarios import RESIDUAL_DAYS
 from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.group_forecast import group_points, group_scenarios
+from energy_forecast.services.group_publication import publish_groups
 from energy_forecast.services.groups import put_group
 from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
@@ -129,3 +130,17 @@ def test_bad_group_forecast_requests_say_what_to_fix(
 ) -> None:
     response = client.post("/forecast/", json={**body, "start_date": "2024-03-01", "end_date": "2024-03-02"})
     assert response.status_code == status and says in response.text
+
+
+def test_publication_writes_each_groups_total_with_its_quantiles(
+    site: tuple[Path, DuckDBSeriesStore, FileModelStore],
+) -> None:
+    _, store, models = site
+    results = publish_groups(store, models, days=2)
+    assert [(r.meter_id, r.model_version, r.points_written, r.error) for r in results] == [
+        ("site", "group", 48, None)
+    ]
+    written = store.read_forecast(ELEC, "site")
+    assert len(written) == 48 and set(written["model_version"]) == {"group"}
+    assert (written["lower"] <= written["p50"]).all() and (written["p50"] <= written["upper"]).all()
+    assert written.index[0] == pd.Timestamp("2024-03-01T00:00Z")

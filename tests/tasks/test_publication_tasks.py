@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from energy_forecast.domain.meters import Meter, MeterType
+from energy_forecast.services.groups import put_group
 from energy_forecast.services.training import train_meter
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.model_store import FileModelStore
@@ -63,6 +64,29 @@ def test_a_publication_batch_runs_one_task_per_chunk_and_indexes_every_meter(
     assert [r["model_version"] if r else None for r in records] == ["v1", "substituted", "substituted"]
     assert index.freshness(older_than_s=3600).published_meters == 3
     assert len(store.read_forecast(E, "m2")) == 24
+
+
+@pytest.mark.integration
+def test_the_last_chunk_publishes_every_groups_total_when_asked(
+    redis_url: str, stores: tuple[DuckDBSeriesStore, FileModelStore]
+) -> None:
+    store, _ = stores
+    put_group(store, "site", E, ["m0", "m1", "m2"])
+    broker = build_broker(redis_url, **FAST)
+    queue = TaskQueue(broker, declare_actors(broker))
+    worker = start_worker(broker, threads=2, poll_interval=timedelta(milliseconds=100))
+    try:
+        pairs = [(f"m{i}", E) for i in range(3)]
+        batch_id, _ = queue.enqueue_publication(pairs, days=1, chunk_size=2, groups=True)
+        batch = wait_for(lambda: (b := queue.read_batch(batch_id)) and b["done"] and b, timeout=60)
+    finally:
+        stop_worker(worker, timeout=timedelta(seconds=5))
+        broker.close()
+
+    assert [t["details"]["groups"] for t in batch["tasks"]] == [0, 1]
+    assert [t["details"]["failed"] for t in batch["tasks"]] == [0, 0]
+    written = store.read_forecast(E, "site")
+    assert len(written) == 24 and set(written["model_version"]) == {"group"} and "p90" in written
 
 
 @pytest.mark.parametrize(

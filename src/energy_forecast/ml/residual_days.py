@@ -32,7 +32,8 @@ import pandas as pd
 
 HOURS_PER_DAY = 24
 KEEP_DAYS = 28  # residual days a bundle keeps: four of each weekday, ~2.7 kB
-MIN_DAYS = 7  # fewer complete days than this: the comonotone fallback instead
+MIN_DAYS = 7  # fewer usable days than this: the comonotone fallback instead
+MIN_DAY_HOURS = 20  # a residual day with fewer scored hours is left out
 DEFAULT_SIZE = 500
 _DAY = pd.Timedelta(days=1)
 
@@ -80,17 +81,33 @@ class ResidualDays:
             raise ValueError(f"residual record holds {len(values)} hours, says {data['hours']}")
         return cls(pd.Timestamp(data["start"]).tz_convert("UTC"), values)
 
-    def matrix(self) -> tuple[pd.DatetimeIndex, np.ndarray]:
-        """(UTC dates, ``(days, 24)`` residuals) of the complete UTC days only."""
+    def matrix(
+        self, min_hours: int = MIN_DAY_HOURS, centred: bool = True
+    ) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """(UTC dates, ``(days, 24)`` residuals) of the UTC days with ``min_hours`` scored hours.
+
+        A day's few missing hours take the mean of its other hours (the day's level of error), so
+        a meter with scattered gaps keeps its days and the members of a group keep shared ones.
+        ``centred`` subtracts the median residual: the hold-out model's bias (it never saw the
+        newest readings) is not the forecasting refit's, so only the spread and shape of its
+        errors are carried over and the paths' median stays on the point forecast.
+        """
         offset = int((self.start - self.start.floor("D")) / pd.Timedelta(hours=1))
         first = self.start.floor("D")
         padded = np.concatenate([np.full(offset, np.nan), self.values])
         days = -(-len(padded) // HOURS_PER_DAY)
         padded = np.concatenate([padded, np.full(days * HOURS_PER_DAY - len(padded), np.nan)])
         table = padded.reshape(days, HOURS_PER_DAY)
-        complete = np.isfinite(table).all(axis=1)
+        complete = np.isfinite(table).sum(axis=1) >= min_hours
+        table = table[complete]
+        if table.size:
+            with np.errstate(invalid="ignore"):
+                level = np.nanmean(table, axis=1, keepdims=True)
+            table = np.where(np.isfinite(table), table, level)
+            if centred:
+                table = table - float(np.median(table))
         dates = pd.date_range(first, periods=days, freq="D")[complete]
-        return pd.DatetimeIndex(dates), table[complete]
+        return pd.DatetimeIndex(dates), table
 
 
 def common_days(

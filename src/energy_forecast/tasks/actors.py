@@ -31,6 +31,7 @@ from energy_forecast.errors import (
 )
 from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.services.forecasting import ModelCache
+from energy_forecast.services.group_publication import publish_groups
 from energy_forecast.services.publication import publish_chunk
 from energy_forecast.services.retention import apply_retention
 from energy_forecast.tasks.context import get_context
@@ -114,21 +115,29 @@ def evaluate_meter_task(
 def publisher(index: PublicationIndex, cache: ModelCache) -> Callable[..., dict[str, Any]]:
     """The publication actor's function, bound to the broker's Redis (where the index lives)."""
 
-    def publish_forecasts_task(meters: list[list[str]], days: int = 7) -> dict[str, Any]:
-        """Publish forecasts for a chunk of ``[meter_id, meter_type]`` pairs and index them."""
+    def publish_forecasts_task(
+        meters: list[list[str]], days: int = 7, groups: bool = False
+    ) -> dict[str, Any]:
+        """Publish forecasts for a chunk of ``[meter_id, meter_type]`` pairs (and, with ``groups``,
+        every group's total) and index them."""
         store, model_store = get_context().stores()
         chunk = [(validate_meter_id(m), MeterType(t)) for m, t in meters]
-        results = [r.to_dict() for r in publish_chunk(store, model_store, chunk, days=days, cache=cache)]
+        published = publish_chunk(store, model_store, chunk, days=days, cache=cache)
+        totals = publish_groups(store, model_store, days=days, cache=cache) if groups else []
+        results = [r.to_dict() for r in [*published, *totals]]
         index.record(results)
         failed = {r["meter_id"]: r["error"] for r in results if r["error"]}
         details = {
             "kind": "publication",
-            "meters": len(results),
+            "meters": len(published),
+            "groups": len(totals),
             "published": len(results) - len(failed),
             "failed": len(failed),
             "errors": dict(list(failed.items())[:10]),
         }
         message = f"published forecasts of {details['published']} of {len(results)} meters"
+        if totals:
+            message += f" and groups ({len(totals)} groups)"
         return {"status": "success", "message": message, "details": details}
 
     return publish_forecasts_task

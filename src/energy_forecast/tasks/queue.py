@@ -272,9 +272,16 @@ class TaskQueue:
         return status
 
     def enqueue_publication(
-        self, meters: Sequence[tuple[str, MeterType | str]], *, days: int = 7, chunk_size: int = 50
+        self,
+        meters: Sequence[tuple[str, MeterType | str]],
+        *,
+        days: int = 7,
+        chunk_size: int = 50,
+        groups: bool = False,
     ) -> tuple[str, list[str]]:
         """One publication task per chunk of ``chunk_size`` meters; returns (batch_id, task_ids).
+
+        With ``groups`` the last chunk also publishes every group's total (after its meters).
 
         The batch record is the same ``task_batch:{id}`` list as a training batch, so
         ``read_batch`` reads both; ``publication_state`` adds the overall state.
@@ -287,9 +294,10 @@ class TaskQueue:
         with redis_errors("enqueue forecast publication", tls=self.tls):
             for first in range(0, len(pairs), chunk_size):
                 chunk = pairs[first : first + chunk_size]
-                message = self.actors.publish_forecasts.message_with_options(
-                    kwargs={"meters": chunk, "days": days}
-                )
+                kwargs: dict[str, Any] = {"meters": chunk, "days": days}
+                if groups and first + chunk_size >= len(pairs):
+                    kwargs["groups"] = True
+                message = self.actors.publish_forecasts.message_with_options(kwargs=kwargs)
                 details = {"kind": "publication", "batch_id": batch_id, "meters": len(chunk)}
                 pending = TaskProgress(message.message_id, TaskState.PENDING, 0, "Task submitted", details)
                 self.store.write(pending, Guard.CREATE)

@@ -231,7 +231,7 @@ class ScheduleJobs:
                 )
         s = self.schedule
         batch_id, task_ids = self.queue.enqueue_publication(
-            meters, days=s.forecast_days, chunk_size=s.forecast_chunk_size
+            meters, days=s.forecast_days, chunk_size=s.forecast_chunk_size, groups=True
         )
         detail = f"{len(meters)} meters in {len(task_ids)} tasks"
         return JobOutcome(enqueued=len(meters), detail=detail, extra={"batch_id": batch_id})
