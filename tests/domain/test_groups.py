@@ -34,7 +34,11 @@ def test_members_are_reached_through_sub_groups_once_each() -> None:
         ({"g": Group("g", ELEC, ("a", "w"))}, "meter 'w' is\nwater"),
         ({"g": Group("g", ELEC, (), ("missing",))}, "group 'missing' does not exist"),
         ({"g": Group("g", ELEC, ()), "h": Group("h", ELEC, ("a",))}, "has no members"),
-        ({"g": Group("g", ELEC, ("a",), ("w",)), "w": Group("w", WATER, ("w",))}, "its group 'w' is water"),
+        (
+            {"g": Group("g", ELEC, ("a",), ("wg",)), "wg": Group("wg", WATER, ("w",))},
+            "its group 'wg' is water",
+        ),
+        ({"a": Group("a", ELEC, ("b",))}, "group id 'a' is already a meter's id"),
         (
             {"x": Group("x", ELEC, ("a",), ("y",)), "y": Group("y", ELEC, ("b",), ("x",))},
             "cycle (x -> y -> x)",

@@ -77,6 +77,10 @@ def check_groups(groups: Mapping[str, Group], meters: Mapping[str, Meter]) -> No
         InputDataError: naming the group and what to fix.
     """
     for group in groups.values():
+        if group.group_id in meters:  # a group's forecasts are stored under its id, beside meters'
+            raise InputDataError(
+                f"group id {group.group_id!r} is already a meter's id; give the group another id"
+            )
         for meter_id in group.meter_ids:
             meter = meters.get(meter_id)
             if meter is None:
