@@ -90,6 +90,7 @@ INTENDED: dict[tuple[str, str], str] = {
         "InputDataError",
         "no readings this month or last",
     ): "the default threshold is read from stored readings",
+    ("InputDataError", "is already a meter's id"): "whether an id is taken by a meter is stored state",
     ("InputDataError", "no CSV file in the upload"): "which files a bulk import holds is not in its schema",
     (
         "InputDataError",

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from energy_forecast.api.schemas import ONE_SUBJECT
+from energy_forecast.api.schemas import given_fields as _given
 from energy_forecast.domain.meters import SLUG_PATTERN, MeterId, MeterType
 from energy_forecast.services.tariffs import TARIFF_ID_PATTERN
 
@@ -25,19 +27,6 @@ EXAMPLE_TARIFF: dict[str, Any] = {
     "demand_charge_per_kw": 9.5,
     "fixed_per_period": 40.0,
 }
-
-
-# "Exactly one of meter_id and group_id", stated in the schema too, so clients and generated
-# requests know it before the validator says it.
-def _given(*names: str, without: str | None = None) -> dict[str, Any]:
-    """JSON Schema: every one of ``names`` is present and not null (and ``without`` absent or null)."""
-    properties: dict[str, Any] = {name: {"not": {"type": "null"}} for name in names}
-    if without is not None:
-        properties[without] = {"type": "null"}
-    return {"required": list(names), "properties": properties}
-
-
-ONE_SUBJECT: dict[str, Any] = {"oneOf": [_given("meter_id"), _given("group_id")]}
 
 
 class SubjectFields(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from energy_forecast.api.schemas import JsonInt, WindowEnd, WindowStart
+from energy_forecast.api.schemas import ONE_SUBJECT, JsonInt, WindowEnd, WindowStart
 from energy_forecast.domain.meters import MeterId, MeterType
 
 LOCATION_NOTE = (
@@ -45,7 +45,7 @@ class ForecastRequest(LocationFields):
 
     ``group_id`` in place of ``meter_id`` forecasts a group's total (``PUT /groups/{id}``)."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "json_schema_extra": ONE_SUBJECT}
 
     meter_id: MeterId | None = None
     group_id: MeterId | None = Field(default=None, description="a group's id, in place of meter_id")
@@ -174,7 +174,7 @@ class FleetModelTestPublic(BaseModel):
 class BacktestRequest(BaseModel):
     """A meter's backtest, or with ``group_id`` a group total's (members summed, joint quantiles)."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "json_schema_extra": ONE_SUBJECT}
 
     meter_id: MeterId | None = None
     group_id: MeterId | None = Field(default=None, description="a group's id, in place of meter_id")

@@ -294,3 +294,16 @@ class CancelPublic(BaseModel):
     task_id: str
     previous_status: str
     cancel_requested: bool
+
+
+# "Exactly one of meter_id and group_id", stated in the schema too, so clients and generated
+# requests know it before the validator says it.
+def given_fields(*names: str, without: str | None = None) -> dict[str, Any]:
+    """JSON Schema: every one of ``names`` is present and not null (and ``without`` absent or null)."""
+    properties: dict[str, Any] = {name: {"not": {"type": "null"}} for name in names}
+    if without is not None:
+        properties[without] = {"type": "null"}
+    return {"required": list(names), "properties": properties}
+
+
+ONE_SUBJECT: dict[str, Any] = {"oneOf": [given_fields("meter_id"), given_fields("group_id")]}
