@@ -7,7 +7,9 @@ green CI run always means the real servers were exercised.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 # As energy_forecast.cli.main does for the service: OpenMP spin-waiting makes concurrent fits
 # (in-process worker threads) crawl on two cores. Set before any test module loads XGBoost.
@@ -20,8 +22,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import structlog
 
 from energy_forecast.domain.series import make_series
+from energy_forecast.logging import COMPONENT_LEVELS
 from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
@@ -57,6 +61,40 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # No test reaches a real weather service: providers are opted into with local URLs.
     monkeypatch.delenv("OPENWEATHER_API_KEY", raising=False)
     monkeypatch.setenv("EF_WEATHER__PROVIDERS", "[]")
+
+
+_LAZY_PROXY = type(structlog.get_logger("energy_forecast"))  # what get_logger returns, not yet bound
+
+
+@pytest.fixture(autouse=True)
+def _pristine_logging() -> Iterator[None]:
+    """Each test starts with the logging of a fresh process, whatever ran before it.
+
+    A CLI command invoked in-process (``CliRunner``) configures logging as the real command does:
+    structlog bound to the stdlib, a console handler on that test's captured (later closed) stderr,
+    and loggers cached on first use. Left in place, a later test logs into a closed stream, and a
+    test that reads what was logged (capsys, ``capture_logs``) sees nothing or something else.
+    """
+    root = logging.getLogger()
+    root_level = root.level
+    yield
+    structlog.contextvars.clear_contextvars()
+    ours = [h for h in root.handlers if getattr(h, "_energy_forecast", False)]
+    if not ours and not structlog.is_configured():
+        return
+    for handler in ours:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(root_level)
+    for name in (*COMPONENT_LEVELS, "energy_forecast"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    structlog.reset_defaults()
+    # A module-level ``get_logger`` proxy keeps the logger it assembled under the old configuration.
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith(("energy_forecast", "tests")) and module is not None:
+            for value in list(vars(module).values()):
+                if isinstance(value, _LAZY_PROXY):
+                    vars(value).pop("bind", None)
 
 
 @pytest.fixture
