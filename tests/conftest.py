@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 
 # As energy_forecast.cli.main does for the service: OpenMP spin-waiting makes concurrent fits
@@ -104,6 +105,30 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(**overrides)
 
     return make
+
+
+Build = Callable[[Path], None]
+
+
+@pytest.fixture(scope="session")
+def prebuilt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Build, Path], Path]:
+    """``prebuilt(build, into)``: what ``build(folder)`` makes, built once per session, copied into ``into``.
+
+    For expensive starting points that tests only read or change in their own copy (a seeded store
+    with trained models): each test still gets files of its own, the training runs once. ``build``
+    must be a module-level function and write only under the folder it is given (closed stores).
+    """
+    built: dict[Build, Path] = {}
+
+    def copy(build: Build, into: Path) -> Path:
+        if build not in built:
+            folder = tmp_path_factory.mktemp(f"prebuilt-{build.__name__}")
+            build(folder)
+            built[build] = folder
+        shutil.copytree(built[build], into, symlinks=True, dirs_exist_ok=True)
+        return into
+
+    return copy
 
 
 def hourly_series(
