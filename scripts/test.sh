@@ -9,6 +9,9 @@ cd "$REPO"
 
 "$REPO/scripts/bootstrap.sh"
 export PATH="$REPO/.venv/bin:$PATH"
+# Byte-compile the sources once: with PYTHONDONTWRITEBYTECODE set (as on CI) every process the tests
+# start (serve, workers, each CLI command of the tutorials) would otherwise compile them again.
+python -m compileall -q -j 0 src tests >/dev/null
 
 trap '"$REPO/scripts/servers.sh" stop || true' EXIT
 "$REPO/scripts/servers.sh" start

@@ -7,7 +7,10 @@ green CI run always means the real servers were exercised.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import sys
 
 # As energy_forecast.cli.main does for the service: OpenMP spin-waiting makes concurrent fits
 # (in-process worker threads) crawl on two cores. Set before any test module loads XGBoost.
@@ -20,8 +23,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import structlog
 
 from energy_forecast.domain.series import make_series
+from energy_forecast.logging import COMPONENT_LEVELS
 from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
@@ -59,6 +64,40 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EF_WEATHER__PROVIDERS", "[]")
 
 
+_LAZY_PROXY = type(structlog.get_logger("energy_forecast"))  # what get_logger returns, not yet bound
+
+
+@pytest.fixture(autouse=True)
+def _pristine_logging() -> Iterator[None]:
+    """Each test starts with the logging of a fresh process, whatever ran before it.
+
+    A CLI command invoked in-process (``CliRunner``) configures logging as the real command does:
+    structlog bound to the stdlib, a console handler on that test's captured (later closed) stderr,
+    and loggers cached on first use. Left in place, a later test logs into a closed stream, and a
+    test that reads what was logged (capsys, ``capture_logs``) sees nothing or something else.
+    """
+    root = logging.getLogger()
+    root_level = root.level
+    yield
+    structlog.contextvars.clear_contextvars()
+    ours = [h for h in root.handlers if getattr(h, "_energy_forecast", False)]
+    if not ours and not structlog.is_configured():
+        return
+    for handler in ours:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(root_level)
+    for name in (*COMPONENT_LEVELS, "energy_forecast"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    structlog.reset_defaults()
+    # A module-level ``get_logger`` proxy keeps the logger it assembled under the old configuration.
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith(("energy_forecast", "tests")) and module is not None:
+            for value in list(vars(module).values()):
+                if isinstance(value, _LAZY_PROXY):
+                    vars(value).pop("bind", None)
+
+
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
@@ -66,6 +105,30 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(**overrides)
 
     return make
+
+
+Build = Callable[[Path], None]
+
+
+@pytest.fixture(scope="session")
+def prebuilt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Build, Path], Path]:
+    """``prebuilt(build, into)``: what ``build(folder)`` makes, built once per session, copied into ``into``.
+
+    For expensive starting points that tests only read or change in their own copy (a seeded store
+    with trained models): each test still gets files of its own, the training runs once. ``build``
+    must be a module-level function and write only under the folder it is given (closed stores).
+    """
+    built: dict[Build, Path] = {}
+
+    def copy(build: Build, into: Path) -> Path:
+        if build not in built:
+            folder = tmp_path_factory.mktemp(f"prebuilt-{build.__name__}")
+            build(folder)
+            built[build] = folder
+        shutil.copytree(built[build], into, symlinks=True, dirs_exist_ok=True)
+        return into
+
+    return copy
 
 
 def hourly_series(

@@ -260,22 +260,5 @@ def test_a_store_held_by_another_process_is_one_clear_line(home: Path) -> None:
     assert "Could not set lock" not in result.output and "IO Error" not in result.output
 
 
-@pytest.mark.slow
-def test_demo_loads_trains_and_publishes_through_the_running_service(
-    home: Path, service_factory: list[Service]
-) -> None:
-    import httpx
-
-    service = Service(home)
-    service_factory.append(service)
-
-    result = runner.invoke(app, ["demo", "--days", "1"])
-
-    assert result.exit_code == 0, result.output
-    assert "6 of 6 trained" in result.stdout
-    assert "published 1-day forecasts of 6 of 6 meters" in result.stdout
-    assert result.stdout.strip().endswith(f"dashboard: {service.record['url']}/")
-    latest = httpx.get(f"{service.record['url']}/forecasts/electricity/tetouan_zone1/latest", timeout=30)
-    assert latest.status_code == 200 and len(latest.json()["points"]) == 24
-    page = httpx.get(f"{service.record['url']}/", timeout=30)
-    assert page.status_code == 200 and "tetouan_zone1" in page.text
+# `energy-forecast demo` through a running service (trains and publishes all six sample meters): the
+# first-hour tutorial runs exactly that, and tests/docs/test_tutorials.py checks what it prints.

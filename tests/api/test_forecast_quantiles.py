@@ -12,35 +12,35 @@ from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
 from energy_forecast.api.forecast_schemas import ForecastPublic
-from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import ConfigurationError
-from energy_forecast.services.training import train_meter
 from energy_forecast.settings import Settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
-from energy_forecast.storage.model_store import FileModelStore
-from tests.services.test_forecasting import seed_meter
+from tests.services.test_forecasting import b1_trained_beside_raw
 
 FUTURE = {"meter_id": "b1", "meter_type": "electricity", "start_date": "2024-03-01", "end_date": "2024-03-07"}
 
 
-def _client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+def _client(settings: Settings, tmp_path: Path, prebuilt: Callable[..., Path]) -> Iterator[TestClient]:
+    prebuilt(b1_trained_beside_raw, tmp_path)
+    assert settings.models_dir == tmp_path / "home" / "models"
     store = DuckDBSeriesStore(tmp_path / "s.duckdb")
-    seed_meter(store, "b1")
-    seed_meter(store, "raw")
-    train_meter(store, FileModelStore(settings.models_dir), meter_id="b1", meter_type=MeterType.ELECTRICITY)
     with TestClient(create_app(settings, store=store, start_tasks=False)) as test_client:
         yield test_client
     store.close()
 
 
 @pytest.fixture
-def client(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[TestClient]:
-    yield from _client(settings_factory(), tmp_path)
+def client(
+    settings_factory: Callable[..., Settings], tmp_path: Path, prebuilt: Callable[..., Path]
+) -> Iterator[TestClient]:
+    yield from _client(settings_factory(), tmp_path, prebuilt)
 
 
 @pytest.fixture
-def wide_client(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[TestClient]:
-    yield from _client(settings_factory(forecast_quantiles="0.975, 0.025,0.5"), tmp_path)
+def wide_client(
+    settings_factory: Callable[..., Settings], tmp_path: Path, prebuilt: Callable[..., Path]
+) -> Iterator[TestClient]:
+    yield from _client(settings_factory(forecast_quantiles="0.975, 0.025,0.5"), tmp_path, prebuilt)
 
 
 def _ordered(values: list[float]) -> bool:

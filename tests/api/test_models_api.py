@@ -17,14 +17,26 @@ from energy_forecast.storage.model_store import FileModelStore
 from tests.services.test_forecasting import seed_meter
 
 
+def trained_twice(folder: Path) -> None:
+    """Meter b1 with two trained versions: ``s.duckdb`` and the home's ``models``."""
+    store = DuckDBSeriesStore(folder / "s.duckdb")
+    try:
+        seed_meter(store, "b1")
+        models = FileModelStore(folder / "home" / "models")
+        for _ in range(2):
+            train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY)
+    finally:
+        store.close()
+
+
 @pytest.fixture
-def client(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[TestClient]:
+def client(
+    settings_factory: Callable[..., Settings], tmp_path: Path, prebuilt: Callable[..., Path]
+) -> Iterator[TestClient]:
+    prebuilt(trained_twice, tmp_path)
     settings = settings_factory()
+    assert settings.models_dir == tmp_path / "home" / "models"
     store = DuckDBSeriesStore(tmp_path / "s.duckdb")
-    seed_meter(store, "b1")
-    models = FileModelStore(settings.models_dir)
-    for _ in range(2):
-        train_meter(store, models, meter_id="b1", meter_type=MeterType.ELECTRICITY)
     with TestClient(create_app(settings, store=store, start_tasks=False)) as test_client:
         yield test_client
     store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +46,35 @@ def stores(tmp_path: Path) -> Iterator[tuple[DuckDBSeriesStore, FileModelStore]]
     store.close()
 
 
+def seeded_and_trained(folder: Path) -> None:
+    """``s.duckdb`` with b1 (and a day of temperature past its readings), b1's model in ``models``."""
+    store = DuckDBSeriesStore(folder / "s.duckdb")
+    try:
+        seed_meter(store, extra_temp_hours=24)
+        train_meter(store, FileModelStore(folder / "models"), meter_id="b1", meter_type=ELEC)
+    finally:
+        store.close()
+
+
+def b1_trained_beside_raw(folder: Path) -> None:
+    """``s.duckdb`` with b1 and an untrained "raw", b1's model in ``home/models`` (the API tests' home)."""
+    store = DuckDBSeriesStore(folder / "s.duckdb")
+    try:
+        seed_meter(store, "b1")
+        seed_meter(store, "raw")
+        train_meter(store, FileModelStore(folder / "home" / "models"), meter_id="b1", meter_type=ELEC)
+    finally:
+        store.close()
+
+
 @pytest.fixture
-def trained(stores: tuple[DuckDBSeriesStore, FileModelStore]) -> tuple[DuckDBSeriesStore, FileModelStore]:
-    store, models = stores
-    seed_meter(store, extra_temp_hours=24)
-    train_meter(store, models, meter_id="b1", meter_type=ELEC)
-    return store, models
+def trained(
+    tmp_path: Path, prebuilt: Callable[..., Path]
+) -> Iterator[tuple[DuckDBSeriesStore, FileModelStore]]:
+    prebuilt(seeded_and_trained, tmp_path)
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    yield store, FileModelStore(tmp_path / "models")
+    store.close()
 
 
 def test_a_seven_day_future_window_gives_168_forecast_hours_with_bounds_and_temperature(

@@ -101,7 +101,8 @@ def test_task_of_a_sigkilled_worker_is_redelivered_and_completes(redis_url: str)
     first = subprocess.Popen(command, **quiet)
     second: subprocess.Popen[bytes] | None = None
     try:
-        wait_for(lambda: queue.read_status(task_id)["status"] == "TRAINING_MODEL", timeout=10)
+        # Generous limits: each worker is a new Python process that imports the package first.
+        wait_for(lambda: queue.read_status(task_id)["status"] == "TRAINING_MODEL", timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(5)
 
@@ -109,7 +110,7 @@ def test_task_of_a_sigkilled_worker_is_redelivered_and_completes(redis_url: str)
             command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         status = wait_for(
-            lambda: (s := queue.read_status(task_id)) and s["status"] == "SUCCESS" and s, timeout=15
+            lambda: (s := queue.read_status(task_id)) and s["status"] == "SUCCESS" and s, timeout=60
         )
     finally:
         for process in (first, second):
