@@ -7,12 +7,11 @@ meters of any size share one model. The meter id is never a feature: a meter the
 seen gets a forecast from its first week.
 
 **Cross-fitting.** The meters are split into ``folds`` groups (round robin over sorted ids; the id
-only assigns the split). Fold model ``k`` is trained on every meter outside group ``k``, so each
-trained meter has a model that never saw it: its out-of-sample errors on the meter's own history
-choose the meter's ensemble weights, and the fold models' errors on the meters they did not see
-are residuals "on other meters" that calibrate the fleet's quantiles (``ml.quantiles``). The
-``full`` model, on every meter, forecasts: as any global model, it has learnt from the meter's own
-readings before ``until`` too, and it is never scored on hours it learnt from.
+only assigns the split). Fold model ``k`` is trained on every meter outside group ``k``, so:
+each trained meter is forecast by a model that never saw it (its blend weights and backtests are
+honest about how the fleet does on a meter it does not know), and the fold models' errors on the
+meters they did not see are out-of-sample residuals "on other meters" that calibrate the fleet's
+quantiles (``ml.quantiles``). A ``full`` model on every meter serves meters outside the training set.
 
 **Memory.** Rows are built meter by meter and at most ``max_rows / meters`` rows are kept of each
 (uniform sample, seeded), stacked as float32: ~45 columns x 4 bytes x ``max_rows``, 72 MB at the
