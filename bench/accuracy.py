@@ -29,7 +29,6 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +98,10 @@ def train_fleets(
     days: int,
     cache: Path | None = None,
     library: str = "lightgbm",
-    wanted: set[str] | None = None,
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
     """One fleet model per (type, first origin), on every meter's readings before that origin.
 
-    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs. With
-    ``wanted`` (``--meters``) only the models those meters are backtested with are trained.
+    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs.
     """
     fleets: dict[tuple[str, pd.Timestamp], FleetModel] = {}
     members = {
@@ -119,7 +116,7 @@ def train_fleets(
     }
     for meter in meters.itertuples():
         key = (meter.meter_type, first_origin(consumption[meter.meter_id], days))
-        if key in fleets or (wanted and meter.meter_id not in wanted):
+        if key in fleets:
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
@@ -185,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {m for m in args.meters.split(",") if m}
     fleet_on = not args.own_only
     fleets = (
-        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library, wanted)
+        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library)
         if fleet_on
         else {}
     )
@@ -216,8 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if fleet_on:
                 fleet = fleets[(meter.meter_type, first)]
-                if args.cold_days and meter.meter_id in fleet.folds:  # a new meter: never seen
-                    fleet = replace(fleet, full_booster=fleet.fold_boosters[fleet.folds[meter.meter_id]])
                 extra: dict[str, object] = {"prior": given or default_prior(meter.meter_type)}
                 if args.cold_prior is not None:
                     extra["cold_prior_hours"] = args.cold_prior

@@ -58,9 +58,9 @@ def test_a_meter_never_seen_gets_a_fleet_forecast_at_its_own_scale(fleet: FleetM
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
-@pytest.mark.parametrize(("meter_id", "unseen"), [("m0", True), ("m0", False), ("someone-new", True)])
+@pytest.mark.parametrize("meter_id", ["m0", "someone-new"])
 def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
-    library: str, meter_id: str, unseen: bool
+    library: str, meter_id: str
 ) -> None:
     """Every global member (either library; fold model or full model) trained ``until`` an origin
     forecasts the same whatever any meter did at or after it."""
@@ -75,25 +75,13 @@ def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
     assert fleet.library == again.library == library
     target = members()[0]
     history = target.consumption[target.consumption.index < ORIGIN]
-    calendar = ("Europe/Rome", "IT")
     first = forecast(
-        fleet.model_for(meter_id, history, *calendar, unseen=unseen), history, target.temperature, ORIGIN, 24
+        fleet.model_for(meter_id, history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
     )
     second = forecast(
-        again.model_for(meter_id, history, *calendar, unseen=unseen), history, target.temperature, ORIGIN, 24
+        again.model_for(meter_id, history, "Europe/Rome", "IT"), history, target.temperature, ORIGIN, 24
     )
     assert first.equals(second)
-
-
-def test_the_full_model_forecasts_and_the_fold_model_that_never_saw_the_meter_judges(
-    fleet: FleetModel,
-) -> None:
-    history = members()[0].consumption
-    history = history[history.index < ORIGIN]
-    assert fleet.model_for("m0", history).booster is fleet.full_booster
-    fold = fleet.fold_boosters[fleet.folds["m0"]]
-    assert fleet.model_for("m0", history, unseen=True).booster is fold
-    assert fleet.model_for("someone-new", history, unseen=True).booster is fleet.full_booster
 
 
 def test_fleet_bundle_round_trips_bit_for_bit(fleet: FleetModel) -> None:

@@ -93,20 +93,10 @@ class FleetModel:
     library: str = "xgboost"
 
     def model_for(
-        self,
-        meter_id: str,
-        readings: pd.Series,
-        timezone: str = "UTC",
-        country: str | None = None,
-        *,
-        unseen: bool = False,
+        self, meter_id: str, readings: pd.Series, timezone: str = "UTC", country: str | None = None
     ) -> ForecastModel:
-        """A ForecastModel for one meter: the full model, which forecasts (it learnt from every
-        meter's readings before ``until``, this one's included, as a global model does); with
-        ``unseen`` the fold model that never saw this meter (the full model for a meter outside
-        the training set): what out-of-sample errors on the meter's own history (ensemble
-        weights, calibration) are measured with."""
-        fold = self.folds.get(meter_id) if unseen else None
+        """A ForecastModel for one meter: the fold model that never saw it, else the full model."""
+        fold = self.folds.get(meter_id)
         booster = self.full_booster if fold is None else self.fold_boosters[fold]
         values = readings.dropna()
         fallback = float(values.mean()) if len(values) and values.mean() > 0 else 1.0
@@ -391,7 +381,7 @@ def _fleet_widening(
         )
         if not origins:
             continue
-        one = model.model_for(member.meter_id, readings, member.timezone, member.country, unseen=True)
+        one = model.model_for(member.meter_id, readings, member.timezone, member.country)
         factors = calibrate_widening(one, readings, member.temperature, origins)
         if factors:
             found.append(factors)

@@ -3,8 +3,7 @@
 The same protocol as ``ml.backtest.rolling_origin_backtest`` (model trained before the first
 origin, forecasts at each 00:00 UTC origin from readings strictly before it, baselines on the same
 hours). The global member passed in must itself have been trained on readings before the first
-origin (``fit_fleet(until=...)``); its full model forecasts, and the ensemble weights are chosen on
-the errors of its fold model that never saw the meter.
+origin (``fit_fleet(until=...)``); the meter is forecast by the fold model that never saw it.
 Without one the ensemble is the meter's own model and its best seasonal naive. A meter with
 under ``MIN_OWN_DAYS`` of history before the first origin is forecast by the global member
 alone (``model_kind`` ``global``), from whatever history it has: a new meter is never refused.
@@ -60,7 +59,6 @@ def fleet_backtest(
     train = readings[readings.index < origins[0]]
     usable = fleet is not None and not train.empty
     fleet_model = fleet.model_for(meter_id, train, timezone, country) if usable else None
-    unseen = fleet.model_for(meter_id, train, timezone, country, unseen=True) if usable else None
     weights = None
     if own_model_days(train) >= MIN_OWN_DAYS or (fleet_model is None and len(train) >= 24 * 14):
         training = fit_model(
@@ -68,7 +66,7 @@ def fleet_backtest(
         )
         kind = "meter"
         if blend and training.holdout is not None:
-            weights = fit_blend(training.holdout, train, temperature, unseen, prior=prior)
+            weights = fit_blend(training.holdout, train, temperature, fleet_model, prior=prior)
             kind = "ensemble" if weights is not None else "meter"
     elif fleet_model is not None and len(train) >= 24:
         training = TrainingResult(
@@ -79,7 +77,7 @@ def fleet_backtest(
         )
         kind = "global"
         if blend and has_fleet_history(train):
-            weights = fit_cold_blend(train, temperature, unseen, prior_hours=cold_prior_hours)
+            weights = fit_cold_blend(train, temperature, fleet_model, prior_hours=cold_prior_hours)
     else:
         raise InsufficientDataError(
             f"meter {meter_id!r}: {len(train)} readings before the first origin; a global member "

@@ -245,17 +245,14 @@ def backtest_fleet(model_store: ModelStore, meter_type: MeterType, first: pd.Tim
 
 
 def fleet_model_for(
-    model_store: ModelStore, store: SeriesStore, meter: Meter, readings: pd.Series, *, unseen: bool = False
+    model_store: ModelStore, store: SeriesStore, meter: Meter, readings: pd.Series
 ) -> tuple[int, ForecastModel] | None:
-    """(fleet version, the fleet's model for this meter), or None without an active fleet model.
-
-    ``unseen``: the fold model that never saw the meter (``FleetModel.model_for``), for weights.
-    """
+    """(fleet version, the fleet's model for this meter), or None without an active fleet model."""
     loaded = load_fleet(model_store, meter.meter_type)
     if loaded is None:
         return None
     timezone, country = meter_calendar(store, meter)
-    return loaded[0].version, loaded[1].model_for(meter.meter_id, readings, timezone, country, unseen=unseen)
+    return loaded[0].version, loaded[1].model_for(meter.meter_id, readings, timezone, country)
 
 
 def blend_for_training(
@@ -272,7 +269,7 @@ def blend_for_training(
     """
     if result.holdout is None:
         return None
-    fleet = fleet_model_for(model_store, store, meter, readings, unseen=True)
+    fleet = fleet_model_for(model_store, store, meter, readings)
     version, model = fleet if fleet is not None else (None, None)
     if model is not None and own_model_days(readings) < MIN_OWN_DAYS:
         # Too short a history for its own model to be trusted: the global member answers alone.
@@ -314,8 +311,7 @@ def fleet_forecast(
         if fleet_model is None:
             return None, "fallback"
         past = readings[readings.index < origin]
-        unseen = fleet_model_for(model_store, store, meter, readings, unseen=True)
-        cold = fit_cold_blend(past, temperature, unseen[1] if unseen is not None else fleet_model)
+        cold = fit_cold_blend(past, temperature, fleet_model)
         if cold is None:
             return forecast(fleet_model, readings, temperature, origin, horizon_hours), "global"
         return blended_forecast(
@@ -362,9 +358,8 @@ def blended_test_frame(
     index = pd.DatetimeIndex(own.index)
     train = readings[readings.index < index[0]]
     model = fleet.model_for(meter_id, train, *calendar) if fleet is not None else None
-    unseen = fleet.model_for(meter_id, train, *calendar, unseen=True) if fleet is not None else None
     weights = (
-        fit_blend(training.holdout, train, temperature, unseen, prior=prior)
+        fit_blend(training.holdout, train, temperature, model, prior=prior)
         if training.holdout is not None
         else None
     )
