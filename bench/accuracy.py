@@ -98,10 +98,12 @@ def train_fleets(
     days: int,
     cache: Path | None = None,
     library: str = "lightgbm",
+    wanted: set[str] | None = None,
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
     """One fleet model per (type, first origin), on every meter's readings before that origin.
 
-    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs.
+    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs. With
+    ``wanted`` (``--meters``) only the models those meters are backtested with are trained.
     """
     fleets: dict[tuple[str, pd.Timestamp], FleetModel] = {}
     members = {
@@ -116,7 +118,7 @@ def train_fleets(
     }
     for meter in meters.itertuples():
         key = (meter.meter_type, first_origin(consumption[meter.meter_id], days))
-        if key in fleets:
+        if key in fleets or (wanted and meter.meter_id not in wanted):
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {m for m in args.meters.split(",") if m}
     fleet_on = not args.own_only
     fleets = (
-        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library)
+        train_fleets(meters, consumption, temperature, args.days, args.fleet_cache, args.library, wanted)
         if fleet_on
         else {}
     )

@@ -14,6 +14,11 @@ Python >= 3.12):
         [--meters a,b] [--types electricity,water] [--days 28] [--peers openstef,mlforecast,skforecast]
         [--out peers.csv]
     bench/.peers-venv/bin/python -P bench/peers.py --table-from peers.csv   # the table of a saved run
+    bench/.peers-venv/bin/python -P bench/peers.py --reuse peers.csv --out new.csv  # ours again
+
+``--reuse`` re-runs only our forecaster (after a change to it) and takes every peer's rows, and
+the peers' average, from a saved ``--out`` CSV of the same meters and days: the peers take most of
+a full run's time and do not change when ours does.
 """
 
 from __future__ import annotations
@@ -448,6 +453,11 @@ def read_rows(path: Path) -> list[dict[str, object]]:
         ]
 
 
+def reused_rows(saved: list[dict[str, object]], meter_id: str) -> list[dict[str, object]]:
+    """The saved rows of one meter for every tool but ours, in the saved order (``--reuse``)."""
+    return [r for r in saved if r.get("meter") == meter_id and r.get("tool") != "ours"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
@@ -457,6 +467,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", default=",".join(PEERS), help=f"subset of {','.join(PEERS)}")
     parser.add_argument("--out", type=Path, default=None, help="write one CSV row per meter and tool here")
     parser.add_argument("--table-from", type=Path, default=None, help="print the table of a saved --out CSV")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="run ours only; take the peers' rows from this saved --out CSV",
+    )
     args = parser.parse_args(argv)
     if args.table_from:
         rows = read_rows(args.table_from)
@@ -466,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = {x.strip() for x in args.peers.split(",") if x.strip()} - set(PEERS)
     if unknown:
         parser.error(f"unknown peer(s) {', '.join(sorted(unknown))}; choose from {', '.join(PEERS)}")
+    saved: list[dict[str, object]] = []
+    if args.reuse:
+        if not args.reuse.is_file():
+            parser.error(f"--reuse {args.reuse}: no such file (a CSV written by --out)")
+        saved, peers = read_rows(args.reuse), ()
 
     meters, consumption, temperature = load(args.data_dir)
     wanted = {m for m in args.meters.split(",") if m}
@@ -477,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no meter matches --meters/--types")
     models = GlobalModels(chosen, consumption, temperature)
     members = OurGlobalMembers(chosen, consumption, temperature)
-    tools = ["ours", *peers, *([AVERAGE] if len(peers) > 1 else [])]
+    run_tools = ["ours", *peers, *([AVERAGE] if len(peers) > 1 else [])]
+    tools = [t for t in TOOLS if t in run_tools or any(r.get("tool") == t for r in saved)]
     rows: list[dict[str, object]] = []
     started = time.perf_counter()
     out = None
@@ -498,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             models,
             members,
         )
-        for tool in tools:
+        for tool in run_tools:
             run = runs.get(tool)
             row: dict[str, object] = {
                 "meter": meter.meter_id,
@@ -519,6 +541,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{meter.meter_id:16} {tool:10} failed: {row['error']}", flush=True)
             rows.append(row)
             if out is not None:  # row by row, so that a long run interrupted keeps what it measured
+                writer.writerow(row)
+                out.flush()
+        for row in reused_rows(saved, meter.meter_id):
+            rows.append(row)
+            if out is not None:
                 writer.writerow(row)
                 out.flush()
     summary = summary_rows(rows, tools)

@@ -139,3 +139,57 @@ def test_a_saved_run_prints_the_same_table(tmp_path, capsys) -> None:
 def test_an_unknown_peer_is_refused_with_the_choices() -> None:
     with pytest.raises(SystemExit):
         peers.main(["--peers", "prophet"])
+
+
+def test_reuse_runs_ours_only_and_joins_the_saved_peer_rows(tmp_path, monkeypatch, capsys) -> None:
+    stamps = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    (tmp_path / "meters.csv").write_text(
+        "meter_id,meter_type,site_id\nbwdf_dma01,water,bwdf_it\nbwdf_dma02,water,bwdf_it\n"
+    )
+    readings = pd.DataFrame(
+        {
+            "meter_id": ["bwdf_dma01"] * 48 + ["bwdf_dma02"] * 48,
+            "timestamp": list(stamps) * 2,
+            "consumption": 1.0,
+        }
+    )
+    readings.to_csv(tmp_path / "water.csv", index=False)
+    readings.iloc[:0].to_csv(tmp_path / "electricity.csv", index=False)
+    pd.DataFrame({"site_id": "bwdf_it", "timestamp": stamps, "temperature_c": 10.0}).to_csv(
+        tmp_path / "temperature.csv", index=False
+    )
+    saved = tmp_path / "peers-all.csv"
+    old = [
+        {"meter": m, "type": "water", "group": "water", "tool": tool, "ratio": ratio}
+        for m in ("bwdf_dma01", "bwdf_dma02")
+        for tool, ratio in (("ours", 0.9), ("openstef", 0.85), ("peers_avg", 0.8))
+    ]
+    with saved.open("w", newline="") as handle:
+        writer = peers.csv.DictWriter(handle, fieldnames=peers.CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(old)
+    ran: list[tuple[str, tuple[str, ...]]] = []
+
+    def fake_run_meter(meter, series, temperature, days, chosen_peers, models, members):
+        ran.append((meter.meter_id, chosen_peers))
+        run = peers.Run(table=_table(10.0), seconds=1.0, note="ensemble")
+        run.metrics = {"ratio": 0.7}
+        return {"ours": run}
+
+    monkeypatch.setattr(peers, "run_meter", fake_run_meter)
+    out = tmp_path / "new.csv"
+    argv = ["--data-dir", str(tmp_path), "--meters", "bwdf_dma01", "--reuse", str(saved), "--out", str(out)]
+    assert peers.main(argv) == 0
+    assert ran == [("bwdf_dma01", ())]  # no peer ran
+    rows = peers.read_rows(out)
+    assert [(r["meter"], r["tool"], r["ratio"]) for r in rows] == [
+        ("bwdf_dma01", "ours", 0.7),
+        ("bwdf_dma01", "openstef", 0.85),
+        ("bwdf_dma01", "peers_avg", 0.8),
+    ]
+    assert "peers_avg" in capsys.readouterr().out
+
+
+def test_reuse_of_a_missing_file_is_refused(tmp_path) -> None:
+    with pytest.raises(SystemExit):
+        peers.main(["--reuse", str(tmp_path / "none.csv")])

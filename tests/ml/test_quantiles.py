@@ -129,6 +129,16 @@ def test_lead_hour_bands_widen_later_days_from_their_own_residuals() -> None:
     assert np.mean(day3 <= high) == pytest.approx(0.9, abs=0.02)
 
 
+def test_centred_offsets_keep_the_spread_and_put_the_median_on_the_forecast() -> None:
+    residuals = np.random.default_rng(8).gamma(2.0, 3.0, 3000) + 5.0  # a biased, skewed hold-out
+    offsets = QuantileOffsets.from_residuals(residuals).with_widen((1.0, 1.4))
+    centred = offsets.centred()
+    assert float(centred.at((0.5,))[0]) == pytest.approx(0.0, abs=1e-12)
+    levels = (0.05, 0.1, 0.9, 0.95)
+    assert np.diff(centred.at(levels)) == pytest.approx(np.diff(offsets.at(levels)))
+    assert centred.widen == offsets.widen and (np.diff(centred.offsets) >= 0).all()
+
+
 def test_normalised_offsets_follow_the_scale() -> None:
     rng = np.random.default_rng(11)
     scale = rng.uniform(1, 50, 4000)

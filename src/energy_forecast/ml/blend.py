@@ -19,9 +19,13 @@ weights are kept (``raw``) so the fleet-wide mean is never a mean of means alrea
 **Quantiles.** The blend's quantiles are split-conformal offsets of its own hold-out residuals,
 each divided by the meter model's 80 % band width on that hour (``quantiles.normalised_offsets``):
 forecast hour ``h`` gets ``blend + offset(q) * width(h)``, so the band follows the meter model's
-level and per-day widening while its coverage is the blend's own. Bundles written before carry
-only ``interval_scale`` (the ``level`` quantile of how much of the meter model's half-width each
-hold-out hour needed): their quantiles are the meter model's, re-centred and scaled by it.
+level and per-day widening while its coverage is the blend's own. The offsets are centred (the
+median's is zero, so ``value``, the P50, is the blend itself): the hold-out residuals are those of
+the hold-out model, whose bias (it is fitted without the newest 20 % of the readings) the refit
+that forecasts does not share, so only their spread is carried over, never their median.
+Bundles written before carry only ``interval_scale`` (the ``level`` quantile of how much of the
+meter model's half-width each hold-out hour needed): their quantiles are the meter model's,
+re-centred and scaled by it.
 The 80 % ``interval_scale`` of older consumers is calibrated in one place, ``calibrate_band``,
 on the ensemble's own out-of-sample residuals (``ensemble_holdout``).
 
@@ -247,7 +251,7 @@ def ensemble_holdout(
 def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
     width = (frame["upper"] - frame["lower"]).to_numpy(dtype="float64")
     offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS)
-    return None if offsets is None else offsets.to_dict()
+    return None if offsets is None else offsets.centred().to_dict()
 
 
 def _fleet_day_ahead(

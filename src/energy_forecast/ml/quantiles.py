@@ -171,6 +171,12 @@ class QuantileOffsets:
             return median + (wanted - median) * factor
         return median + (wanted[None, :] - median) * factor[:, None]
 
+    def centred(self) -> QuantileOffsets:
+        """The same offsets moved so that the median's is zero: the spread kept, the bias dropped."""
+        values = _monotone(np.asarray(self.offsets, dtype="float64"))
+        median = float(np.interp(0.5, np.asarray(self.levels, dtype="float64"), values))
+        return replace(self, offsets=tuple((values - median).tolist()))
+
     def block_factor(self, number: int) -> float | None:
         """Widening factor of recursive block ``number`` (1 = the first day); None when uncalibrated."""
         if not self.widen:
