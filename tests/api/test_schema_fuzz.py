@@ -91,6 +91,10 @@ INTENDED: dict[tuple[str, str], str] = {
         "no readings this month or last",
     ): "the default threshold is read from stored readings",
     ("InputDataError", "is already a meter's id"): "whether an id is taken by a meter is stored state",
+    ("InputDataError", "is not registered; import it"): "which meters exist is stored state",
+    ("InputDataError", "does not exist; define it first"): "which groups exist is stored state",
+    ("InputDataError", "a group holds"): "a member's type is stored state",
+    ("InputDataError", "cannot contain itself"): "a cycle runs through stored groups or the path's own id",
     ("InputDataError", "no CSV file in the upload"): "which files a bulk import holds is not in its schema",
     (
         "InputDataError",

@@ -21,7 +21,16 @@ GroupIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="group id (s
 class GroupIn(BaseModel):
     """A group's members: meters, other groups of the same type, or both."""
 
-    model_config = ConfigDict(extra="forbid")
+    # At least one member, stated in the schema so clients know it before the service says it.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"minItems": 1}}}
+                for name in ("meter_ids", "groups")
+            ]
+        },
+    )
 
     meter_type: MeterType
     meter_ids: list[Annotated[str, Field(pattern=SLUG_PATTERN)]] = Field(
