@@ -51,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     low_key, high_key = quantile_key(args.lower), quantile_key(args.upper)
     meters, consumption, temperature = load(args.data_dir)
     wanted = {m for m in args.meters.split(",") if m}
+    # Global members learn from every meter of a type (as in the product); only the wanted are scored.
+    fleets = train_fleets(
+        meters, consumption, temperature, args.days, args.fleet_cache, wanted=wanted or None
+    )
     if wanted:
         meters = meters[meters["meter_id"].isin(wanted)]
-    fleets = train_fleets(meters, consumption, temperature, args.days, args.fleet_cache)
     per_type: dict[str, list[tuple[float, float, float]]] = {}
     print(f"{'meter':16} {'type':11} {'hours':>5} {'alarms':>6} {'per_month':>9} {'below%':>6} {'above%':>6}")
     for meter in meters.itertuples():
