@@ -25,38 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import DEFAULT_DATA, SITES, load  # the development data, read as every bench reads it
 from energy_forecast.domain.meters import MeterType
-from energy_forecast.domain.series import make_series
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.peak_backtest import PeakBacktest, peak_backtest
 from energy_forecast.ml.peak_scores import PeakOutcome, outcome_records, peak_scores
-
-SITES = {
-    "tetouan_ma": ("MA", "Africa/Casablanca"),
-    "polito_it": ("IT", "Europe/Rome"),
-    "bwdf_it": ("IT", "Europe/Rome"),
-    "ucam_bedford": ("GB", "Europe/London"),
-}
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
-
-def load(data_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, pd.Series]]:
-    """Meters table, consumption per meter, temperature per site."""
-    meters = pd.read_csv(data_dir / "meters.csv")
-    frames = [pd.read_csv(data_dir / f"{kind}.csv") for kind in ("electricity", "water")]
-    readings = pd.concat(frames, ignore_index=True)
-    readings["timestamp"] = pd.to_datetime(readings["timestamp"], utc=True)
-    consumption = {
-        meter: make_series(group["timestamp"].to_numpy(), group["consumption"].to_numpy(), meter).dropna()
-        for meter, group in readings.groupby("meter_id")
-    }
-    weather = pd.read_csv(data_dir / "temperature.csv")
-    weather["timestamp"] = pd.to_datetime(weather["timestamp"], utc=True)
-    temperature = {
-        site: make_series(group["timestamp"].to_numpy(), group["temperature_c"].to_numpy(), site).dropna()
-        for site, group in weather.groupby("site_id")
-    }
-    return meters, consumption, temperature
 
 
 def fmt(value: float | int | None, spec: str = "6.2f") -> str:
