@@ -115,3 +115,59 @@ def test_readable_values_round_by_size() -> None:
         "0.532",
         "\u2013",
     ]
+
+
+@pytest.fixture
+def site_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two untrained meters in one group: each answers its same-hour fallback."""
+    monkeypatch.setenv("EF_HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meters.csv").write_text(
+        "meter_id,meter_type,site_id,unit,groups\nm1,electricity,s1,kWh,both\nm2,electricity,s1,kWh,both\n"
+    )
+    rows = [
+        f"2024-01-{d:02d}T{h:02d}:00:00Z,{m},{k * (h + 1)}"
+        for d in (1, 2)
+        for h in range(24)
+        for k, m in ((1, "m1"), (2, "m2"))
+    ]
+    (data / "electricity.csv").write_text("timestamp,meter_id,consumption\n" + "\n".join(rows) + "\n")
+    assert runner.invoke(app, ["import", "--data-dir", str(data)]).exit_code == 0
+    return tmp_path / "home"
+
+
+def test_forecast_group_prints_and_stores_the_members_total(site_home: Path) -> None:
+    shown = runner.invoke(app, ["forecast", "--group", "both", "--days", "1"])
+    written = runner.invoke(app, ["forecast", "--group", "both", "--days", "1", "--write", "--json"])
+
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == "both (electricity, kWh): 24 hours from sum of 2 meters"
+    assert written.exit_code == 0, written.output
+    row = json.loads(written.stdout)[0]
+    assert (row["meter_id"], row["model_version"], row["points_written"]) == ("both", "group", 24)
+    assert row["substituted"] is True  # both members answer their fallback
+    assert row["points"][5]["value"] == pytest.approx(3 * 6.0)  # m1 + m2 at hour 05
+    assert row["points"][5]["p10"] <= row["points"][5]["p50"] <= row["points"][5]["p90"]
+    store = DuckDBSeriesStore(site_home / "energy.duckdb")
+    try:
+        stored = store.read_forecast(MeterType.ELECTRICITY, "both")
+    finally:
+        store.close()
+    assert len(stored) == 24 and stored["value"].iloc[5] == pytest.approx(18.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        pytest.param(["--group", "both", "--meter-id", "m1"], 2, "not both", id="group-and-meter"),
+        pytest.param(["--group", "ghost"], 1, "ghost", id="unknown-group"),
+    ],
+)
+def test_forecast_group_refuses_what_it_cannot_answer(
+    site_home: Path, args: list[str], code: int, fragment: str
+) -> None:
+    result = runner.invoke(app, ["forecast", *args])
+
+    assert result.exit_code == code
+    assert fragment in result.output

@@ -39,7 +39,8 @@ def write_data(folder: Path) -> Path:
     water = 10 + 5 * np.sin(hour / 24 * 2 * np.pi) ** 2 + rng.normal(0, 0.3, HOURS)
     iso = stamps.strftime("%Y-%m-%dT%H:%M:%SZ")
     (folder / "meters.csv").write_text(
-        "meter_id,meter_type,site_id,unit\nshop_e1,electricity,site_a,kWh\nshop_w1,water,site_a,m3\n"
+        "meter_id,meter_type,site_id,unit,groups\n"
+        "shop_e1,electricity,site_a,kWh,shops\nshop_w1,water,site_a,m3,\n"
     )
     pd.DataFrame({"timestamp": iso, "meter_id": "shop_e1", "consumption": electricity.round(3)}).to_csv(
         folder / "electricity.csv", index=False
@@ -125,6 +126,7 @@ def session(data: Path, export_to: Path) -> dict[str, object]:
     trained = cli("train", "--all")
     forecast = json.loads(cli("forecast", "--meter-id", "shop_e1", "--days", "2", "--json"))
     written = json.loads(cli("forecast", "--all", "--days", "1", "--write", "--json"))
+    group = json.loads(cli("forecast", "--group", "shops", "--days", "1", "--json"))
     backtest = json.loads(
         cli("backtest", "--meter-id", "shop_w1", "--meter-type", "water", "--days", "2", "--json")
     )
@@ -145,6 +147,7 @@ def session(data: Path, export_to: Path) -> dict[str, object]:
         "meters": json.loads(cli("meters", "--json")),
         "trained": trained.strip().splitlines()[-1],
         "forecast": [{k: v for k, v in row.items() if k != "model_version"} for row in forecast],
+        "group": group,
         "written": sorted((row["meter_id"], row["points_written"], row["first_hour"]) for row in written),
         "backtest_hours": len(backtest["records"]),
         "exported_csv": export_to.read_text(),
@@ -176,6 +179,8 @@ def test_every_command_works_beside_the_running_service_and_the_same_without_it(
     assert remote["meters"] == local["meters"] and len(remote["meters"]) == 2  # type: ignore[arg-type]
     assert remote["trained"] == local["trained"] == "2 of 2 trained"
     assert remote["forecast"] == local["forecast"]
+    assert remote["group"] == local["group"]
+    assert remote["group"][0]["members"] == 1 and len(remote["group"][0]["points"]) == 24  # type: ignore[index]
     assert remote["written"] == local["written"] and [w[1] for w in remote["written"]] == [24, 24]  # type: ignore[union-attr]
     assert remote["backtest_hours"] == local["backtest_hours"] == 48
     assert remote["exported_csv"] == local["exported_csv"]

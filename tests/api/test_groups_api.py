@@ -112,6 +112,37 @@ def test_an_import_with_a_bad_group_id_writes_nothing(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_new_meter_cannot_take_a_groups_id_on_any_route(client: TestClient) -> None:
+    assert (
+        client.put("/groups/north", json={"meter_type": "electricity", "meter_ids": ["a"]}).status_code == 201
+    )
+    body = "timestamp,consumption\n2024-01-01T00:00:00Z,1.5\n"
+
+    entry = client.put("/meters/electricity/north", json={"site_id": "s1"})
+    readings = client.post(
+        "/meters/electricity/north/readings", content=body, headers={"Content-Type": "text/csv"}
+    )
+
+    for answer in (entry, readings):
+        assert answer.status_code == 409, answer.text
+        assert "'north' is already a group's id" in answer.json()["detail"]
+    assert "north" not in [m["meter_id"] for m in client.get("/meters/").json()]
+    assert client.put("/meters/electricity/a", json={"site_id": "s1"}).status_code == 200  # not new: fine
+
+
+def test_an_import_of_a_meter_named_like_a_group_writes_nothing(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "s.duckdb")
+    import_directory(store, _data(tmp_path, "feeder"))
+    data = tmp_path / "more"
+    data.mkdir()
+    (data / "meters.csv").write_text("meter_id,meter_type,site_id\nfeeder,electricity,s9\n")
+    (data / "electricity.csv").write_text("timestamp,meter_id,consumption\n2024-01-01T00:00:00Z,feeder,1\n")
+    with pytest.raises(Exception, match="already a group's id"):
+        import_directory(store, data)
+    assert "feeder" not in [m.meter_id for m in store.list_meters()]
+    store.close()
+
+
 def test_the_cli_lists_and_shows_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EF_HOME", str(tmp_path / "home"))
     runner = CliRunner()

@@ -20,6 +20,9 @@ CSV_COLUMNS = ("meter_id", "meter_type", "timestamp", "value", "lower", "upper",
 def source_of(row: Row) -> str:
     """What made the points: the model version, or the same-hour fallback when none could."""
     version = str(row.get("model_version") or "")
+    if version == "group":
+        members = row.get("members")
+        return f"sum of {members} meter{'' if members == 1 else 's'}"
     return "same-hour fallback" if row.get("substituted") or version == "substituted" else f"model {version}"
 
 

@@ -13,19 +13,23 @@ import typer
 
 from energy_forecast.cli import forecast_output as output
 from energy_forecast.cli.common import chosen_meters, connected, require_meters, settings
-from energy_forecast.cli.operations import command_runtime, service_forecasts
+from energy_forecast.cli.operations import command_runtime, service_forecasts, service_group_forecasts
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.errors import EnergyForecastError
 from energy_forecast.settings import Settings
-from energy_forecast.storage.base import SeriesStore
+from energy_forecast.storage.base import ModelStore, SeriesStore
 
 if TYPE_CHECKING:
+    from energy_forecast.services.forecast_cache import ModelCache
     from energy_forecast.tasks.publications import PublicationIndex
 
 
 def forecast(
     meter_id: Annotated[list[str] | None, typer.Option("--meter-id", help="meter(s) to forecast")] = None,
     all_meters: Annotated[bool, typer.Option("--all", help="every registered meter")] = False,
+    group_id: Annotated[
+        list[str] | None, typer.Option("--group", help="group(s) whose total to forecast (members summed)")
+    ] = None,
     days: Annotated[int, typer.Option(min=1, max=31, help="days after each meter's last reading")] = 7,
     write: Annotated[bool, typer.Option("--write", help="upsert into the store")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print each meter's points as JSON")] = False,
@@ -34,13 +38,18 @@ def forecast(
     """Forecast meters from their last reading and print them; with --write, also store them for Grafana.
 
     Prints a table (timestamp, value, 80 % band, source) by default, ``--json`` the points of each
-    meter, ``--csv`` one CSV of every point.
+    meter, ``--csv`` one CSV of every point. ``--group`` forecasts a group's total from its earliest
+    member's last reading, with the quantiles of the sum (as ``POST /forecast/`` with a ``group_id``).
     """
     from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.forecast_cache import ModelCache
     from energy_forecast.services.forecast_export import export_forecast
 
-    require_meters(meter_id, all_meters)
+    if not group_id:
+        require_meters(meter_id, all_meters)
+    elif meter_id or all_meters:
+        typer.echo("error: give --group, or --meter-id/--all, not both", err=True)
+        raise typer.Exit(2)
     if as_json and as_csv:
         typer.echo("error: give --json or --csv, not both", err=True)
         raise typer.Exit(2)
@@ -48,6 +57,14 @@ def forecast(
     rows: list[dict[str, object]] = []
     failed, units = 0, {}
     with connected(chosen_settings) as home:
+        if home.service is not None and group_id:
+            rows, units = service_group_forecasts(home.service, group_id, days=days, write=write)
+            failed = sum(1 for row in rows if "error" in row)
+            for row in rows:
+                if "error" not in row:
+                    row["points"] = [{**p, "source": output.source_of(row)} for p in row["points"]]
+            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
+            raise typer.Exit(1 if failed else 0)
         if home.service is not None:  # the running service computes (and with --write, publishes)
             rows, units = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
             for row in rows:
@@ -60,6 +77,11 @@ def forecast(
         store = home.local_store()
         models = build_model_store(chosen_settings)
         cache = ModelCache(levels=chosen_settings.forecast_quantiles)
+        if group_id:
+            rows, units = _local_groups(store, models, group_id, days=days, write=write, cache=cache)
+            failed = sum(1 for row in rows if "error" in row)
+            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
+            raise typer.Exit(1 if failed else 0)
         if all_meters and write:  # the fleet: chunk tasks that workers run
             chosen = chosen_meters(store, None, True)
             raise typer.Exit(
@@ -84,6 +106,35 @@ def forecast(
                 rows.append({"meter_id": meter.meter_id, "error": exc.message})
     _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
     raise typer.Exit(1 if failed else 0)
+
+
+def _local_groups(
+    store: SeriesStore, models: ModelStore, group_ids: list[str], *, days: int, write: bool, cache: ModelCache
+) -> tuple[list[dict[str, object]], dict[str, str | None]]:
+    """``forecast --group`` without a running service: each group's total, as publication makes it."""
+    from energy_forecast.services.group_publication import export_group
+    from energy_forecast.services.groups import get_group
+
+    rows: list[dict[str, object]] = []
+    units: dict[str, str | None] = {}
+    meters = {m.meter_id: m for m in store.list_meters()}
+    for group_id in dict.fromkeys(group_ids):
+        try:
+            members = get_group(store, group_id).members
+            published, frame = export_group(store, models, group_id, days=days, cache=cache, write=write)
+        except EnergyForecastError as exc:
+            rows.append({"meter_id": group_id, "error": exc.message})
+            continue
+        found = {meters[m].unit for m in members if m in meters}
+        units[group_id] = found.pop() if len(found) == 1 else None
+        keys = ("meter_id", "meter_type", "model_version", "points_written", "first_hour", "last_hour")
+        row = {
+            **{k: getattr(published, k) for k in keys},
+            "substituted": published.substituted,
+            "members": len(members),
+        }
+        rows.append({**row, "points": output.points_of(frame, output.source_of(row))})
+    return rows, units
 
 
 def _print(

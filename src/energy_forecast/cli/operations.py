@@ -173,6 +173,64 @@ def service_forecasts(
     return [utc_stamps(row) for row in rows], units
 
 
+def service_group_forecasts(
+    service: ServiceClient, group_ids: list[str], *, days: int, write: bool
+) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+    """``forecast --group``'s rows from the running service: ``POST /forecast/`` with each
+    ``group_id``, from the earliest member's last reading (as publication starts a group)."""
+    from datetime import datetime, timedelta
+
+    if write:
+        raise ServiceError(
+            "--group --write needs the store, which the running service holds; its scheduled "
+            "publication writes every group's total (drop --write to print the forecast)",
+            409,
+        )
+    registry = {row["meter_id"]: row for row in service.get("/meters/")}
+    rows: list[dict[str, Any]] = []
+    units: dict[str, str | None] = {}
+    for group_id in dict.fromkeys(group_ids):
+        try:
+            group = service.get(f"/groups/{group_id}")
+            lasts = [
+                datetime.fromisoformat(registry[m]["last_timestamp"])
+                for m in group["members"]
+                if m in registry and registry[m]["last_timestamp"] is not None
+            ]
+            if not lasts:
+                raise ServiceError(
+                    f"group {group_id!r}: none of its meters has readings to forecast from", 404
+                )
+            last = min(lasts)
+            answer = service.post(
+                "/forecast/",
+                json={
+                    "group_id": group_id,
+                    "meter_type": group["meter_type"],
+                    "start_date": (last + timedelta(hours=1)).isoformat(),
+                    "end_date": (last + timedelta(days=days)).isoformat(),
+                },
+            )
+        except ServiceError as exc:
+            rows.append({"meter_id": group_id, "error": exc.message})
+            continue
+        found = {registry[m].get("unit") for m in group["members"] if m in registry}
+        units[group_id] = found.pop() if len(found) == 1 else None
+        points = [p for p in answer["forecast_data"] if p["type"] == "forecast"]
+        row = {
+            "meter_id": group_id,
+            "meter_type": group["meter_type"],
+            "model_version": "group",
+            "points_written": 0,
+            "first_hour": points[0]["datetime"] if points else None,
+            "last_hour": points[-1]["datetime"] if points else None,
+            "substituted": answer["substituted"],
+            "members": answer["members"],
+        }
+        rows.append({**row, "points": _points(points)})
+    return [utc_stamps(row) for row in rows], units
+
+
 def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The service's points in the shape a local run prints: ``+00:00`` stamps, value, band, quantiles."""
     from datetime import datetime

@@ -33,13 +33,16 @@ def publish_groups(
     Raises:
         InputDataError: ``days`` outside 1..31. StorageError: a store cannot be reached.
     """
-    horizon = check_days(days)
+    check_days(days)
     cache = cache or ModelCache()
     results = []
     for group in store.list_groups():
         issued_at = datetime.now(UTC).isoformat()
         try:
-            results.append(_publish_one(store, model_store, group.group_id, horizon, cache, issued_at))
+            published, _ = export_group(
+                store, model_store, group.group_id, days=days, cache=cache, write=True, issued_at=issued_at
+            )
+            results.append(published)
         except StorageError:
             raise
         except EnergyForecastError as exc:
@@ -49,14 +52,28 @@ def publish_groups(
     return results
 
 
-def _publish_one(
+def export_group(
     store: SeriesStore,
     model_store: ModelStore,
     group_id: str,
-    horizon: pd.Timedelta,
-    cache: ModelCache,
-    issued_at: str,
-) -> PublishedForecast:
+    *,
+    days: int = 7,
+    cache: ModelCache | None = None,
+    write: bool = False,
+    issued_at: str | None = None,
+) -> tuple[PublishedForecast, pd.DataFrame]:
+    """One group's forecast of its total from its earliest member's last reading, ``days`` ahead.
+
+    Returns what was (or, without ``write``, would be) written and the frame itself: ``value``,
+    ``lower``/``upper`` and one column per configured quantile, indexed by UTC hour. The CLI's
+    ``forecast --group`` and the scheduler's publication both come here.
+
+    Raises:
+        NotFoundError: unknown group, or none of its members has readings. InputDataError: ``days``.
+    """
+    horizon = check_days(days)
+    cache = cache or ModelCache()
+    issued_at = issued_at or datetime.now(UTC).isoformat()
     view = get_group(store, group_id)
     group = view.group
     stats = store.readings_stats(group.meter_type, list(view.members))
@@ -77,8 +94,10 @@ def _publish_one(
     columns.update({k: [(p.quantiles or {}).get(k, float("nan")) for p in points] for k in keys})
     index = pd.DatetimeIndex([pd.Timestamp(p.label) for p in points]).tz_convert("UTC")
     frame = pd.DataFrame(columns, index=index)
-    written = store.write_forecast(group.meter_type, group_id, GROUP_VERSION, frame) if len(frame) else 0
-    return PublishedForecast(
+    written = (
+        store.write_forecast(group.meter_type, group_id, GROUP_VERSION, frame) if write and len(frame) else 0
+    )
+    published = PublishedForecast(
         meter_id=group_id,
         meter_type=group.meter_type.value,
         issued_at=issued_at,
@@ -88,3 +107,4 @@ def _publish_one(
         last_hour=index[-1].isoformat() if len(index) else None,
         substituted=answer.scenarios.fallbacks > 0,
     )
+    return published, frame

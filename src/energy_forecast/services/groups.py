@@ -97,6 +97,20 @@ def delete_group(store: SeriesStore, group_id: str) -> None:
     store.delete_group(group_id)
 
 
+def refuse_group_ids(store: SeriesStore, meter_ids: Iterable[str]) -> None:
+    """Refuse new meters whose id is already a group's: a group's forecasts are stored under its id,
+    beside the meters', so the two would overwrite each other.
+
+    Raises: ConflictError naming the first such id.
+    """
+    taken = sorted(set(meter_ids) & {g.group_id for g in store.list_groups()})
+    if taken:
+        raise ConflictError(
+            f"meter id {taken[0]!r} is already a group's id; give the meter another id "
+            f"(or delete the group first: DELETE /groups/{taken[0]})"
+        )
+
+
 def meters_csv_groups(frame: pd.DataFrame, meters: dict[str, Meter]) -> list[tuple[Meter, tuple[str, ...]]]:
     """Each ``meters.csv`` meter with the group ids of its ``groups`` cell (none without the column)."""
     cells = frame["groups"].tolist() if "groups" in frame.columns else [""] * len(frame)

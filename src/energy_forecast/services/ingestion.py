@@ -33,7 +33,7 @@ from energy_forecast.domain.series import make_series
 from energy_forecast.errors import ConflictError, InputDataError
 from energy_forecast.services import csv_formats as fmt
 from energy_forecast.services import import_warnings as warn
-from energy_forecast.services.groups import meters_csv_groups, plan_import_groups
+from energy_forecast.services.groups import meters_csv_groups, plan_import_groups, refuse_group_ids
 from energy_forecast.services.hourly_readings import IntakeContext, intake_context, read_readings
 from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
@@ -253,6 +253,7 @@ def _add_readings(
 
 def _check_registry_conflicts(store: SeriesStore, meters: list[Meter]) -> None:
     existing = {m.meter_id: m for m in store.list_meters()}
+    refuse_group_ids(store, [m.meter_id for m in meters if m.meter_id not in existing])
     for meter in meters:
         old = existing.get(meter.meter_id)
         if old is not None and old.meter_type != meter.meter_type:
@@ -350,6 +351,8 @@ def ingest_meter_readings(
             f"meter {meter.meter_id!r} is registered as {existing.meter_type.value}, "
             f"not {meter.meter_type.value}"
         )
+    if existing is None:
+        refuse_group_ids(store, [meter.meter_id])
     explicit = {meter.meter_id: timezone} if timezone is not None else {}
     ctx = intake_context(store, {meter.meter_id: meter}, explicit, None, stamps)
     table, meters, notes = read_readings(

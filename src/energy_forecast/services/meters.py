@@ -8,6 +8,7 @@ from typing import Any
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import SeriesStats
 from energy_forecast.errors import ConflictError, NoDataFoundError
+from energy_forecast.services.groups import refuse_group_ids
 from energy_forecast.services.sites import register_sites
 from energy_forecast.storage.base import SeriesStore
 
@@ -91,9 +92,12 @@ def put_meter(store: SeriesStore, meter: Meter) -> bool:
     """Create or replace one registry entry (a ``meters.csv`` row); True when it was created.
 
     Raises:
-        ConflictError: the meter is registered with another type (its readings live there).
+        ConflictError: the meter is registered with another type (its readings live there), or
+            its id is a group's.
     """
     existing = store.get_meter(meter.meter_id)
+    if existing is None:
+        refuse_group_ids(store, [meter.meter_id])
     if existing is not None and existing.meter_type != meter.meter_type:
         raise ConflictError(
             f"meter {meter.meter_id!r} is registered as {existing.meter_type.value}, not "
