@@ -116,6 +116,29 @@ def test_post_forecast_with_a_group_id_answers_the_total_with_the_meters_quantil
     assert all(p["lower"] <= p["quantiles"]["p50"] <= p["upper"] for p in ahead)
 
 
+def test_a_repeated_group_request_is_answered_from_memory_until_a_member_changes(
+    client: TestClient,
+) -> None:
+    body = {
+        "group_id": "site",
+        "meter_type": "electricity",
+        "start_date": "2024-02-29",
+        "end_date": "2024-03-02",
+    }
+    first = client.post("/forecast/", json=body).json()
+    again = client.post("/forecast/", json=body).json()
+    posted = client.post(
+        "/meters/electricity/b1/readings",
+        content="timestamp,consumption\n2024-02-29T00:00:00Z,7.5\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    after = client.post("/forecast/", json=body).json()
+
+    assert again == first  # generated_at included: the same answer, not a recomputation
+    assert posted.status_code == 201, posted.text
+    assert after["generated_at"] != first["generated_at"]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

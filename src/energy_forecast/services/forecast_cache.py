@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
-from energy_forecast.errors import ModelNotFoundError
+from energy_forecast.errors import ModelNotFoundError, NotFoundError
 from energy_forecast.ml.forecasting import forecast, forecast_inputs
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.quantiles import DEFAULT_LEVELS
 from energy_forecast.services.climatology import climatology_table
 from energy_forecast.services.fleet_model import fleet_token
+from energy_forecast.services.groups import get_group
 from energy_forecast.services.memo import Memo
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 
@@ -120,6 +121,25 @@ def answer_version(
     except ModelNotFoundError:
         model = None
     return data, model, fleet_token(model_store, meter_type)
+
+
+def group_answer_version(
+    store: SeriesStore, model_store: ModelStore, group_id: str, weather: ProviderTemperature | None
+) -> Hashable | None:
+    """``answer_version`` of a group's total: its resolved members and each member's token (None
+    when any member's is unknown, or the group is unknown, so that case is computed and raises)."""
+    try:
+        view = get_group(store, group_id)
+    except NotFoundError:
+        return None
+    meter_type = view.group.meter_type
+    tokens = []
+    for meter_id in view.members:
+        token = answer_version(store, model_store, meter_type, meter_id, weather)
+        if token is None:
+            return None
+        tokens.append(token)
+    return "group", meter_type.value, view.members, tuple(tokens)
 
 
 _CLIMATOLOGIES: Memo[np.ndarray] = Memo(64)

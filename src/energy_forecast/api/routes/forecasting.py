@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -34,7 +35,7 @@ from energy_forecast.api.schemas import TASK_ID_PATTERN
 from energy_forecast.errors import InputDataError, NotFoundError
 from energy_forecast.services.evaluation import backtest_meter, evaluate_meter
 from energy_forecast.services.fleet_model import is_fleet_model
-from energy_forecast.services.forecast_cache import ModelCache, answer_version
+from energy_forecast.services.forecast_cache import ModelCache, answer_version, group_answer_version
 from energy_forecast.services.forecast_points import ForecastPoint
 from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.group_backtest import backtest_group
@@ -64,18 +65,27 @@ def forecast(
     tests check the shape).
     """
     weather = ProviderTemperature(store, chain)
-    if body.group_id is not None:  # a group's total: computed from its members' answers each time
-        return Response(_compute_group(body, store, models, cache, weather), media_type="application/json")
-    assert body.meter_id is not None
-    version = answer_version(store, models, body.meter_type, body.meter_id, weather)
+    if body.group_id is not None:  # a group's total, from its members' answers
+        group_id = body.group_id
+
+        def version_now() -> Hashable | None:
+            return group_answer_version(store, models, group_id, weather)
+
+        compute = _compute_group
+    else:
+        meter_id = body.meter_id
+        assert meter_id is not None
+
+        def version_now() -> Hashable | None:
+            return answer_version(store, models, body.meter_type, meter_id, weather)
+
+        compute = _compute
+    version = version_now()
     key = (body.model_dump_json(), version)
     answer = cache.answers.get(key) if version is not None else None
     if answer is None:
-        answer = _compute(body, store, models, cache, weather)
-        if (
-            version is not None
-            and answer_version(store, models, body.meter_type, body.meter_id, weather) == version
-        ):
+        answer = compute(body, store, models, cache, weather)
+        if version is not None and version_now() == version:
             cache.answers.put(key, answer)
     return Response(answer, media_type="application/json")
 
