@@ -106,6 +106,35 @@ def test_without_a_zone_naive_stamps_are_utc_and_the_summary_says_so(
     assert len(naive) == 1 and "2 stamps of 'm1' had no UTC offset" in naive[0].message
 
 
+def test_naive_temperature_stamps_take_their_sites_zone_as_readings_do(
+    tmp_path: Path, series_store: SeriesStore
+) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "meters.csv").write_text(
+        "meter_id,meter_type,site_id,timezone\nm1,electricity,rome,Europe/Rome\nm2,electricity,far,\n",
+        encoding="utf-8",
+    )
+    (data / "electricity.csv").write_text(
+        "timestamp,meter_id,consumption\n2024-07-01 00:00,m1,1\n2024-07-01 00:00,m2,1\n", encoding="utf-8"
+    )
+    (data / "temperature.csv").write_text(
+        "timestamp,site_id,temperature_c\n2024-07-01 00:00,rome,21.5\n2024-07-01 00:00,far,9\n",
+        encoding="utf-8",
+    )
+
+    report = import_directory(series_store, data)
+
+    rome = series_store.read_temperature("rome")
+    assert [t.isoformat() for t in rome.index] == ["2024-06-30T22:00:00+00:00"]  # local midnight, CEST
+    assert [t.isoformat() for t in series_store.read_temperature("far").index] == [
+        "2024-07-01T00:00:00+00:00"
+    ]
+    naive = sorted((w.subject, w.message) for w in report.warnings if w.code == "naive_utc")
+    assert [subject for subject, _ in naive] == ["far", "m2"]  # no zone named for them: read as UTC
+    assert "give its meters a timezone" in naive[0][1]
+
+
 def stored_keys(store: SeriesStore, meter_id: str) -> list[str]:
     return [t.isoformat() for t in store.read_readings(MeterType.ELECTRICITY, meter_id).index]
 

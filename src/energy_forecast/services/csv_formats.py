@@ -336,16 +336,29 @@ def _local_stamps(
     return timestamps, naive_as_utc
 
 
-def parse_long_temperature(frame: pd.DataFrame, source: str) -> ParsedTable:
-    """``timestamp,site_id,temperature_c``; temperatures outside -90..65 °C are refused."""
+def parse_long_temperature(
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    zones: Mapping[str, str] | None = None,
+    default_zone: str | None = None,
+) -> ParsedTable:
+    """``timestamp,site_id,temperature_c``; temperatures outside -90..65 °C are refused.
+
+    Stamps without an offset are wall-clock time of their site's zone (``zones``, by site id, or
+    ``default_zone``), as a meter's readings are; a site with neither is read as UTC and counted
+    in ``naive_as_utc``.
+    """
     require_columns(frame, ["timestamp", "site_id", "temperature_c"], source)
     keys = parse_ids(frame["site_id"], source, column="site_id")
     timestamps, naive = parse_stamps(frame["timestamp"], source)
+    timestamps, naive_as_utc = _local_stamps(
+        frame, keys, timestamps, naive, zones or {}, default_zone, source, FIRST_DATA_ROW
+    )
     values = parse_values(frame["temperature_c"], source, column="temperature_c", allow_negative=True)
     check_temperature_bounds(values, source)
     table = build_table(timestamps, keys, values, source, key_column="site_id", value_column="temperature_c")
-    counts = pd.Series(keys.to_numpy(dtype=object)[naive]).value_counts() if naive.any() else {}
-    return ParsedTable(table.frame, source, table.empty_rows, {str(k): int(v) for k, v in counts.items()})
+    return ParsedTable(table.frame, source, table.empty_rows, naive_as_utc)
 
 
 def check_temperature_bounds(values: pd.Series, source: str, *, first_row: int = FIRST_DATA_ROW) -> None:

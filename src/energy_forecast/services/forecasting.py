@@ -272,9 +272,7 @@ def forecast_meter(
         frequency=frequency,
         points=points,
         model_version=(
-            loaded[0].version
-            if loaded and not reason and (answered_by != "global" or own_forecast)
-            else None
+            loaded[0].version if loaded and not reason and (answered_by != "global" or own_forecast) else None
         ),
         substituted=reason is not None,
         substitution_reason=reason,

@@ -61,14 +61,18 @@ def unknown_meters(ids: Iterable[str], listed: Iterable[str], source: str) -> li
     return out
 
 
-def naive_stamps(naive_as_utc: Mapping[str, int], source: str) -> list[ImportWarning]:
+def naive_stamps(naive_as_utc: Mapping[str, int], source: str, *, site: bool = False) -> list[ImportWarning]:
+    fix = (
+        "give its meters a timezone (meters.csv), or --timezone, if they are local time"
+        if site
+        else "give the meter's timezone (meters.csv or --timezone) if they are local time"
+    )
     return [
         ImportWarning(
             "naive_utc",
             key,
             f"{source}: {_count(count, 'stamp')} of {key!r} had no UTC offset and no time zone was given, so "
-            "they were read as UTC; give the meter's timezone (meters.csv or --timezone) if they are "
-            "local time",
+            f"they were read as UTC; {fix}",
         )
         for key, count in sorted(naive_as_utc.items())
     ]

@@ -158,6 +158,17 @@ class _Plan:
     group_rows: list[tuple[Meter, tuple[str, ...]]] = field(default_factory=list)  # meters.csv: groups
 
 
+def _site_zones(ctx: IntakeContext) -> dict[str, str]:
+    """Zone of each site's naive temperature stamps: the one zone its meters' readings use (a site
+    whose meters name different zones gets none, and its naive stamps are read as UTC with a warning)."""
+    found: dict[str, set[str]] = {}
+    for meter_id, meter in {**ctx.registry, **ctx.listed}.items():
+        zone = ctx.zones.get(meter_id)
+        if zone is not None:
+            found.setdefault(meter.site_id, set()).add(zone)
+    return {site: next(iter(zones)) for site, zones in found.items() if len(zones) == 1}
+
+
 def plan_directory_import(
     data_dir: Path,
     *,
@@ -197,6 +208,8 @@ def plan_directory_import(
             fmt.parse_long_temperature(
                 read_csv(temperature_csv, temperature_csv.name, numeric=("temperature_c",)),
                 temperature_csv.name,
+                zones=_site_zones(ctx),
+                default_zone=ctx.default_zone,
             )
         )
         plan.files.append(temperature_csv.name)
@@ -280,7 +293,7 @@ def import_directory(
         _write_plan(store, plan, meters, report)
     store.put_groups(groups)
     for table in plan.temperatures:
-        plan.warnings += warn.naive_stamps(table.naive_as_utc, table.source)
+        plan.warnings += warn.naive_stamps(table.naive_as_utc, table.source, site=True)
     with_temperature = [*store.temperature_stats()]
     report.warnings = plan.warnings + warn.sites_without_temperature(
         [m for m in meters if m.meter_id in report.readings_written], with_temperature
