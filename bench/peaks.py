@@ -2,8 +2,9 @@
 
 For each meter of the chosen sites: the forecaster the product answers with (its own model and
 its best seasonal naive in an ensemble; no global member is trained here) is trained on the
-readings before the first of the last ``--days`` daily origins; from each origin, scenarios from
-the forecaster's hold-out residual days give the next local day's peak (P10/P50/P90, likely hour)
+readings before the first of the last ``--days`` daily origins; from each origin, scenarios (the
+forecast's calibrated quantiles ordered by the forecaster's hold-out residual days, as served; or
+``--method residual``: those days added as they are) give the next local day's peak (P10/P50/P90, likely hour)
 and the probability it exceeds (a) the month-to-date peak and (b) a fixed threshold (the 75th
 percentile of the training days' peaks). Printed per meter and pooled per site: precision,
 recall, F1 and Brier score of the exceedance events, the peak's MAPE and P10-P90 coverage, the
