@@ -6,8 +6,8 @@ readings before the first origin) forecasts 48 hours from each 00:00 UTC origin 
 ``days`` days; scenarios are drawn around each forecast as serving draws them: each hour's values
 are the forecast's calibrated quantiles, ordered by the ranks of whole days of the forecaster's
 hold-out residuals (``ml.copula``, ``ml.residual_days``: what serving reads from the bundle), and
-the first
-local day wholly inside the window (the day-ahead day, in the meter's time zone) is scored.
+the first local day wholly inside the window (the day-ahead day, in the meter's time zone) is
+scored.
 
 Two thresholds are scored: the month-to-date peak at the origin (the default of the API, the
 previous month's peak on the 1st), and a fixed one, the ``fixed_quantile`` of the daily peaks
