@@ -6,12 +6,16 @@ every site with two meters or more of a type), then runs the product's group bac
 same origins, summed; quantiles of the total from the members' joint hold-out residual days,
 all before the first origin) and prints per group: members, CV(RMSE) of the total and of the
 best summed baseline, their ratio, and the observed coverage of P10, P90 and the P10-P90 band,
-beside the coverage of the members' P10/P90 simply added up. Without ``--fleet`` no global
-member is trained (each member's ensemble is its own model and its best seasonal naive). A
-bench, not a test:
+beside the coverage of the members' P10/P90 simply added up. ``--variants`` scores several ways of
+drawing the total from the same member backtests: ``copula:28`` (the served method: each
+member's calibrated quantiles, ranked by its last 28 residual days) or ``residual:28`` (the
+residual days added to the point as they are), with any number of residual days kept. Without
+``--fleet`` no global member is trained (each member's ensemble is its own model and its best
+seasonal naive). A bench, not a test:
 
     nice -n 10 .venv/bin/python -P bench/groups.py [--data-dir ../shared/data] [--days 28]
         [--groups site-ucam_bedford,site-bwdf_it] [--size 500] [--json out.json]
+        [--variants copula:28,residual:28,copula:56]
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from energy_forecast.services.group_backtest import backtest_group
+from energy_forecast.services.group_backtest import backtest_members, score_group
 from energy_forecast.services.ingestion import import_directory
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
@@ -47,6 +51,7 @@ def main() -> int:
     parser.add_argument("--groups", default=DEFAULT_GROUPS)
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--variants", default="copula:28", help="method:days,... (method copula|residual)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     print(f"load: {os.getloadavg()[0]:.1f} (1 min)", flush=True)
@@ -64,14 +69,19 @@ def main() -> int:
                     f"{group_id}: no such group (known: {', '.join(g.group_id for g in store.list_groups())})"
                 )
                 return 1
+            variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
             started = time.perf_counter()
-            result = backtest_group(
-                store, group_id=group_id, meter_type=group.meter_type, days=args.days, size=args.size
-            )
-            summary = result["summary"]
-            summary["seconds"] = round(time.perf_counter() - started, 1)
-            results[group_id] = summary
-            _print(summary)
+            members = backtest_members(
+                store, group_id=group_id, meter_type=group.meter_type, days=args.days,
+                keep_days=max(k for _, k in variants),
+            )  # fmt: skip
+            seconds = round(time.perf_counter() - started, 1)
+            for method, keep in variants:
+                result = score_group(members, size=args.size, keep_days=keep, copula=method == "copula")
+                summary = result["summary"]
+                summary["seconds"], summary["variant"] = seconds, f"{method}:{keep}"
+                results[f"{group_id} {method}:{keep}"] = summary
+                _print(summary)
         store.close()
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
@@ -83,7 +93,7 @@ def _print(s: dict) -> None:
     best = s["baselines"][s["best_baseline"]]["cv_rmse_percent"] if s["best_baseline"] else None
     print(
         f"{s['group_id']} ({s['meter_type']}, {s['members']} meters, {s['fallbacks']} on fallback, "
-        f"{s['members_with_residual_days']} with residual days; {s['days']} days "
+        f"{s['members_with_residual_days']} with residual days; variant {s['variant']}; {s['days']} days "
         f"{s['first_origin'][:10]}..{s['last_origin'][:10]}; {s['seconds']} s)"
     )
     print(

@@ -2,8 +2,9 @@
 
 For each meter of the chosen sites: the forecaster the product answers with (its own model and
 its best seasonal naive in an ensemble; no global member is trained here) is trained on the
-readings before the first of the last ``--days`` daily origins; from each origin, scenarios from
-the forecaster's hold-out residual days give the next local day's peak (P10/P50/P90, likely hour)
+readings before the first of the last ``--days`` daily origins; from each origin, scenarios (the
+forecast's calibrated quantiles ordered by the forecaster's hold-out residual days, as served; or
+``--method residual``: those days added as they are) give the next local day's peak (P10/P50/P90, likely hour)
 and the probability it exceeds (a) the month-to-date peak and (b) a fixed threshold (the 75th
 percentile of the training days' peaks). Printed per meter and pooled per site: precision,
 recall, F1 and Brier score of the exceedance events, the peak's MAPE and P10-P90 coverage, the
@@ -12,6 +13,7 @@ week before) on the same days. A bench, not a test; run it niced:
 
     nice -n 10 .venv/bin/python -P bench/peaks.py [--data-dir ../shared/data]
         [--sites ucam_bedford,bwdf_it] [--meters a,b] [--days 28] [--scenarios 200] [--json out.json]
+        [--method copula|residual] [--keep-days 28]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.peak_backtest import PeakBacktest, peak_backtest
 from energy_forecast.ml.peak_scores import PeakOutcome, outcome_records, peak_scores
+from energy_forecast.ml.residual_days import KEEP_DAYS
 
 
 def fmt(value: float | int | None, spec: str = "6.2f") -> str:
@@ -94,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--scenarios", type=int, default=200)
+    parser.add_argument(
+        "--method",
+        choices=("copula", "residual"),
+        default="copula",
+        help="copula: calibrated quantiles ranked by residual days (served); residual: the days as they are",
+    )
+    parser.add_argument("--keep-days", type=int, default=KEEP_DAYS, help="residual days kept")
     parser.add_argument("--json", type=Path, default=None, help="write every scored day here")
     parser.add_argument(
         "--pool",
@@ -111,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     zones = {m: SITES[s][1] for m, s in zip(chosen["meter_id"], chosen["site_id"], strict=True)}
     by_site: dict[str, list[PeakBacktest]] = {}
     started = time.perf_counter()
-    print(f"daily peak backtest, last {args.days} days, {args.scenarios} scenarios")
+    print(
+        f"daily peak backtest, last {args.days} days, {args.scenarios} scenarios, "
+        f"{args.method} with {args.keep_days} residual days"
+    )
     print(
         "thresholds: mtd = month-to-date peak, fix = fixed (P75 of training day peaks); n* = seasonal naive"
     )
@@ -122,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             result = peak_backtest(
                 consumption[meter_id], temperature.get(site), meter_id=meter_id,
                 meter_type=MeterType(meter_type), timezone=timezone, country=country, days=args.days,
-                size=args.scenarios,
+                size=args.scenarios, copula=args.method == "copula", keep_days=args.keep_days,
             )  # fmt: skip
         except InsufficientDataError as exc:
             print(f"{meter_id:<16} skipped: {exc.message}")

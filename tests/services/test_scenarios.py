@@ -59,6 +59,9 @@ def test_paths_centre_on_the_forecast_and_match_its_calibrated_band(
     ours = np.mean(band["p90"] - band["p10"])
     theirs = np.mean([p.quantiles["p90"] - p.quantiles["p10"] for p in ahead])
     assert 0.5 < ours / theirs < 2.0  # same calibration source: hold-out residuals of the same forecaster
+    for key in ("p10", "p90"):  # the paths' marginals are the forecast's own calibrated quantiles
+        wanted = np.array([p.quantiles[key] for p in ahead])
+        assert np.allclose(band[key], wanted, atol=0.03 * theirs)
     again = meter_scenarios(
         store, models, meter_id="b1", meter_type=ELEC, start=START, end=END, size=400, seed=7
     )

@@ -3,9 +3,11 @@ scored with the peak-event scores (``ml.peak_scores``).
 
 Protocol: ``ml.fleet_backtest.fleet_backtest`` (the forecaster a meter gets, trained only on the
 readings before the first origin) forecasts 48 hours from each 00:00 UTC origin of the last
-``days`` days; scenarios are drawn around each forecast from whole days of the forecaster's
-hold-out residuals (``ml.residual_days``, what serving reads from the bundle), and the first
-local day wholly inside the window (the day-ahead day, in the meter's time zone) is scored.
+``days`` days; scenarios are drawn around each forecast as serving draws them: each hour's values
+are the forecast's calibrated quantiles, ordered by the ranks of whole days of the forecaster's
+hold-out residuals (``ml.copula``, ``ml.residual_days``: what serving reads from the bundle), and
+the first local day wholly inside the window (the day-ahead day, in the meter's time zone) is
+scored.
 
 Two thresholds are scored: the month-to-date peak at the origin (the default of the API, the
 previous month's peak on the 1st), and a fixed one, the ``fixed_quantile`` of the daily peaks
@@ -24,17 +26,21 @@ import pandas as pd
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.ml.blend import DEFAULT_PRIOR, BlendWeights, ensemble_holdout
+from energy_forecast.ml.copula import schaake_paths
 from energy_forecast.ml.fleet import FleetModel
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.forecasting import block_widening
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.peak_scores import PeakOutcome, day_outcome, first_full_day, peak_scores
 from energy_forecast.ml.peaks import month_to_date_peak, period_labels
+from energy_forecast.ml.quantiles import GRID, frame_levels, quantile_key
 from energy_forecast.ml.residual_days import (
+    KEEP_DAYS,
     MIN_DAYS,
     ResidualDays,
     block_numbers,
     day_draws,
+    residual_draws,
     residual_paths,
 )
 from energy_forecast.ml.scenarios import Scenarios
@@ -64,6 +70,7 @@ def _residual_table(
     temperature: pd.Series | None,
     fleet_model: ForecastModel | None,
     blend: dict[str, float | str | int] | None,
+    keep_days: int = KEEP_DAYS,
 ) -> np.ndarray | None:
     """``(days, 24)`` out-of-sample residuals of the answering forecaster (the ensemble's when it
     blends, as training keeps them for serving), or None."""
@@ -72,7 +79,8 @@ def _residual_table(
         return None
     if blend is not None:
         frame = ensemble_holdout(frame, train, temperature, fleet_model, BlendWeights.from_dict(dict(blend)))
-    days = ResidualDays.from_holdout(pd.DatetimeIndex(frame.index), frame["actual"], frame["forecast"])
+    index = pd.DatetimeIndex(frame.index)
+    days = ResidualDays.from_holdout(index, frame["actual"], frame["forecast"], keep_days)
     if days is None:
         return None
     dates, table = days.matrix()
@@ -129,21 +137,27 @@ def peak_backtest(
     prior: tuple[float, float, float] | None = DEFAULT_PRIOR,
     decision: float = 0.5,
     fixed_quantile: float = FIXED_QUANTILE,
+    copula: bool = True,
+    keep_days: int = KEEP_DAYS,
 ) -> PeakBacktest:
     """Backtest the day-ahead daily peak of one meter over its last ``days`` days.
+
+    ``copula`` (the served method) reads each hour's calibrated quantiles in the order of the
+    residual-day draws; without it the residual days are added to the point as they are.
 
     Raises: what ``fleet_backtest`` raises (too little history before the first origin).
     """
     result = fleet_backtest(
         consumption, temperature, meter_id=meter_id, meter_type=meter_type, fleet=fleet, timezone=timezone,
-        country=country, horizon_hours=HORIZON_HOURS, days=days, prior=prior,
+        country=country, horizon_hours=HORIZON_HOURS, days=days, prior=prior, levels=GRID,
     )  # fmt: skip
     readings = clean_readings(consumption)
     table = result.forecasts
     origins = pd.DatetimeIndex(table["origin"].unique())
     train = readings[readings.index < origins[0]]
     fleet_model = fleet.model_for(meter_id, train, timezone, country) if fleet is not None else None
-    residuals = _residual_table(result.training.holdout, train, temperature, fleet_model, result.blend)
+    holdout = result.training.holdout
+    residuals = _residual_table(holdout, train, temperature, fleet_model, result.blend, keep_days)
     notes = []
     if residuals is None:
         notes.append("no hold-out residual days: paths are the point forecast only")
@@ -153,7 +167,12 @@ def peak_backtest(
         rows = table[table["origin"] == origin]
         index = pd.DatetimeIndex(rows["timestamp"])
         point = rows["forecast"].to_numpy(dtype="float64")
-        if residuals is not None:
+        if residuals is not None and copula:
+            grid = frame_levels(rows.columns)
+            q = np.vstack([rows[quantile_key(g)].to_numpy(dtype="float64") for g in grid])
+            draws = day_draws(index, len(residuals), size, seed)
+            paths = schaake_paths(residual_draws(index, residuals, draws), grid, q)
+        elif residuals is not None:
             widen = np.array(
                 [block_widening(result.training.model, int(k)) for k in block_numbers(index, origin)]
             )

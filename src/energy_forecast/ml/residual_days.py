@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_forecast.ml.copula import read_quantiles
+
 HOURS_PER_DAY = 24
 KEEP_DAYS = 28  # residual days a bundle keeps: four of each weekday, ~2.7 kB
 MIN_DAYS = 7  # fewer usable days than this: the comonotone fallback instead
@@ -63,6 +65,13 @@ class ResidualDays:
         grid = np.full(int(slots[-1]) + 1, np.nan)
         grid[slots] = residual
         return cls(pd.Timestamp(start), grid)
+
+    def last(self, days: int) -> ResidualDays:
+        """The same record cut to its last ``days`` UTC days (all of it when shorter)."""
+        end = self.start + pd.Timedelta(hours=len(self.values))
+        start = max(self.start.floor("D"), (end - pd.Timedelta(hours=1)).floor("D") - (days - 1) * _DAY)
+        skip = max(int((start - self.start) // pd.Timedelta(hours=1)), 0)
+        return ResidualDays(self.start + pd.Timedelta(hours=skip), self.values[skip:])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the start stamp and the values as base64 little-endian float32."""
@@ -146,6 +155,28 @@ def day_draws(index: pd.DatetimeIndex, available: int, size: int, seed: int) -> 
     return rng.integers(0, max(available, 1), size=(size, dates))
 
 
+def residual_draws(
+    index: pd.DatetimeIndex,
+    table: np.ndarray,
+    draws: np.ndarray,
+    *,
+    dates: pd.DatetimeIndex | None = None,
+) -> np.ndarray:
+    """``(S, hours)`` residuals ``table[draw of the hour's date, UTC hour]``: what paths add.
+
+    ``draws`` has one column per UTC date of ``dates`` (default: the distinct dates of ``index``),
+    so members of a group whose forecasts start at different hours still read the same day on the
+    same date.
+    """
+    index = pd.DatetimeIndex(index)
+    hours = index.hour.to_numpy()
+    columns = forecast_days(index) if dates is None else dates.get_indexer(index.floor("D"))
+    if (columns < 0).any():
+        raise ValueError("an hour's date is not among the drawn dates")
+    chosen = draws[:, columns]  # (S, hours): the calendar day each path reads per hour
+    return np.asarray(table, dtype="float64")[chosen, hours[None, :]]
+
+
 def residual_paths(
     point: np.ndarray,
     index: pd.DatetimeIndex,
@@ -158,18 +189,12 @@ def residual_paths(
 ) -> np.ndarray:
     """``(S, hours)`` paths: ``point + widen * table[draw of the hour's date, UTC hour]``.
 
-    ``widen`` is the recursive block's factor per hour (1 on the first forecast day). ``draws``
-    has one column per UTC date of ``dates`` (default: the distinct dates of ``index``), so members
-    of a group whose forecasts start at different hours still read the same day on the same date.
+    ``widen`` is the recursive block's factor per hour (1 on the first forecast day); ``draws``
+    and ``dates`` as ``residual_draws``.
     """
     point = np.asarray(point, dtype="float64")
-    index = pd.DatetimeIndex(index)
-    hours = index.hour.to_numpy()
-    columns = forecast_days(index) if dates is None else dates.get_indexer(index.floor("D"))
-    if (columns < 0).any():
-        raise ValueError("an hour's date is not among the drawn dates")
-    chosen = draws[:, columns]  # (S, hours): the calendar day each path reads per hour
-    paths = point[None, :] + np.asarray(widen, dtype="float64")[None, :] * table[chosen, hours[None, :]]
+    residuals = residual_draws(index, table, draws, dates=dates)
+    paths = point[None, :] + np.asarray(widen, dtype="float64")[None, :] * residuals
     return np.maximum(paths, 0.0) if clip else paths
 
 
@@ -187,18 +212,10 @@ def comonotone_paths(
     One uniform per path and UTC date, read through every hour's quantile function (linear between
     levels, flat beyond the outermost): comonotone within a day, independent across days.
     """
-    order = np.argsort(levels)
-    grid = np.asarray(levels, dtype="float64")[order]
-    table = np.maximum.accumulate(np.asarray(quantiles, dtype="float64")[order], axis=0)
     dates = forecast_days(index)
     rng = np.random.default_rng(seed)
     u = rng.random((size, int(dates.max(initial=-1)) + 1))[:, dates]  # (S, hours)
-    position = np.interp(u, grid, np.arange(len(grid), dtype="float64"))
-    low = np.floor(position).astype("int64")
-    high = np.minimum(low + 1, len(grid) - 1)
-    weight = position - low
-    columns = np.arange(table.shape[1])[None, :]
-    paths = (1.0 - weight) * table[low, columns] + weight * table[high, columns]
+    paths = read_quantiles(u, levels, quantiles)
     return np.maximum(paths, 0.0) if clip else paths
 
 

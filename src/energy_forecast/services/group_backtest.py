@@ -31,6 +31,7 @@ from energy_forecast.features.grid import HOUR, hourly_index
 from energy_forecast.ml.backtest import backtest_origins, origin_table, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
 from energy_forecast.ml.blend import BlendWeights, default_prior, ensemble_holdout
+from energy_forecast.ml.copula import schaake_paths
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 from energy_forecast.ml.forecasting import block_widening
 from energy_forecast.ml.metrics import quantile_coverage_percent
@@ -38,12 +39,14 @@ from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.quantiles import BAND, DEFAULT_LEVELS, frame_levels, quantile_key
 from energy_forecast.ml.residual_days import (
     DEFAULT_SIZE,
+    KEEP_DAYS,
     MIN_DAYS,
     ResidualDays,
     block_numbers,
     common_days,
     comonotone_paths,
     day_draws,
+    residual_draws,
     residual_paths,
 )
 from energy_forecast.ml.scenarios import quantiles_of
@@ -68,8 +71,15 @@ class _Member:
     meter_id: str
     table: pd.DataFrame  # origin, timestamp, forecast, lower, upper, p.., baselines, actual
     kind: str
-    days: tuple[pd.DatetimeIndex, np.ndarray] | None = None
+    residuals: ResidualDays | None = None  # the answering forecaster's hold-out residual hours
     model: ForecastModel | None = None
+
+    def days(self, keep_days: int) -> tuple[pd.DatetimeIndex, np.ndarray] | None:
+        """Its last ``keep_days`` residual days as ``(dates, (days, 24))``; None below ``MIN_DAYS``."""
+        if self.residuals is None:
+            return None
+        dates, table = self.residuals.last(keep_days).matrix()
+        return (dates, table) if len(dates) >= MIN_DAYS else None
 
 
 def _member(
@@ -81,6 +91,7 @@ def _member(
     days: int,
     horizon_hours: int,
     levels: tuple[float, ...],
+    keep_days: int = KEEP_DAYS,
 ) -> _Member:
     """One member's backtest on the readings before ``end`` (the group's common cut)."""
     meter, readings, temperature = load_meter(store, meter_id, meter_type)
@@ -102,7 +113,7 @@ def _member(
             meter_id, _fallback_table(readings, origins, horizon_hours, timezone, levels), "fallback"
         )
     holdout = result.training.holdout
-    residual_days = None
+    record = None
     if result.model_kind in ("ensemble", "meter") and holdout is not None:
         train = readings[readings.index < origins[0]]
         frame = holdout
@@ -110,11 +121,9 @@ def _member(
             weights = BlendWeights.from_dict(dict(result.blend))
             own_fleet = fleet.model_for(meter_id, train, timezone, country) if fleet is not None else None
             frame = ensemble_holdout(holdout, train, temp, own_fleet if weights.fleet > 0 else None, weights)
-        record = ResidualDays.from_holdout(pd.DatetimeIndex(frame.index), frame["actual"], frame["forecast"])
-        if record is not None:
-            dates, table = record.matrix()
-            residual_days = (dates, table) if len(dates) >= MIN_DAYS else None
-    return _Member(meter_id, result.forecasts, result.model_kind, residual_days, result.training.model)
+        index = pd.DatetimeIndex(frame.index)
+        record = ResidualDays.from_holdout(index, frame["actual"], frame["forecast"], keep_days)
+    return _Member(meter_id, result.forecasts, result.model_kind, record, result.training.model)
 
 
 def _fallback_table(
@@ -134,7 +143,21 @@ def _fallback_table(
     return origin_table(readings, origins, horizon_hours, at)
 
 
-def backtest_group(
+@dataclass
+class GroupMembers:
+    """The members' backtests on common origins: what every way of drawing the total reads."""
+
+    group_id: str
+    meter_type: MeterType
+    members: list[_Member]
+    missing: list[str]
+    days: int
+    horizon_hours: int
+    levels: tuple[float, ...]  # the levels asked for
+    wanted: tuple[float, ...]  # those plus the 80 % band and the median
+
+
+def backtest_members(
     store: SeriesStore,
     *,
     group_id: str,
@@ -143,10 +166,9 @@ def backtest_group(
     days: int = 28,
     model_store: ModelStore | None = None,
     levels: Sequence[float] = DEFAULT_LEVELS,
-    size: int = DEFAULT_SIZE,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """``{"records": [...], "summary": {...}}`` of the group's rolling-origin backtest.
+    keep_days: int = KEEP_DAYS,
+) -> GroupMembers:
+    """Every member's day-ahead backtest on the same origins, with its hold-out residual days.
 
     Raises:
         NotFoundError: unknown group, another type, or no member with readings.
@@ -171,18 +193,64 @@ def backtest_group(
     for meter_id in loaded:
         try:
             members.append(
-                _member(store, model_store, meter_id, meter_type, end, days, horizon_hours, sampling)
+                _member(
+                    store, model_store, meter_id, meter_type, end, days, horizon_hours, sampling, keep_days
+                )
             )
         except NoDataFoundError:
             continue
-    table = _group_table(members, wanted, size, seed)
+    missing = sorted(set(view.members) - {m.meter_id for m in members})
+    return GroupMembers(
+        group_id, MeterType(meter_type), members, missing, days, horizon_hours, tuple(levels), wanted
+    )
+
+
+def score_group(
+    group: GroupMembers, *, size: int = DEFAULT_SIZE, seed: int = 0, keep_days: int = KEEP_DAYS,
+    copula: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """``{"records": [...], "summary": {...}}``: the summed backtest and its quantiles, scored.
+
+    ``copula`` maps each member's residual-day draws onto its calibrated quantiles (the served
+    method); without it the residual days are added to the point as they are.
+    """
+    table = _group_table(group.members, group.wanted, size, seed, keep_days, copula)
     scored = score_forecasts(table)
-    summary = _summary(group_id, meter_type, members, table, scored, horizon_hours, days, list(levels))
-    summary["members_missing"] = sorted(set(view.members) - {m.meter_id for m in members})
-    return {"records": _records(table, levels), "summary": summary}
+    summary = _summary(
+        group.group_id, group.meter_type, group.members, table, scored, group.horizon_hours, group.days,
+        list(group.levels), keep_days,
+    )  # fmt: skip
+    summary["members_missing"] = group.missing
+    return {"records": _records(table, group.levels), "summary": summary}
 
 
-def _group_table(members: list[_Member], levels: tuple[float, ...], size: int, seed: int) -> pd.DataFrame:
+def backtest_group(
+    store: SeriesStore,
+    *,
+    group_id: str,
+    meter_type: MeterType,
+    horizon_hours: int = 24,
+    days: int = 28,
+    model_store: ModelStore | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    size: int = DEFAULT_SIZE,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``{"records": [...], "summary": {...}}`` of the group's rolling-origin backtest.
+
+    Raises:
+        NotFoundError: unknown group, another type, or no member with readings.
+    """
+    group = backtest_members(
+        store, group_id=group_id, meter_type=meter_type, horizon_hours=horizon_hours, days=days,
+        model_store=model_store, levels=levels,
+    )  # fmt: skip
+    return score_group(group, size=size, seed=seed)
+
+
+def _group_table(
+    members: list[_Member], levels: tuple[float, ...], size: int, seed: int, keep_days: int, copula: bool
+) -> pd.DataFrame:
     """Per origin and hour: summed forecast, actual and baselines, and quantiles of the summed paths."""
     keyed = [m.table.set_index(["origin", "timestamp"]) for m in members]
     keys = keyed[0].index
@@ -193,8 +261,9 @@ def _group_table(members: list[_Member], levels: tuple[float, ...], size: int, s
     for column in ("forecast", "actual", *BASELINES):
         total[column] = np.sum([frame[column].to_numpy(dtype="float64") for frame in keyed], axis=0)
     summed = {q: np.sum([f[quantile_key(q)].to_numpy(dtype="float64") for f in keyed], axis=0) for q in BAND}
-    joint = [m for m in members if m.days is not None]
-    shared, tables = common_days([m.days for m in joint if m.days is not None])
+    own_days = {m.meter_id: m.days(keep_days) for m in members}
+    joint = [m for m in members if own_days[m.meter_id] is not None]
+    shared, tables = common_days([own_days[m.meter_id] for m in joint])  # type: ignore[misc]
     table_of = dict(zip([m.meter_id for m in joint], tables, strict=True))
     together = len(shared) >= MIN_DAYS
     quantiles = {quantile_key(q): np.full(len(keys), np.nan) for q in levels}
@@ -207,15 +276,19 @@ def _group_table(members: list[_Member], levels: tuple[float, ...], size: int, s
         for k, (member, frame) in enumerate(zip(members, keyed, strict=True)):
             part = frame.iloc[rows]
             point = part["forecast"].to_numpy(dtype="float64")
-            if member.days is not None:
-                own, table = (draws, table_of[member.meter_id]) if together else (None, member.days[1])
+            grid = frame_levels(part.columns)
+            q = np.vstack([part[quantile_key(g)].to_numpy(dtype="float64") for g in grid])
+            days_of = own_days[member.meter_id]
+            if days_of is not None:
+                own, table = (draws, table_of[member.meter_id]) if together else (None, days_of[1])
                 if own is None:
-                    own = day_draws(hours, len(member.days[0]), size, seed + n + 7919 * (k + 1))
-                widen = _widen(member.model, hours, pd.Timestamp(origin))
-                paths += residual_paths(point, hours, table, own, widen)
+                    own = day_draws(hours, len(days_of[0]), size, seed + n + 7919 * (k + 1))
+                if copula:
+                    paths += schaake_paths(residual_draws(hours, table, own), grid, q)
+                else:
+                    widen = _widen(member.model, hours, pd.Timestamp(origin))
+                    paths += residual_paths(point, hours, table, own, widen)
             else:
-                grid = frame_levels(part.columns)
-                q = np.vstack([part[quantile_key(g)].to_numpy(dtype="float64") for g in grid])
                 paths += comonotone_paths(hours, grid, q, size, seed + n + 104729 * (k + 1))
         for key, values in quantiles_of(paths, levels).items():
             quantiles[key][rows] = values
@@ -243,6 +316,7 @@ def _summary(
     horizon_hours: int,
     days: int,
     levels: list[float],
+    keep_days: int = KEEP_DAYS,
 ) -> dict[str, Any]:
     valid = {n: scored[n]["cv_rmse_percent"] for n in BASELINES if scored[n]["cv_rmse_percent"] is not None}
     best = min(valid, key=lambda n: valid[n]) if valid else None
@@ -263,7 +337,8 @@ def _summary(
         "members": len(members),
         "fallbacks": sum(m.kind == "fallback" for m in members),
         "member_models": {k: sum(m.kind == k for m in members) for k in sorted({m.kind for m in members})},
-        "members_with_residual_days": sum(m.days is not None for m in members),
+        "members_with_residual_days": sum(m.days(keep_days) is not None for m in members),
+        "residual_days_kept": keep_days,
         "model": model,
         "baselines": {name: public_metrics(scored[name]) for name in BASELINES},
         "best_baseline": best,

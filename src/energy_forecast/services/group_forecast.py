@@ -7,11 +7,16 @@ data already reach that hour.
 **Quantiles.** The quantiles of a sum are not the sums of quantiles: summing the members' P90s
 assumes every meter is at its own 90th percentile in the same hour, which overstates the band
 of a site whose meters' errors partly cancel, and understates nothing only by luck. The group's
-quantiles are read across ``S`` joint scenarios of the total instead: every member's scenario
-``s`` adds the out-of-sample residual day of the *same calendar day* (``ml.residual_days``), so a
+quantiles are read across ``S`` joint scenarios of the total instead. Every member's scenario
+``s`` reads the out-of-sample residual day of the *same calendar day* (``ml.residual_days``), so a
 cold, dark or busy day that hit every building of a site in the residuals hits all of them in
 the scenario together (cross-meter dependence) and over all its hours (cross-hour dependence).
-The paths are summed per scenario and the quantiles taken across the summed paths. Why not a
+Only the *ranks* of those draws are used: each member's values at an hour are its own
+calibrated quantiles (what its ``/forecast/`` answers), assigned to the paths in the order of
+their residual draws (an empirical copula, ``ml.copula``). A few weeks of residual days show
+how meters and hours move together well; the calibrated quantiles, from the whole hold-out,
+show how far each meter moves better. The paths are summed per scenario and the quantiles taken
+across the summed paths. Why not a
 group-level model reconciled with the members' (MinT and friends): it needs a model per group,
 trained and kept fresh, and its point would disagree with the sum the members show; resampling
 needs nothing beyond what each member's training already keeps.

@@ -4,9 +4,13 @@
 what ``forecast_meter`` answers for those hours (it is computed by that call, nothing else), so a
 peak, a cost or a group total read from the paths can never disagree with the forecast shown.
 
-The paths add whole UTC days of the meter's out-of-sample hold-out residuals, kept in its bundle
-at training (``holdout_residual_days``, field ``RESIDUALS_FIELD``), to the point forecast
-(``ml.residual_days``): no request trains anything. A forecast that the bundle's residuals do
+Each hour's values across the paths are the forecast's own calibrated quantile function (the
+offsets and per-day widening its ``quantiles`` answer with, read on an even grid of levels); which
+path takes which level is set by the ranks of whole UTC days of the meter's out-of-sample hold-out
+residuals, kept in its bundle at training (``holdout_residual_days``, field ``RESIDUALS_FIELD``;
+``ml.residual_days``, ``ml.copula``). So the marginals are calibrated and the paths keep the
+dependence between hours (and, in a group, between meters) that those days showed; no request
+trains anything. A forecast that the bundle's residuals do
 not describe (the global member of a cold start, the same-hour-mean fallback) or a bundle written
 before they were kept samples the forecast's own calibrated quantiles instead, comonotone within
 a day; ``Scenarios.dependence`` says which.
@@ -24,6 +28,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.ml.blend import BlendWeights, ensemble_holdout
+from energy_forecast.ml.copula import schaake_paths
 from energy_forecast.ml.forecasting import block_widening
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.ml.quantiles import GRID, key_level, quantile_key
@@ -34,6 +39,7 @@ from energy_forecast.ml.residual_days import (
     block_numbers,
     comonotone_paths,
     day_draws,
+    residual_draws,
     residual_paths,
 )
 from energy_forecast.ml.scenarios import COMONOTONE, RESIDUAL_DAYS, Scenarios
@@ -46,7 +52,7 @@ from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
 RESIDUALS_FIELD = "scenario_residuals"
 # Levels the comonotone fallback reads the forecast's quantile function at (its own cache, so the
 # shared cache's levels, which every answer's ``quantiles`` carry, are never changed).
-SAMPLING_LEVELS: tuple[float, ...] = tuple(q for q in GRID if 0.01 <= q <= 0.99)
+SAMPLING_LEVELS: tuple[float, ...] = GRID
 _SAMPLING_CACHE = ModelCache(max_entries=64, max_forecasts=64, levels=SAMPLING_LEVELS)
 _JOINT_MODELS = ("meter", "ensemble")
 
@@ -79,8 +85,9 @@ def holdout_residual_days(
 class MeterInputs:
     """What a meter contributes to scenarios: its forecast hours and how to draw around them.
 
-    ``days`` is ``(UTC dates, (days, 24) residuals)`` or None (then ``levels``/``quantiles`` hold
-    the forecast's quantile function for the comonotone fallback).
+    ``days`` is ``(UTC dates, (days, 24) residuals)`` or None (then the paths are comonotone within
+    a day); ``levels``/``quantiles`` hold the forecast's quantile function per hour, the marginals
+    of its paths.
     """
 
     result: ForecastResult
@@ -136,7 +143,7 @@ def meter_inputs(
         if record:
             dates, table = ResidualDays.from_dict(record).matrix()
             days = (dates, table) if len(dates) >= MIN_DAYS else None
-    if days is not None or not len(index):
+    if not len(index):
         return MeterInputs(result, index, point, widen, days)
     fine = forecast_meter(store, model_store, cache=_SAMPLING_CACHE, **args)
     _, _, quantiles = _forecast_hours(fine)
@@ -145,7 +152,7 @@ def meter_inputs(
         [[q.get(quantile_key(level), np.nan) for q in quantiles] for level in levels], dtype="float64"
     )
     table = np.where(np.isfinite(table), table, point[None, :])
-    return MeterInputs(result, index, point, widen, None, levels, table)
+    return MeterInputs(result, index, point, widen, days, levels, table)
 
 
 def _loaded(
@@ -165,12 +172,16 @@ def inputs_paths(
     seed: int,
     dates: pd.DatetimeIndex | None = None,
 ) -> np.ndarray:
-    """``(S, hours)`` paths of one meter: residual days at ``draws`` (rows of ``table``, one draw
-    column per UTC date of ``dates``), else its quantiles sampled comonotone within a day."""
+    """``(S, hours)`` paths of one meter: its calibrated quantiles ranked by the residual days at
+    ``draws`` (rows of ``table``, one draw column per UTC date of ``dates``; ``ml.copula``), else
+    its quantiles sampled comonotone within a day."""
     if not len(inputs.index):
         return np.zeros((size, 0))
     if table is not None and draws is not None:
-        return residual_paths(inputs.point, inputs.index, table, draws, inputs.widen, dates=dates)
+        if inputs.quantiles is None or not inputs.levels:
+            return residual_paths(inputs.point, inputs.index, table, draws, inputs.widen, dates=dates)
+        scores = residual_draws(inputs.index, table, draws, dates=dates)
+        return schaake_paths(scores, inputs.levels, inputs.quantiles)
     if inputs.quantiles is None or not inputs.levels:
         return np.repeat(inputs.point[None, :], size, axis=0)
     return comonotone_paths(inputs.index, inputs.levels, inputs.quantiles, size, seed)
