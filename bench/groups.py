@@ -29,6 +29,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+# Before XGBoost loads OpenMP: its threads otherwise spin while the other benches use the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from energy_forecast.services.group_backtest import backtest_members, score_group
 from energy_forecast.services.ingestion import import_directory
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
@@ -53,7 +56,6 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--variants", default="copula:28", help="method:days,... (method copula|residual)")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     print(f"load: {os.getloadavg()[0]:.1f} (1 min)", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Before XGBoost loads OpenMP: its threads otherwise spin while the other benches use the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from accuracy import DEFAULT_DATA, SITES, load  # the development data, read as every bench reads it
 from energy_forecast.domain.meters import MeterType
