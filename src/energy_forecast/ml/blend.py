@@ -23,6 +23,8 @@ level and per-day widening while its coverage is the blend's own. The offsets ar
 median's is zero, so ``value``, the P50, is the blend itself): the hold-out residuals are those of
 the hold-out model, whose bias (it is fitted without the newest 20 % of the readings) the refit
 that forecasts does not share, so only their spread is carried over, never their median.
+Residuals are weighted by recency (halving every ``QUANTILE_HALF_LIFE_DAYS``; weighted conformal
+for drifting series, Barber et al. 2023): the weeks just before a forecast say more about its spread.
 Bundles written before carry only ``interval_scale`` (the ``level`` quantile of how much of the
 meter model's half-width each hold-out hour needed): their quantiles are the meter model's,
 re-centred and scaled by it.
@@ -53,6 +55,7 @@ from energy_forecast.ml.quantiles import (
     normalised_offsets,
     quantile_columns,
     quantile_key,
+    recency_weights,
     reported_levels,
 )
 
@@ -68,6 +71,8 @@ DEFAULT_PRIORS = {
 }
 DEFAULT_PRIOR = DEFAULT_PRIORS[MeterType.ELECTRICITY]
 PRIOR_HOURS = 336.0
+# Half-life of the hold-out residuals' weights in the blend's quantile offsets (see "Quantiles").
+QUANTILE_HALF_LIFE_DAYS = 10.0
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,8 @@ def ensemble_holdout(
 
 def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
     width = (frame["upper"] - frame["lower"]).to_numpy(dtype="float64")
-    offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS)
+    weights = recency_weights(frame.index, QUANTILE_HALF_LIFE_DAYS)
+    offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS, weights)
     return None if offsets is None else offsets.centred().to_dict()
 
 
