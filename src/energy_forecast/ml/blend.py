@@ -197,6 +197,8 @@ def fit_blend(
     columns = [ours]
     if fleet_model is not None:
         columns.append(_fleet_day_ahead(fleet_model, readings, temperature, index))
+        if fleet_version is not None:  # kept for ensemble_holdout with the same stored version
+            holdout.attrs[_GLOBAL_KEY] = _KeptGlobal(fleet_version, columns[-1])
     columns.append(baselines[baseline_name].to_numpy())
     raw = simplex_weights(actual, np.column_stack(columns))
     hours = int(np.isfinite(actual).sum())
@@ -236,11 +238,12 @@ def ensemble_holdout(
     made each forecast): the residuals every calibration of the ensemble's band reads.
     """
     index = pd.DatetimeIndex(holdout.index)
-    fleet_values = (
-        _fleet_day_ahead(fleet_model, readings, temperature, index)
-        if fleet_model is not None and weights.fleet > 0
-        else None
-    )
+    fleet_values = None
+    if fleet_model is not None and weights.fleet > 0:
+        kept = holdout.attrs.get(_GLOBAL_KEY)
+        same = isinstance(kept, _KeptGlobal) and kept.version == weights.fleet_version
+        same = same and len(kept.values) == len(index)
+        fleet_values = kept.values if same else _fleet_day_ahead(fleet_model, readings, temperature, index)
     baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[weights.baseline_name]
     frame = blend_frame(holdout, fleet_values, baseline.to_numpy(), weights)
     return pd.DataFrame(
@@ -258,6 +261,17 @@ def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFram
     weights = recency_weights(frame.index, QUANTILE_HALF_LIFE_DAYS)
     offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS, weights)
     return None if offsets is None else offsets.centred().to_dict()
+
+
+_GLOBAL_KEY = "global_day_ahead"
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: pandas compares attrs when it concatenates
+class _KeptGlobal:
+    """The stored global member's hold-out forecasts, kept on the frame's attrs by ``fit_blend``."""
+
+    version: int
+    values: np.ndarray
 
 
 def _fleet_day_ahead(
