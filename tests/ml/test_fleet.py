@@ -118,3 +118,26 @@ def test_a_two_week_meter_with_a_missing_hour_is_backtested_by_the_fleet(fleet: 
     )
     assert result.model_kind == "global"
     assert result.metrics["model"]["cv_rmse_percent"] is not None
+
+
+def test_the_ensemble_hold_out_reuses_the_global_forecasts_of_its_weights(fleet: FleetModel) -> None:
+    from energy_forecast.ml.blend import ensemble_holdout, fit_blend
+    from energy_forecast.ml.training import fit_model
+
+    consumption, temperature = synthetic_meter(24 * 40, seed=3, start="2023-12-20")
+    train = consumption[consumption.index < ORIGIN] * 30
+    result = fit_model(
+        train, temperature, meter_id="m-new", meter_type=ELEC, timezone="Europe/Rome", country="IT"
+    )
+    model = fleet.model_for("m-new", train, "Europe/Rome", "IT")
+    assert result.holdout is not None
+    weights = fit_blend(result.holdout, train, temperature, model, fleet_version=7)
+    assert weights is not None and weights.fleet > 0
+    kept = result.holdout.attrs["global_day_ahead"]
+    assert kept.version == 7 and len(kept.values) == len(result.holdout)
+    pd.concat([result.holdout, result.holdout.copy()])  # frames carrying it still concatenate
+    reused = ensemble_holdout(result.holdout, train, temperature, model, weights)
+    fresh = ensemble_holdout(
+        result.holdout.copy().assign(), train, temperature, model, replace(weights, fleet_version=8)
+    )
+    pd.testing.assert_frame_equal(reused, fresh)

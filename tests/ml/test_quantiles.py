@@ -24,6 +24,8 @@ from energy_forecast.ml.quantiles import (
     parse_levels,
     quantile_columns,
     quantile_key,
+    recency_weights,
+    weighted_quantile,
 )
 from energy_forecast.ml.training import TrainingResult
 
@@ -149,6 +151,37 @@ def test_normalised_offsets_follow_the_scale() -> None:
     assert np.mean(actual[2000:] <= values[0.1]) == pytest.approx(0.1, abs=0.025)
     assert np.mean(actual[2000:] <= values[0.9]) == pytest.approx(0.9, abs=0.025)
     assert normalised_offsets(actual[:10], np.zeros(10), np.ones(10)) is None
+
+
+def test_weighted_quantiles_lean_toward_heavy_values() -> None:
+    values = np.array([3.0, 1.0, 2.0])
+    assert weighted_quantile(values, np.array([1.0, 1.0, 1.0]), (0.5,))[0] == pytest.approx(2.0)
+    assert weighted_quantile(values, np.array([10.0, 1.0, 1.0]), (0.5,))[0] > 2.5
+    sample = np.random.default_rng(2).normal(size=5000)
+    assert weighted_quantile(sample, np.ones(5000), (0.1, 0.9)) == pytest.approx(
+        np.quantile(sample, (0.1, 0.9)), abs=0.01
+    )
+    equal = QuantileOffsets.from_residuals(np.arange(10.0), weights=np.ones(10))
+    assert (np.diff(equal.offsets) >= 0).all() and equal.at((0.5,))[0] == pytest.approx(4.5)
+
+
+def test_recency_weights_halve_every_half_life_and_move_the_offsets_to_recent_spread() -> None:
+    index = pd.date_range("2024-01-01", periods=24 * 120, freq="h", tz="UTC")
+    weights = recency_weights(index, 14.0)
+    assert weights is not None and weights[-1] == pytest.approx(1.0)
+    assert weights[-1 - 24 * 14] == pytest.approx(0.5) and recency_weights(index, None) is None
+    # The spread tripled for the last six weeks: weighted offsets follow it, equal ones lag.
+    rng = np.random.default_rng(5)
+    scale = np.where(index >= index[-1] - pd.Timedelta(days=42), 3.0, 1.0)
+    residuals = rng.normal(0, 1, len(index)) * scale
+    recent = normalised_offsets(residuals, np.zeros(len(index)), np.ones(len(index)), weights=weights)
+    equal = normalised_offsets(residuals, np.zeros(len(index)), np.ones(len(index)))
+    assert recent is not None and equal is not None
+    future = rng.normal(0, 3, 5000)
+    low, high = recent.at((0.1, 0.9))
+    assert np.mean((future >= low) & (future <= high)) == pytest.approx(0.8, abs=0.04)
+    true_width = 2 * 1.2816 * 3.0
+    assert abs(high - low - true_width) < abs(float(np.diff(equal.at((0.1, 0.9)))[0]) - true_width)
 
 
 def test_an_older_band_gives_derived_quantiles_with_its_band_exact() -> None:

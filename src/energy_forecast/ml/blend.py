@@ -23,6 +23,8 @@ level and per-day widening while its coverage is the blend's own. The offsets ar
 median's is zero, so ``value``, the P50, is the blend itself): the hold-out residuals are those of
 the hold-out model, whose bias (it is fitted without the newest 20 % of the readings) the refit
 that forecasts does not share, so only their spread is carried over, never their median.
+Residuals are weighted by recency (halving every ``QUANTILE_HALF_LIFE_DAYS``; weighted conformal
+for drifting series, Barber et al. 2023): the weeks just before a forecast say more about its spread.
 Bundles written before carry only ``interval_scale`` (the ``level`` quantile of how much of the
 meter model's half-width each hold-out hour needed): their quantiles are the meter model's,
 re-centred and scaled by it.
@@ -53,6 +55,7 @@ from energy_forecast.ml.quantiles import (
     normalised_offsets,
     quantile_columns,
     quantile_key,
+    recency_weights,
     reported_levels,
 )
 
@@ -68,6 +71,8 @@ DEFAULT_PRIORS = {
 }
 DEFAULT_PRIOR = DEFAULT_PRIORS[MeterType.ELECTRICITY]
 PRIOR_HOURS = 336.0
+# Half-life of the hold-out residuals' weights in the blend's quantile offsets (see "Quantiles").
+QUANTILE_HALF_LIFE_DAYS = 10.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,8 @@ def fit_blend(
     columns = [ours]
     if fleet_model is not None:
         columns.append(_fleet_day_ahead(fleet_model, readings, temperature, index))
+        if fleet_version is not None:  # kept for ensemble_holdout with the same stored version
+            holdout.attrs[_GLOBAL_KEY] = _KeptGlobal(fleet_version, columns[-1])
     columns.append(baselines[baseline_name].to_numpy())
     raw = simplex_weights(actual, np.column_stack(columns))
     hours = int(np.isfinite(actual).sum())
@@ -231,11 +238,12 @@ def ensemble_holdout(
     made each forecast): the residuals every calibration of the ensemble's band reads.
     """
     index = pd.DatetimeIndex(holdout.index)
-    fleet_values = (
-        _fleet_day_ahead(fleet_model, readings, temperature, index)
-        if fleet_model is not None and weights.fleet > 0
-        else None
-    )
+    fleet_values = None
+    if fleet_model is not None and weights.fleet > 0:
+        kept = holdout.attrs.get(_GLOBAL_KEY)
+        same = isinstance(kept, _KeptGlobal) and kept.version == weights.fleet_version
+        same = same and len(kept.values) == len(index)
+        fleet_values = kept.values if same else _fleet_day_ahead(fleet_model, readings, temperature, index)
     baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[weights.baseline_name]
     frame = blend_frame(holdout, fleet_values, baseline.to_numpy(), weights)
     return pd.DataFrame(
@@ -250,8 +258,20 @@ def ensemble_holdout(
 
 def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
     width = (frame["upper"] - frame["lower"]).to_numpy(dtype="float64")
-    offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS)
+    weights = recency_weights(frame.index, QUANTILE_HALF_LIFE_DAYS)
+    offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS, weights)
     return None if offsets is None else offsets.centred().to_dict()
+
+
+_GLOBAL_KEY = "global_day_ahead"
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: pandas compares attrs when it concatenates
+class _KeptGlobal:
+    """The stored global member's hold-out forecasts, kept on the frame's attrs by ``fit_blend``."""
+
+    version: int
+    values: np.ndarray
 
 
 def _fleet_day_ahead(

@@ -39,6 +39,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 DEFAULT_LEVELS: tuple[float, ...] = (0.1, 0.5, 0.9)
 BAND = (0.1, 0.9)  # ``lower``/``upper``: the 80 % band every forecast keeps
@@ -111,8 +112,12 @@ class QuantileOffsets:
         residuals: Any,
         lead_hours: Any | None = None,
         levels: Sequence[float] = GRID,
+        weights: Any | None = None,
     ) -> QuantileOffsets:
         """Split-conformal offsets from out-of-sample residuals ``actual - forecast``.
+
+        ``weights`` (one per residual, >= 0) make the offsets weighted quantiles: recency weights
+        let the newest residuals speak for the coming days (``recency_weights``).
 
         With ``lead_hours`` (hours after the origin, one per residual) the offsets come from the
         first day's residuals and each later day gets a widening factor: the ratio of its central
@@ -122,13 +127,15 @@ class QuantileOffsets:
         """
         r = np.asarray(residuals, dtype="float64").ravel()
         grid = tuple(sorted(set(float(v) for v in levels)))
-        ok = np.isfinite(r)
+        w = np.ones_like(r) if weights is None else np.asarray(weights, dtype="float64").ravel()
+        ok = np.isfinite(r) & np.isfinite(w) & (w >= 0)
+        given = weights is not None
         if lead_hours is None:
-            return cls(grid, _offsets(r[ok], grid))
+            return cls(grid, _offsets(r[ok], grid, w[ok] if given else None))
         day = np.asarray(lead_hours, dtype="int64").ravel() // 24
-        first = r[ok & (day == 0)]
-        base = first if first.size >= MIN_BAND_RESIDUALS else r[ok]
-        offsets = _offsets(base, grid)
+        chosen = ok & (day == 0) if (ok & (day == 0)).sum() >= MIN_BAND_RESIDUALS else ok
+        base = r[chosen]
+        offsets = _offsets(base, grid, w[chosen] if given else None)
         spread0 = _spread(base)
         widen = [1.0]
         for k in range(1, int(day[ok].max(initial=0)) + 1):
@@ -204,10 +211,32 @@ class QuantileOffsets:
         return cls(levels, offsets, widen, bool(data.get("derived", False)))
 
 
-def _offsets(residuals: np.ndarray, grid: Sequence[float]) -> tuple[float, ...]:
+def _offsets(
+    residuals: np.ndarray, grid: Sequence[float], weights: np.ndarray | None = None
+) -> tuple[float, ...]:
     if residuals.size == 0:
         return (0.0,) * len(grid)
-    return tuple(_monotone(np.quantile(residuals, grid)).tolist())
+    if weights is None or not np.sum(weights) > 0:
+        return tuple(_monotone(np.quantile(residuals, grid)).tolist())
+    return tuple(_monotone(weighted_quantile(residuals, weights, grid)).tolist())
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``values`` where each counts ``weights`` times (midpoints of the cumulative
+    weight, interpolated; with equal weights this is the Hazen plotting position)."""
+    order = np.argsort(values, kind="stable")
+    v, w = np.asarray(values, dtype="float64")[order], np.asarray(weights, dtype="float64")[order]
+    position = (np.cumsum(w) - 0.5 * w) / np.sum(w)
+    return np.interp(np.asarray(levels, dtype="float64"), position, v)
+
+
+def recency_weights(index: Any, half_life_days: float | None) -> np.ndarray | None:
+    """Weights halving every ``half_life_days`` back from the newest timestamp (None: equal)."""
+    stamps = pd.DatetimeIndex(index)
+    if not half_life_days or len(stamps) == 0:
+        return None
+    age = np.asarray((stamps.max() - stamps) / pd.Timedelta(days=1), dtype="float64")
+    return np.power(0.5, age / half_life_days)
 
 
 def _spread(residuals: np.ndarray) -> float:
@@ -252,12 +281,17 @@ def frame_levels(columns: Iterable[str]) -> tuple[float, ...]:
 
 
 def normalised_offsets(
-    actual: Any, center: Any, spread: Any, min_rows: int = MIN_BAND_RESIDUALS
+    actual: Any,
+    center: Any,
+    spread: Any,
+    min_rows: int = MIN_BAND_RESIDUALS,
+    weights: Any | None = None,
 ) -> QuantileOffsets | None:
     """Offsets of ``(actual - center) / spread`` (locally scaled split conformal), None below ``min_rows``.
 
     Used where a forecast is re-centred (the blend): ``spread`` is the member model's own
-    80 % band width, so the offsets follow its level and its later-day widening.
+    80 % band width, so the offsets follow its level and its later-day widening. ``weights``
+    (one per row) give weighted quantiles, as ``QuantileOffsets.from_residuals``.
     """
     a, c, s = (np.asarray(v, dtype="float64").ravel() for v in (actual, center, spread))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -265,4 +299,5 @@ def normalised_offsets(
     ok = np.isfinite(scaled) & (s > 0)
     if ok.sum() < min_rows:
         return None
-    return QuantileOffsets.from_residuals(scaled[ok])
+    w = None if weights is None else np.asarray(weights, dtype="float64").ravel()[ok]
+    return QuantileOffsets.from_residuals(scaled[ok], weights=w)
