@@ -32,8 +32,8 @@ The 80 % ``interval_scale`` of older consumers is calibrated in one place, ``cal
 on the ensemble's own out-of-sample residuals (``ensemble_holdout``).
 
 **Cold start.** A meter with too little history for its own model (``MIN_OWN_DAYS``) but a week
-of readings is forecast by the fleet model alone, with the fleet's intervals (calibrated on its
-out-of-sample residuals on other meters); every answer says ``model: fleet``.
+of readings is forecast by the fleet model and its best baseline (``ml.cold_blend``); every answer
+says ``model: fleet``.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def fit_blend(
         chosen = [p_own, p_fleet, p_base] if fleet_model is not None else [p_own + p_fleet, p_base]
         weights = shrunk(raw, np.asarray(chosen, dtype="float64"), hours, prior_hours)
     fleet_w = float(weights[1]) if fleet_model is not None else 0.0
-    blended = _combine(weights, columns)
+    blended = combine_members(weights, columns)
     scale = calibrate_band(actual, blended, holdout, level)
     raw3 = (float(raw[0]), float(raw[1]) if fleet_model is not None else 0.0, float(raw[-1]))
     return BlendWeights(
@@ -221,7 +221,7 @@ def fit_blend(
         holdout_hours=hours,
         fleet_version=fleet_version,
         raw=raw3 if fleet_model is not None else None,
-        quantiles=_blend_quantiles(actual, blended, holdout),
+        quantiles=blend_quantiles(actual, blended, holdout),
     )
 
 
@@ -256,7 +256,7 @@ def ensemble_holdout(
     )
 
 
-def _blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
+def blend_quantiles(actual: np.ndarray, blended: np.ndarray, frame: pd.DataFrame) -> dict[str, Any] | None:
     width = (frame["upper"] - frame["lower"]).to_numpy(dtype="float64")
     weights = recency_weights(frame.index, QUANTILE_HALF_LIFE_DAYS)
     offsets = normalised_offsets(actual, blended, width, MIN_BLEND_HOURS, weights)
@@ -282,7 +282,7 @@ def _fleet_day_ahead(
     return fleet_model.predict(features)
 
 
-def _combine(weights: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
+def combine_members(weights: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
     """Weighted sum; a member that is NaN on an hour gives its weight to the others."""
     stack = np.column_stack(columns)
     w = np.broadcast_to(weights, stack.shape).copy()
@@ -354,7 +354,7 @@ def blend_frame(
     total = sum(w)
     if total <= 0:
         return own
-    value = _combine(np.array(w) / total, columns)
+    value = combine_members(np.array(w) / total, columns)
     value = np.where(np.isfinite(value), value, own["forecast"].to_numpy())
     return _blend_band(own, value, weights)
 
@@ -377,46 +377,3 @@ def _blend_band(own: pd.DataFrame, value: np.ndarray, weights: BlendWeights) -> 
     columns = {"forecast": values[0.5], "lower": values[0.1], "upper": values[0.9]}
     columns.update({quantile_key(q): values[q] for q in levels})
     return pd.DataFrame(columns, index=own.index)
-
-
-COLD_PRIOR_HOURS = 336
-
-
-def fit_cold_blend(
-    readings: pd.Series,
-    temperature: pd.Series | None,
-    fleet_model: ForecastModel,
-    level: float = 0.8,
-    prior_hours: float = COLD_PRIOR_HOURS,
-) -> BlendWeights | None:
-    """Weights of the fleet model and the best baseline for a meter too new for its own model.
-
-    Chosen on the meter's own readings after its first week (where the baselines exist), forecast
-    day-ahead by the fleet fold model that never saw the meter: a new meter on which the fleet
-    model fails gets mostly the seasonal-naive forecast. ``model`` is the fleet model's weight.
-    """
-    if readings.empty:
-        return None
-    start = readings.index[0] + pd.Timedelta(days=7)
-    index = pd.DatetimeIndex(readings.index[readings.index >= start])
-    if len(index) < MIN_BLEND_HOURS:
-        return None
-    features = build_features(readings, temperature, fleet_model.spec, index)
-    holdout = fleet_model.predict_interval(features)
-    holdout["actual"] = readings.reindex(index).to_numpy(dtype="float64")
-    chosen = fit_blend(holdout, readings, temperature, None, level=level, prior=None)
-    if chosen is None or prior_hours <= 0:
-        return chosen
-    # A week of hours is a noisy judge: shrink toward the fleet model alone, as if ``prior_hours``
-    # more hours had said so (unshrunk weights cost the 14-day cold start its median in bench/accuracy.py).
-    share = chosen.holdout_hours / (chosen.holdout_hours + prior_hours)
-    fleet_w = share * chosen.model + (1.0 - share)
-    baseline = baseline_frame(readings, index, np.zeros(len(index), dtype=np.int64))[chosen.baseline_name]
-    blended = _combine(
-        np.array([fleet_w, 1.0 - fleet_w]), [holdout["forecast"].to_numpy(), baseline.to_numpy()]
-    )
-    scale = calibrate_band(holdout["actual"].to_numpy(), blended, holdout, level)
-    quantiles = _blend_quantiles(holdout["actual"].to_numpy(), blended, holdout)
-    return BlendWeights(
-        fleet_w, 0.0, 1.0 - fleet_w, chosen.baseline_name, scale, chosen.holdout_hours, quantiles=quantiles
-    )

@@ -19,14 +19,13 @@ from energy_forecast.domain.meters import MeterType
 from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, backtest_origins, origin_table, score_forecasts
 from energy_forecast.ml.blend import (
-    COLD_PRIOR_HOURS,
     DEFAULT_PRIOR,
     MIN_OWN_DAYS,
     blended_forecast,
     fit_blend,
-    fit_cold_blend,
     own_model_days,
 )
+from energy_forecast.ml.cold_blend import COLD_PRIOR_HOURS, fit_cold_blend
 from energy_forecast.ml.fleet import FleetModel, has_fleet_history
 from energy_forecast.ml.forecasting import forecast
 from energy_forecast.ml.quantiles import DEFAULT_LEVELS

@@ -42,10 +42,10 @@ from energy_forecast.ml.blend import (
     blended_forecast,
     default_prior,
     fit_blend,
-    fit_cold_blend,
     fleet_prior,
     own_model_days,
 )
+from energy_forecast.ml.cold_blend import fit_cold_blend
 from energy_forecast.ml.fleet import (
     FLEET_MODEL_ID,
     MAX_ROWS,
