@@ -257,3 +257,16 @@ def test_quantile_metrics_match_hand_computed_values() -> None:
     assert scored["coverage_p90_percent"] == pytest.approx(200 / 3)
     span = np.percentile([0.0, 10.0, 20.0], 99) - np.percentile([0.0, 10.0, 20.0], 1)
     assert scored["rcrps"] == pytest.approx(scored["crps"] / span)
+
+
+def test_recency_weights_never_thin_the_outer_tails() -> None:
+    rng = np.random.default_rng(3)
+    residuals = np.concatenate([rng.normal(0, 5.0, 2000), rng.normal(0, 1.0, 200)])  # calm lately
+    weights = np.concatenate([np.full(2000, 0.01), np.ones(200)])
+    levels = (0.01, 0.1, 0.5, 0.9, 0.99)
+
+    plain = QuantileOffsets.from_residuals(residuals, levels=levels).at(levels)
+    weighted = QuantileOffsets.from_residuals(residuals, levels=levels, weights=weights).at(levels)
+
+    assert weighted[0] == pytest.approx(plain[0]) and weighted[-1] == pytest.approx(plain[-1])
+    assert plain[1] < weighted[1] < 0 < weighted[3] < plain[3]  # inside P5-P95 the recent spread

@@ -47,6 +47,7 @@ GRID: tuple[float, ...] = tuple(
     sorted({round(k / 100, 4) for k in range(1, 100)} | {0.005, 0.025, 0.975, 0.995})
 )
 MIN_BAND_RESIDUALS = 48
+TAIL_LEVELS = (0.05, 0.95)  # beyond these, weighted offsets are never thinner than the plain ones
 MAX_WIDEN = 4.0
 _KEY = re.compile(r"^p(\d+(?:\.\d+)?)$")
 
@@ -216,9 +217,16 @@ def _offsets(
 ) -> tuple[float, ...]:
     if residuals.size == 0:
         return (0.0,) * len(grid)
+    plain = np.quantile(residuals, grid)
     if weights is None or not np.sum(weights) > 0:
-        return tuple(_monotone(np.quantile(residuals, grid)).tolist())
-    return tuple(_monotone(weighted_quantile(residuals, weights, grid)).tolist())
+        return tuple(_monotone(plain).tolist())
+    weighted = weighted_quantile(residuals, weights, grid)
+    # Recency weights leave fewer effective residuals; the outermost levels need the most, so
+    # there the wider of the weighted and the plain offset is kept (never a thinner tail).
+    levels = np.asarray(grid, dtype="float64")
+    tails = np.where(levels < TAIL_LEVELS[0], np.minimum(weighted, plain), np.maximum(weighted, plain))
+    outer = (levels < TAIL_LEVELS[0]) | (levels > TAIL_LEVELS[1])
+    return tuple(_monotone(np.where(outer, tails, weighted)).tolist())
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, levels: Sequence[float]) -> np.ndarray:
