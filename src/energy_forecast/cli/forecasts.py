@@ -55,33 +55,24 @@ def forecast(
         raise typer.Exit(2)
     chosen_settings = settings(file_log=False)
     rows: list[dict[str, object]] = []
-    failed, units = 0, {}
+    units: dict[str, str | None] = {}
+    shown = {"as_json": as_json, "as_csv": as_csv, "write": write}
     with connected(chosen_settings) as home:
-        if home.service is not None and group_id:
-            rows, units = service_group_forecasts(home.service, group_id, days=days, write=write)
-            failed = sum(1 for row in rows if "error" in row)
+        if home.service is not None:  # the running service computes (and with --write, publishes)
+            if group_id:
+                rows, units = service_group_forecasts(home.service, group_id, days=days, write=write)
+            else:
+                rows, units = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
             for row in rows:
                 if "error" not in row:
                     row["points"] = [{**p, "source": output.source_of(row)} for p in row["points"]]
-            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
-            raise typer.Exit(1 if failed else 0)
-        if home.service is not None:  # the running service computes (and with --write, publishes)
-            rows, units = service_forecasts(home.service, meter_id, all_meters, days=days, write=write)
-            for row in rows:
-                if "error" in row:
-                    failed += 1
-                else:
-                    row["points"] = [{**p, "source": output.source_of(row)} for p in row["points"]]
-            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
-            raise typer.Exit(1 if failed else 0)
+            raise typer.Exit(_print(rows, units, **shown))
         store = home.local_store()
         models = build_model_store(chosen_settings)
         cache = ModelCache(levels=chosen_settings.forecast_quantiles)
         if group_id:
             rows, units = _local_groups(store, models, group_id, days=days, write=write, cache=cache)
-            failed = sum(1 for row in rows if "error" in row)
-            _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
-            raise typer.Exit(1 if failed else 0)
+            raise typer.Exit(_print(rows, units, **shown))
         if all_meters and write:  # the fleet: chunk tasks that workers run
             chosen = chosen_meters(store, None, True)
             raise typer.Exit(
@@ -102,10 +93,8 @@ def forecast(
                 row = result.to_dict()
                 rows.append({**row, "points": output.points_of(result.frame, output.source_of(row))})
             except EnergyForecastError as exc:
-                failed += 1
                 rows.append({"meter_id": meter.meter_id, "error": exc.message})
-    _print(rows, units, as_json=as_json, as_csv=as_csv, write=write, failed=failed)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(_print(rows, units, **shown))
 
 
 def _local_groups(
@@ -144,9 +133,10 @@ def _print(
     as_json: bool,
     as_csv: bool,
     write: bool,
-    failed: int,
-) -> None:
-    """The forecasts as a table, JSON or CSV, whether this process or the running service made them."""
+) -> int:
+    """The forecasts as a table, JSON or CSV, whether this process or the running service made them;
+    the command's exit code (1 when a row is an error)."""
+    failed = sum(1 for row in rows if "error" in row)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif as_csv:
@@ -159,6 +149,7 @@ def _print(
     if write and not as_json:
         stored = sum(int(row.get("points_written") or 0) for row in rows)  # type: ignore[call-overload]
         typer.echo(f"{stored} points stored for {len(rows) - failed} meters", err=True)
+    return 1 if failed else 0
 
 
 def publish_via_tasks(

@@ -289,27 +289,14 @@ def backtest(
             f"days x horizon_hours = {body.days * body.horizon_hours} records, over the limit of {limit} "
             "records per backtest (EF_LIMITS__BACKTEST_MAX_POINTS); ask for fewer days or a shorter horizon"
         )
+    options = {"meter_type": body.meter_type, "horizon_hours": body.horizon_hours, "days": body.days}
     if body.group_id is not None:
-        return BacktestPublic(
-            **backtest_group(
-                store,
-                model_store=models,
-                group_id=body.group_id,
-                meter_type=body.meter_type,
-                horizon_hours=body.horizon_hours,
-                days=body.days,
-                levels=cache.levels,
-            )
+        answer = backtest_group(
+            store, model_store=models, group_id=body.group_id, levels=cache.levels, **options
         )
-    assert body.meter_id is not None
-    return BacktestPublic(
-        **backtest_meter(
-            store,
-            model_store=models,
-            meter_id=body.meter_id,
-            meter_type=body.meter_type,
-            horizon_hours=body.horizon_hours,
-            days=body.days,
-            levels=cache.levels,
+    else:
+        assert body.meter_id is not None
+        answer = backtest_meter(
+            store, model_store=models, meter_id=body.meter_id, levels=cache.levels, **options
         )
-    )
+    return BacktestPublic(**answer)
