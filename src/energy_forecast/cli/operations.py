@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,6 @@ def service_forecasts(
     """``forecast``'s rows (with their points) and the meters' units from the running service:
     ``POST /forecast/`` from each meter's last reading, or with ``write`` a publication
     (``POST /forecasts/publish``) read back per meter."""
-    from datetime import UTC, datetime, timedelta
-
     from energy_forecast.storage.forecast_layout import model_version_tag
 
     registry = {row["meter_id"]: row for row in service.get("/meters/")}
@@ -146,31 +145,43 @@ def service_forecasts(
             )
             continue
         last = datetime.fromisoformat(meter["last_timestamp"])
-        request = {
-            "meter_id": meter["meter_id"],
-            "meter_type": meter["meter_type"],
-            "start_date": (last + timedelta(hours=1)).isoformat(),
-            "end_date": (last + timedelta(days=days)).isoformat(),
-        }
         try:
-            answer = service.post("/forecast/", json=request)
+            answer = _forecast_from(service, "meter_id", meter["meter_id"], meter["meter_type"], last, days)
         except ServiceError as exc:
             rows.append({"meter_id": meter["meter_id"], "error": exc.message})
             continue
-        points = [p for p in answer["forecast_data"] if p["type"] == "forecast"]
-        rows.append(
-            {
-                "meter_id": meter["meter_id"],
-                "meter_type": meter["meter_type"],
-                "model_version": model_version_tag(answer["model_version"]),
-                "points_written": 0,
-                "first_hour": points[0]["datetime"] if points else None,
-                "last_hour": points[-1]["datetime"] if points else None,
-                "substituted": answer["substituted"],
-                "points": _points(points),
-            }
-        )
+        tag = model_version_tag(answer["model_version"])
+        rows.append(_answer_row(meter["meter_id"], meter["meter_type"], tag, answer))
     return [utc_stamps(row) for row in rows], units
+
+
+def _forecast_from(
+    service: ServiceClient, key: str, target: str, meter_type: str, last: datetime, days: int
+) -> dict[str, Any]:
+    """``POST /forecast/`` for ``days`` from the hour after ``last``, as a local run forecasts."""
+    body = {
+        key: target,
+        "meter_type": meter_type,
+        "start_date": (last + timedelta(hours=1)).isoformat(),
+        "end_date": (last + timedelta(days=days)).isoformat(),
+    }
+    return service.post("/forecast/", json=body)
+
+
+def _answer_row(target: str, meter_type: str, model_version: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """One printed row of a ``/forecast/`` answer, in the shape a local run prints."""
+    points = [p for p in answer["forecast_data"] if p["type"] == "forecast"]
+    return {
+        "meter_id": target,
+        "meter_type": meter_type,
+        "model_version": model_version,
+        "points_written": 0,
+        "first_hour": points[0]["datetime"] if points else None,
+        "last_hour": points[-1]["datetime"] if points else None,
+        "substituted": answer["substituted"],
+        **({"members": answer["members"]} if "members" in answer else {}),
+        "points": _points(points),
+    }
 
 
 def service_group_forecasts(
@@ -178,8 +189,6 @@ def service_group_forecasts(
 ) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
     """``forecast --group``'s rows from the running service: ``POST /forecast/`` with each
     ``group_id``, from the earliest member's last reading (as publication starts a group)."""
-    from datetime import datetime, timedelta
-
     if write:
         raise ServiceError(
             "--group --write needs the store, which the running service holds; its scheduled "
@@ -201,40 +210,18 @@ def service_group_forecasts(
                 raise ServiceError(
                     f"group {group_id!r}: none of its meters has readings to forecast from", 404
                 )
-            last = min(lasts)
-            answer = service.post(
-                "/forecast/",
-                json={
-                    "group_id": group_id,
-                    "meter_type": group["meter_type"],
-                    "start_date": (last + timedelta(hours=1)).isoformat(),
-                    "end_date": (last + timedelta(days=days)).isoformat(),
-                },
-            )
+            answer = _forecast_from(service, "group_id", group_id, group["meter_type"], min(lasts), days)
         except ServiceError as exc:
             rows.append({"meter_id": group_id, "error": exc.message})
             continue
         found = {registry[m].get("unit") for m in group["members"] if m in registry}
         units[group_id] = found.pop() if len(found) == 1 else None
-        points = [p for p in answer["forecast_data"] if p["type"] == "forecast"]
-        row = {
-            "meter_id": group_id,
-            "meter_type": group["meter_type"],
-            "model_version": "group",
-            "points_written": 0,
-            "first_hour": points[0]["datetime"] if points else None,
-            "last_hour": points[-1]["datetime"] if points else None,
-            "substituted": answer["substituted"],
-            "members": answer["members"],
-        }
-        rows.append({**row, "points": _points(points)})
+        rows.append(_answer_row(group_id, group["meter_type"], "group", answer))
     return [utc_stamps(row) for row in rows], units
 
 
 def _points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The service's points in the shape a local run prints: ``+00:00`` stamps, value, band, quantiles."""
-    from datetime import datetime
-
     return [
         {
             "timestamp": datetime.fromisoformat(p["datetime"]).isoformat(),

@@ -81,28 +81,20 @@ def check_groups(groups: Mapping[str, Group], meters: Mapping[str, Meter]) -> No
             raise InputDataError(
                 f"group id {group.group_id!r} is already a meter's id; give the group another id"
             )
-        for meter_id in group.meter_ids:
-            meter = meters.get(meter_id)
-            if meter is None:
-                raise InputDataError(
-                    f"group {group.group_id!r}: meter {meter_id!r} is not registered; import it or drop it"
-                )
-            if meter.meter_type != group.meter_type:
-                raise InputDataError(
-                    f"group {group.group_id!r} is {group.meter_type.value}, but meter {meter_id!r} is "
-                    f"{meter.meter_type.value}; a group holds meters of one type"
-                )
-        for child in group.groups:
-            sub = groups.get(child)
-            if sub is None:
-                raise InputDataError(
-                    f"group {group.group_id!r}: group {child!r} does not exist; define it first"
-                )
-            if sub.meter_type != group.meter_type:
-                raise InputDataError(
-                    f"group {group.group_id!r} is {group.meter_type.value}, but its group {child!r} is "
-                    f"{sub.meter_type.value}; a group holds groups of one type"
-                )
+        for kind, member_ids, known, fix in (
+            ("meter", group.meter_ids, meters, "is not registered; import it or drop it"),
+            ("group", group.groups, groups, "does not exist; define it first"),
+        ):
+            for member_id in member_ids:
+                member = known.get(member_id)
+                if member is None:
+                    raise InputDataError(f"group {group.group_id!r}: {kind} {member_id!r} {fix}")
+                if member.meter_type != group.meter_type:
+                    raise InputDataError(
+                        f"group {group.group_id!r} is {group.meter_type.value}, but "
+                        f"{'its group' if kind == 'group' else 'meter'} {member_id!r} is "
+                        f"{member.meter_type.value}; a group holds {kind}s of one type"
+                    )
         if not group.meter_ids and not group.groups:
             raise InputDataError(f"group {group.group_id!r} has no members; give meter_ids or groups")
     for group_id in groups:
