@@ -9,6 +9,7 @@ import pandas as pd
 
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.domain.sites import Site
+from energy_forecast.ml.fleet import FLEET_MODEL_ID
 from energy_forecast.ml.model import ForecastModel
 from energy_forecast.services.meters import meter_calendar
 from energy_forecast.services.training import train_meter
@@ -46,5 +47,41 @@ def test_trained_model_uses_the_sites_holiday_calendar(tmp_path: Path) -> None:
         assert info.metadata["timezone"] == "Europe/Rome"
         model = ForecastModel.from_artifacts(artifacts)
         assert (model.spec.country, model.spec.timezone) == ("IT", "Europe/Rome")
+    finally:
+        store.close()
+
+
+class _CountingStore:
+    """The store, counting the site lookups a training task makes (one InfluxDB query each)."""
+
+    def __init__(self, inner: DuckDBSeriesStore) -> None:
+        self.inner, self.site_reads = inner, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def get_site(self, site_id: str) -> Site | None:
+        self.site_reads += 1
+        return self.inner.get_site(site_id)
+
+
+def test_training_with_a_global_member_reads_the_site_once_per_meter(tmp_path: Path) -> None:
+    store = DuckDBSeriesStore(tmp_path / "db.duckdb")
+    try:
+        store.upsert_site(Site("turin", 45.06, 7.66, "Turin", "Europe/Rome", "IT"))
+        store.upsert_meters([Meter(f"m{i}", MeterType.ELECTRICITY, site_id="turin") for i in range(2)])
+        index = pd.date_range("2024-01-01", periods=24 * 40, freq="h", tz="UTC")
+        for i in range(2):
+            values = 100 + 10 * i + 20 * np.sin(index.hour.to_numpy() / 24 * 2 * np.pi)
+            store.write_readings(MeterType.ELECTRICITY, f"m{i}", pd.Series(values, index=index))
+        models = FileModelStore(tmp_path / "models")
+        counting = _CountingStore(store)
+        train_meter(counting, models, meter_id=FLEET_MODEL_ID, meter_type=MeterType.ELECTRICITY)  # type: ignore[arg-type]
+        assert counting.site_reads == 2  # once per meter, though the fleet reads each several times
+        counting.site_reads = 0
+        train_meter(counting, models, meter_id="m0", meter_type=MeterType.ELECTRICITY)  # type: ignore[arg-type]
+        info, _ = models.load(MeterType.ELECTRICITY, "m0")
+        assert info.metadata["blend"]["fleet_version"] is not None  # the global member took part
+        assert counting.site_reads == 1
     finally:
         store.close()

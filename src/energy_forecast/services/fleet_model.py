@@ -111,6 +111,7 @@ def train_fleet(
     store.ping()
     meters = {m.meter_id: m for m in store.list_meters() if m.meter_type == meter_type}
     temperatures: dict[str, pd.Series | None] = {}
+    calendars: dict[str, tuple[str, str | None]] = {}  # each meter is read once per pass
 
     def load(meter_id: str) -> FleetMember | None:
         meter = meters[meter_id]
@@ -120,7 +121,9 @@ def train_fleet(
         if meter.site_id not in temperatures:
             stored = store.read_temperature(meter.site_id)
             temperatures[meter.site_id] = stored if not stored.empty else None
-        timezone, country = meter_calendar(store, meter)
+        if meter_id not in calendars:
+            calendars[meter_id] = meter_calendar(store, meter)
+        timezone, country = calendars[meter_id]
         return FleetMember(meter_id, readings, temperatures[meter.site_id], timezone, country)
 
     reporter.stage(TaskState.FETCHING_DATA, f"Reading {len(meters)} {meter_type.value} meters one at a time")
@@ -245,13 +248,20 @@ def backtest_fleet(model_store: ModelStore, meter_type: MeterType, first: pd.Tim
 
 
 def fleet_model_for(
-    model_store: ModelStore, store: SeriesStore, meter: Meter, readings: pd.Series
+    model_store: ModelStore,
+    store: SeriesStore,
+    meter: Meter,
+    readings: pd.Series,
+    calendar: tuple[str, str | None] | None = None,
 ) -> tuple[int, ForecastModel] | None:
-    """(fleet version, the fleet's model for this meter), or None without an active fleet model."""
+    """(fleet version, the fleet's model for this meter), or None without an active fleet model.
+
+    ``calendar``: the meter's ``meter_calendar`` when the caller has it (one site query fewer).
+    """
     loaded = load_fleet(model_store, meter.meter_type)
     if loaded is None:
         return None
-    timezone, country = meter_calendar(store, meter)
+    timezone, country = calendar or meter_calendar(store, meter)
     return loaded[0].version, loaded[1].model_for(meter.meter_id, readings, timezone, country)
 
 
@@ -262,6 +272,7 @@ def blend_for_training(
     readings: pd.Series,
     temperature: pd.Series | None,
     result: TrainingResult,
+    calendar: tuple[str, str | None] | None = None,
 ) -> BlendWeights | None:
     """Blend weights for a freshly trained meter from its hold-out (None: no hold-out frame).
 
@@ -269,7 +280,7 @@ def blend_for_training(
     """
     if result.holdout is None:
         return None
-    fleet = fleet_model_for(model_store, store, meter, readings)
+    fleet = fleet_model_for(model_store, store, meter, readings, calendar)
     version, model = fleet if fleet is not None else (None, None)
     if model is not None and own_model_days(readings) < MIN_OWN_DAYS:
         # Too short a history for its own model to be trusted: the global member answers alone.

@@ -65,6 +65,7 @@ def holdout_residual_days(
     temperature: pd.Series | None,
     result: TrainingResult,
     blend: BlendWeights | None,
+    calendar: tuple[str, str | None] | None = None,
 ) -> dict[str, object] | None:
     """The bundle field: the last weeks of the answering forecaster's hold-out residuals.
 
@@ -75,7 +76,7 @@ def holdout_residual_days(
         return None
     frame = result.holdout
     if blend is not None:
-        fleet = fleet_model_for(model_store, store, meter, readings) if blend.fleet > 0 else None
+        fleet = fleet_model_for(model_store, store, meter, readings, calendar) if blend.fleet > 0 else None
         frame = ensemble_holdout(frame, readings, temperature, fleet[1] if fleet else None, blend)
     days = ResidualDays.from_holdout(pd.DatetimeIndex(frame.index), frame["actual"], frame["forecast"])
     return days.to_dict() if days is not None else None

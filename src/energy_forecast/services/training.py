@@ -126,9 +126,8 @@ def train_meter(
         params=params,
     )
 
-    blend = blend_for_training(
-        model_store, store, meter, readings, temperature if not temperature.empty else None, result
-    )
+    weather = temperature if not temperature.empty else None
+    blend = blend_for_training(model_store, store, meter, readings, weather, result, (timezone, country))
     if blend is not None:
         result.model.metadata["blend"] = blend.to_dict()
     reporter.stage(TaskState.SAVING_MODEL, "Saving the model bundle", {"metrics": result.metrics})
@@ -148,12 +147,12 @@ def train_meter(
         "metrics": result.metrics,
         "blend": blend.to_dict() if blend is not None else None,
         RESIDUALS_FIELD: holdout_residual_days(
-            model_store, store, meter, readings, temperature if not temperature.empty else None, result, blend
+            model_store, store, meter, readings, weather, result, blend, (timezone, country)
         ),
         "task_id": reporter.task_id,
     }
     verdict = challenge(
-        model_store, meter_type, meter_id, readings, temperature if not temperature.empty else None, result,
+        model_store, meter_type, meter_id, readings, weather, result,
         margin=accept_margin, force=force,
     )  # fmt: skip
     metadata["acceptance"] = verdict.to_dict()
