@@ -4,7 +4,8 @@
 
 The longest meter is taken (or the one named); with ``--rows`` its readings are extended backwards
 by whole copies of themselves (shifted by their own span) to reach about that many hours, the size
-the training budget (~2 s on 2 cores) is stated for. Each figure is the best of ``--repeat`` runs.
+the training budget (~2 s on 2 cores) is stated for. Each figure is the best of ``--repeat`` rounds,
+each round timing every path once in turn.
 fit_model does a hold-out fit (half the trees at twice the rate) and the final refit plus features,
 so a ratio of about 3 to one bare fit is the expected shape; train_meter adds reading the meter and
 its temperature from a DuckDB store, learning its ensemble weights against the global member of its
@@ -38,12 +39,22 @@ from accuracy import DEFAULT_DATA, SITES, load
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:
-    times = []
+    return best_interleaved(repeat, {"action": action})["action"]
+
+
+def best_interleaved(repeat: int, actions: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Best time of each action over ``repeat`` rounds that run every action once in turn.
+
+    Interleaving puts ours and the bare fit under the same background load in every round, so a
+    load that changes during the run moves both instead of the ratio.
+    """
+    best = dict.fromkeys(actions, float("inf"))
     for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for name, action in actions.items():
+            started = time.perf_counter()
+            action()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
 
 
 def extend(series: pd.Series, rows: int) -> pd.Series:
@@ -114,10 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         def service() -> object:
             return train_meter(store, models, meter_id=meter_id, meter_type=meter_type)
 
-        service_s = best_of(args.repeat, service)
+        best = best_interleaved(args.repeat, {"service": service, "ours": ours, "bare": bare})
         store.close()
-    ours_s = best_of(args.repeat, ours)
-    bare_s = best_of(args.repeat, bare)
+    service_s, ours_s, bare_s = best["service"], best["ours"], best["bare"]
     print(f"bare XGBRegressor    {bare_s:7.3f} s  ({features.shape[0]} rows x {features.shape[1]} features)")
     print(
         f"fit_model            {ours_s:7.3f} s  ratio {ours_s / bare_s:5.2f}"
