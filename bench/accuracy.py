@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         "--prior", default="", help="fleet-wide weights own,global,baseline (default: built in)"
     )
     parser.add_argument("--json-out", type=Path, default=None, help="write the per-meter rows here as JSON")
+    parser.add_argument(
+        "--forecasts-out", type=Path, default=None, help="write every scored hour's forecasts here (CSV)"
+    )
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     refused = 0
+    tables: list[pd.DataFrame] = []
     for meter in meters.itertuples():
         if wanted and meter.meter_id not in wanted:
             continue
@@ -232,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meter.meter_id:16} {meter.meter_type:11} refused (the fallback answers): {exc.message}")
             refused += 1
             continue
+        if args.forecasts_out:
+            tables.append(result.forecasts.assign(meter=meter.meter_id))
         ours = result.metrics["model"]
         best = result.best_baseline
         base_cv = result.metrics[best]["cv_rmse_percent"] if best else None
@@ -303,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     print_quantiles(rows)
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=1, default=str))
+    if args.forecasts_out and tables:
+        pd.concat(tables, ignore_index=True).to_csv(args.forecasts_out, index=False)
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):
