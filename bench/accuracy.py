@@ -25,6 +25,7 @@ that never saw it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -40,7 +41,7 @@ from energy_forecast.errors import InsufficientDataError
 from energy_forecast.ml.backtest import BacktestResult, rolling_origin_backtest, score_forecasts
 from energy_forecast.ml.baselines import BASELINES
 from energy_forecast.ml.blend import default_prior
-from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members
+from energy_forecast.ml.fleet import FleetMember, FleetModel, fit_fleet_members, fleet_spec, global_params
 from energy_forecast.ml.fleet_backtest import fleet_backtest
 
 SITES = {
@@ -102,7 +103,10 @@ def train_fleets(
 ) -> dict[tuple[str, pd.Timestamp], FleetModel]:
     """One fleet model per (type, first origin), on every meter's readings before that origin.
 
-    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs. With
+    With ``cache`` (``--fleet-cache``) each is saved there and read back by later runs, under a
+    name that carries a digest of the type's recipe and settings (a changed feature list or
+    parameter never reads an old model; a change to the training code itself still needs a fresh
+    cache folder). With
     ``wanted`` (``--meters``) only the models those meters are backtested with are trained.
     """
     fleets: dict[tuple[str, pd.Timestamp], FleetModel] = {}
@@ -122,7 +126,9 @@ def train_fleets(
             continue
         same_type = [members[m.meter_id] for m in meters.itertuples() if m.meter_type == meter.meter_type]
         started = time.perf_counter()
-        saved = cache / f"{library}_{key[0]}_{key[1]:%Y%m%d}" if cache else None
+        saved = (
+            cache / f"{library}_{key[0]}_{key[1]:%Y%m%d}_{recipe_digest(key[0], library)}" if cache else None
+        )
         if saved is not None and saved.is_dir():
             fleets[key] = FleetModel.from_artifacts({f.name: f.read_bytes() for f in saved.iterdir()})
         else:
@@ -140,6 +146,15 @@ def train_fleets(
             flush=True,
         )
     return fleets
+
+
+def recipe_digest(meter_type: str, library: str) -> str:
+    """Eight hex digits of the global member's feature recipe and parameters for ``meter_type``."""
+    recipe = {
+        "spec": fleet_spec(MeterType(meter_type)).to_dict(),
+        "params": global_params(MeterType(meter_type), library).to_dict(),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def weights_text(blend: dict[str, float | str | int] | None) -> str:
@@ -173,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         "--prior", default="", help="fleet-wide weights own,global,baseline (default: built in)"
     )
     parser.add_argument("--json-out", type=Path, default=None, help="write the per-meter rows here as JSON")
+    parser.add_argument(
+        "--forecasts-out", type=Path, default=None, help="write every scored hour's forecasts here (CSV)"
+    )
     args = parser.parse_args(argv)
 
     meters, consumption, temperature = load(args.data_dir)
@@ -196,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     refused = 0
+    tables: list[pd.DataFrame] = []
     for meter in meters.itertuples():
         if wanted and meter.meter_id not in wanted:
             continue
@@ -232,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meter.meter_id:16} {meter.meter_type:11} refused (the fallback answers): {exc.message}")
             refused += 1
             continue
+        if args.forecasts_out:
+            tables.append(result.forecasts.assign(meter=meter.meter_id))
         ours = result.metrics["model"]
         best = result.best_baseline
         base_cv = result.metrics[best]["cv_rmse_percent"] if best else None
@@ -303,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     print_quantiles(rows)
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=1, default=str))
+    if args.forecasts_out and tables:
+        pd.concat(tables, ignore_index=True).to_csv(args.forecasts_out, index=False)
     if args.horizon > 24:
         print(f"\n{'type':11} {'lead_day':>8} {'med_ratio':>9} {'med_cover':>9}")
         for kind in sorted({r["type"] for r in rows}):

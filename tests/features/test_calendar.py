@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_forecast.features.calendar import calendar_features
+from energy_forecast.features.calendar import calendar_features, has_christmas, year_end_dates
 
 
 def utc_day(day: str) -> pd.DatetimeIndex:
@@ -50,3 +50,27 @@ def test_holiday_flag_uses_local_date_and_country(country: str | None, expected:
 def test_unknown_calendar_feature_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown calendar"):
         calendar_features(utc_day("2024-01-01"), timezone="UTC", country=None, names=["moon_phase"])
+
+
+def test_year_end_marks_christmas_to_new_year_and_a_bridge_day_in_local_time() -> None:
+    # 2018: Christmas on a Tuesday, so Monday the 24th bridges the weekend to the break.
+    days = pd.date_range("2018-12-21", "2019-01-03", freq="D", tz="Europe/London").tz_convert("UTC")
+    columns = calendar_features(
+        pd.DatetimeIndex(days), timezone="Europe/London", country="GB", names=["year_end", "holiday"]
+    )
+    marked = [d.date().isoformat() for d, on in zip(days, columns["year_end"], strict=True) if on]
+    assert marked == [f"2018-12-{d}" for d in range(24, 32)] + ["2019-01-01"]
+    assert columns["holiday"].sum() == 3  # only 25, 26 December and 1 January are public holidays
+    # 2019: Christmas on a Wednesday, no bridge day: Tuesday the 24th and Thursday 2 January work.
+    later = pd.DatetimeIndex(["2019-12-24 12:00", "2019-12-27 12:00", "2020-01-01 12:00", "2020-01-02 12:00"])
+    flags = calendar_features(later.tz_localize("UTC"), timezone="UTC", country="GB", names=["year_end"])
+    assert flags["year_end"].tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_year_end_follows_the_holiday_calendar_not_a_country_list() -> None:
+    assert has_christmas("GB") and has_christmas("IT") and has_christmas("US")
+    assert not has_christmas("MA") and not has_christmas(None) and not has_christmas("ZZ")
+    index = pd.date_range("2017-12-20", "2018-01-05", freq="h", tz="UTC")
+    flags = calendar_features(index, timezone="Africa/Casablanca", country="MA", names=["year_end"])
+    assert not flags["year_end"].any()
+    assert year_end_dates("MA", (2017, 2018)) == frozenset()

@@ -36,7 +36,7 @@ from energy_forecast.features.spec import FeatureSpec, build_features
 from energy_forecast.ml.forecasting import calibrate_widening
 from energy_forecast.ml.lgbm import GLOBAL_PARAMS, LightGBMBooster, train_lightgbm
 from energy_forecast.ml.model import ForecastModel, IntervalOffsets, TargetScaler, library_versions
-from energy_forecast.ml.params import ModelParams, default_params, default_spec
+from energy_forecast.ml.params import YEAR_END_TYPES, ModelParams, default_params, default_spec
 from energy_forecast.ml.quantiles import QuantileOffsets
 from energy_forecast.ml.training import clean_readings, multi_day_origins, train_booster, training_frame
 
@@ -60,8 +60,15 @@ class FleetMember:
 
 
 def fleet_spec(meter_type: MeterType, timezone: str = "UTC", country: str | None = None) -> FeatureSpec:
-    """The per-meter recipe plus descriptors, in the meter's own zone and holiday calendar."""
-    return replace(default_spec(meter_type, timezone, country), descriptors=True)
+    """The per-meter recipe plus descriptors, in the meter's own zone and holiday calendar.
+
+    Every meter of a type gets the same columns: ``year_end`` is there for the whole type (all
+    zeros where the calendar has no Christmas), so meters of every country stack into one matrix.
+    """
+    spec = replace(default_spec(meter_type, timezone, country), descriptors=True)
+    if MeterType(meter_type) in YEAR_END_TYPES and "year_end" not in spec.calendar:
+        spec = replace(spec, calendar=(*spec.calendar, "year_end"))
+    return spec
 
 
 def has_fleet_history(readings: pd.Series) -> bool:
