@@ -45,6 +45,11 @@ def server_url(variable: str) -> str:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's config files or seed variables by accident."""
+    isolate_environment(monkeypatch, tmp_path)
+
+
+def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What ``_isolated_env`` does for each test, for a module-scoped fixture's own ``MonkeyPatch``."""
     for var in ("REDIS_URL", "DEBUG", "INFLUX_URL", "INFLUX_TOKEN", "INFLUX_ORG", "INFLUX_BUCKET"):
         monkeypatch.delenv(var, raising=False)
     for var in list(os.environ):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,15 +157,39 @@ def session(data: Path, export_to: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_every_command_works_beside_the_running_service_and_the_same_without_it(
+def test_every_command_works_beside_the_running_service_says_so_and_the_same_without_it(
     home: Path, tmp_path: Path, service_factory: list[Service], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_data(tmp_path / "data")
-    cli("apikey", "create", "--name", "ops", "--scope", "write")  # keys are enforced from now on
+    ops_key = cli("apikey", "create", "--name", "ops", "--scope", "write").splitlines()[0]  # keys enforced
     service = Service(home)
     service_factory.append(service)
 
     remote = session(data, tmp_path / "remote.csv")
+    # Beside the service (the same one, to spare a second start): a command says where its work went,
+    # a second serve is refused, a bad import is refused by the service, a site is set through it.
+    again = runner.invoke(app, ["import", "--data-dir", str(data)])
+    refused = runner.invoke(app, ["serve"])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "water.csv").write_text("timestamp,meter_id,consumption\n2024-01-01T00:00:00Z,w9,abc\n")
+    failed = runner.invoke(app, ["import", "--data-dir", str(bad)])
+    site = runner.invoke(
+        app, ["weather", "site", "site_a", "--latitude", "45.1", "--longitude", "9.2", "--city", "Milan"]
+    )
+    locations = httpx.get(f"{service.record['url']}/location/", headers={"X-API-Key": ops_key}, timeout=30)
+
+    assert again.exit_code == 0, again.output
+    assert f"to the running service at {service.record['url']}" in again.stderr
+    assert refused.exit_code == 1
+    assert f"already runs on this home ({home}): {service.record['url']}" in refused.stderr
+    assert failed.exit_code == 1
+    assert "water.csv, row 2" in failed.stderr and "not a number" in failed.stderr
+    assert "lock" not in failed.output.lower()
+    assert site.exit_code == 0, site.output
+    assert locations.status_code == 200, locations.text
+    sites = {s["site_id"]: s for s in locations.json()}
+    assert sites["site_a"]["city"] == "Milan" and sites["site_a"]["meter_ids"] == ["shop_e1", "shop_w1"]
 
     assert service.process.poll() is None, "the service kept running throughout"
     service.stop()  # Ctrl-C: uvicorn shuts down cleanly, then re-raises the signal
@@ -189,41 +214,6 @@ def test_every_command_works_beside_the_running_service_and_the_same_without_it(
     assert csv[1].startswith("2024-01-01T00:00:00Z,")
     assert remote["exported_json"] == local["exported_json"]
     assert remote["exported_json"][0]["timestamp"] == "2024-03-01T00:00:00Z"  # type: ignore[index]
-
-
-@pytest.mark.slow
-def test_commands_go_through_the_service_and_say_so(
-    home: Path, tmp_path: Path, service_factory: list[Service]
-) -> None:
-    data = write_data(tmp_path / "data")
-    service = Service(home)
-    service_factory.append(service)
-
-    result = runner.invoke(app, ["import", "--data-dir", str(data)])
-    refused = runner.invoke(app, ["serve"])
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "water.csv").write_text("timestamp,meter_id,consumption\n2024-01-01T00:00:00Z,w9,abc\n")
-    failed = runner.invoke(app, ["import", "--data-dir", str(bad)])
-    site = runner.invoke(
-        app, ["weather", "site", "site_a", "--latitude", "45.1", "--longitude", "9.2", "--city", "Milan"]
-    )
-
-    assert result.exit_code == 0, result.output
-    assert f"to the running service at {service.record['url']}" in result.stderr
-    assert refused.exit_code == 1
-    assert f"already runs on this home ({home}): {service.record['url']}" in refused.stderr
-    assert failed.exit_code == 1
-    assert "water.csv, row 2" in failed.stderr and "not a number" in failed.stderr
-    assert "lock" not in failed.output.lower()
-    assert site.exit_code == 0, site.output
-    import httpx
-
-    locations = {s["site_id"]: s for s in httpx.get(f"{service.record['url']}/location/", timeout=30).json()}
-    assert locations["site_a"]["city"] == "Milan" and locations["site_a"]["meter_ids"] == [
-        "shop_e1",
-        "shop_w1",
-    ]
 
 
 def test_a_stale_record_of_a_dead_service_is_ignored_and_removed(home: Path, tmp_path: Path) -> None:

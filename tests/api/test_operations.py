@@ -20,19 +20,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
-from energy_forecast.settings import Settings
+from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
-from tests.conftest import hourly_series
+from tests.conftest import hourly_series, isolate_environment
 
 ACTOR = "train_meter_task"
 
 
-@pytest.fixture
-def store_and_client(
-    settings_factory: Callable[..., Settings],
-) -> Iterator[tuple[DuckDBSeriesStore, TestClient]]:
-    home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
-    settings = settings_factory(home=home, worker_threads=2)
+def seeded_app(settings: Settings) -> Iterator[tuple[DuckDBSeriesStore, TestClient]]:
+    """The app on a home with a meter with readings (bldg1) and one without (later), its embedded
+    Redis and two in-process workers."""
     store = DuckDBSeriesStore(settings.duckdb_path)
     store.upsert_meters(
         [Meter("bldg1", MeterType.ELECTRICITY, "s1"), Meter("later", MeterType.ELECTRICITY, "s1")]
@@ -43,12 +40,31 @@ def store_and_client(
             yield store, client
     finally:
         store.close()
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(settings.home, ignore_errors=True)
+
+
+@pytest.fixture
+def store_and_client(
+    settings_factory: Callable[..., Settings],
+) -> Iterator[tuple[DuckDBSeriesStore, TestClient]]:
+    home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
+    yield from seeded_app(settings_factory(home=home, worker_threads=2))
 
 
 @pytest.fixture
 def client(store_and_client: tuple[DuckDBSeriesStore, TestClient]) -> TestClient:
     return store_and_client[1]
+
+
+@pytest.fixture(scope="module")
+def idle_client() -> Iterator[TestClient]:
+    """One app for the module's tests that queue nothing (they read, or are refused): no task runs
+    there, so its queues stay empty and its request counters count only what each such test asks."""
+    home = Path(tempfile.mkdtemp(prefix="ef-"))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_environment(monkeypatch, home)
+        for _, client in seeded_app(load_settings(home=home, worker_threads=2)):
+            yield client
 
 
 def poll(condition: Callable[[], Any], timeout_s: float = 60, interval_s: float = 0.1) -> Any:
@@ -88,8 +104,8 @@ def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 # -- health --------------------------------------------------------------------------------------
 
 
-def test_health_checks_redis_store_and_model_directory_with_latency(client: TestClient) -> None:
-    body = client.get("/health/").json()
+def test_health_checks_redis_store_and_model_directory_with_latency(idle_client: TestClient) -> None:
+    body = idle_client.get("/health/").json()
 
     assert body["status"] == "healthy"
     assert body["services"] == {
@@ -123,8 +139,8 @@ def test_a_model_directory_that_cannot_be_written_degrades_the_service(
     assert body["checks"]["redis"]["status"] == "disabled"
 
 
-def test_worker_health_reports_live_workers_clients_and_queues(client: TestClient) -> None:
-    body = client.get("/health/worker").json()
+def test_worker_health_reports_live_workers_clients_and_queues(idle_client: TestClient) -> None:
+    body = idle_client.get("/health/worker").json()
 
     assert body["worker_status"] == "running"
     assert body["worker_count"] == 1
@@ -144,11 +160,11 @@ def test_worker_health_reports_live_workers_clients_and_queues(client: TestClien
 # -- metrics -------------------------------------------------------------------------------------
 
 
-def test_metrics_parse_and_label_requests_by_route_template(client: TestClient) -> None:
-    client.get("/models/electricity/bldg1")
-    client.get("/models/electricity/later")
+def test_metrics_parse_and_label_requests_by_route_template(idle_client: TestClient) -> None:
+    idle_client.get("/models/electricity/bldg1")
+    idle_client.get("/models/electricity/later")
 
-    samples = scrape(client)
+    samples = scrape(idle_client)
 
     labels = (("method", "GET"), ("route", "/models/{meter_type}/{meter_id}"), ("status", "404"))
     assert samples[("ef_http_requests_total", labels)] == 2
@@ -240,9 +256,9 @@ def test_a_dead_lettered_task_is_requeued_and_succeeds_once_its_data_exists(
     ],
 )
 def test_retry_rejects_bad_and_unknown_task_ids(
-    client: TestClient, path: str, status: int, fragment: str
+    idle_client: TestClient, path: str, status: int, fragment: str
 ) -> None:
-    response = client.post(path)
+    response = idle_client.post(path)
 
     assert response.status_code == status
     assert fragment in response.text and "error_type" not in response.json()
@@ -255,8 +271,8 @@ def test_retry_rejects_bad_and_unknown_task_ids(
         pytest.param({"limit": 0}, id="limit-zero"),
     ],
 )
-def test_task_list_rejects_bad_filters(client: TestClient, params: dict[str, Any]) -> None:
-    response = client.get("/tasks/", params=params)
+def test_task_list_rejects_bad_filters(idle_client: TestClient, params: dict[str, Any]) -> None:
+    response = idle_client.get("/tasks/", params=params)
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] in params

@@ -14,24 +14,39 @@ from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
-from energy_forecast.settings import Settings
+from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
-from tests.conftest import hourly_series
+from tests.conftest import hourly_series, isolate_environment
 
 
-@pytest.fixture
-def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
-    home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
-    settings = settings_factory(home=home, worker_threads=2, fit_threads=1)
+def seeded_app(settings: Settings) -> Iterator[TestClient]:
+    """The app on a home with three electricity meters (no models yet), embedded Redis and workers."""
     store = DuckDBSeriesStore(settings.duckdb_path)
     readings = hourly_series("2024-01-01", hours=24 * 40, seed=5)
     store.upsert_meters([Meter(f"m{i}", MeterType.ELECTRICITY, "s1") for i in range(3)])
     for i in range(3):
         store.write_readings(MeterType.ELECTRICITY, f"m{i}", readings * (i + 1))
-    with TestClient(create_app(settings, store=store)) as test_client:
-        yield test_client
-    store.close()
-    shutil.rmtree(home, ignore_errors=True)
+    try:
+        with TestClient(create_app(settings, store=store)) as test_client:
+            yield test_client
+    finally:
+        store.close()
+        shutil.rmtree(settings.home, ignore_errors=True)
+
+
+@pytest.fixture
+def client(settings_factory: Callable[..., Settings]) -> Iterator[TestClient]:
+    home = Path(tempfile.mkdtemp(prefix="ef-"))  # short: the embedded Redis socket lives here
+    yield from seeded_app(settings_factory(home=home, worker_threads=2, fit_threads=1))
+
+
+@pytest.fixture(scope="module")
+def untrained_client() -> Iterator[TestClient]:
+    """One app for the module's tests that only read or are refused: nothing is trained or published."""
+    home = Path(tempfile.mkdtemp(prefix="ef-"))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_environment(monkeypatch, home)
+        yield from seeded_app(load_settings(home=home, worker_threads=2, fit_threads=1))
 
 
 def _until(client: TestClient, path: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
@@ -71,8 +86,8 @@ def test_publish_splits_the_fleet_into_chunk_tasks_and_latest_reads_them_back(cl
     assert published["issued_at"] and published["holdout_cv_rmse_percent"] is not None
 
 
-def test_latest_is_404_before_anything_was_published(client: TestClient) -> None:
-    response = client.get("/forecasts/electricity/m0/latest")
+def test_latest_is_404_before_anything_was_published(untrained_client: TestClient) -> None:
+    response = untrained_client.get("/forecasts/electricity/m0/latest")
 
     assert response.status_code == 404
     assert "POST /forecasts/publish" in response.json()["detail"]
@@ -85,12 +100,12 @@ def test_latest_is_404_before_anything_was_published(client: TestClient) -> None
         pytest.param("/forecasts/publish/not-a-batch!", 422, id="bad-batch-id"),
     ],
 )
-def test_publish_status_of_an_unknown_batch(client: TestClient, path: str, expected: int) -> None:
-    assert client.get(path).status_code == expected
+def test_publish_status_of_an_unknown_batch(untrained_client: TestClient, path: str, expected: int) -> None:
+    assert untrained_client.get(path).status_code == expected
 
 
-def test_publish_without_any_model_says_what_to_do(client: TestClient) -> None:
-    response = client.post("/forecasts/publish", json={})
+def test_publish_without_any_model_says_what_to_do(untrained_client: TestClient) -> None:
+    response = untrained_client.post("/forecasts/publish", json={})
 
     assert response.status_code == 422
     assert "train meters first" in response.json()["detail"]

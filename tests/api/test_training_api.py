@@ -10,21 +10,23 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from energy_forecast.api.app import create_app
 from energy_forecast.domain.meters import Meter, MeterType
-from energy_forecast.settings import Settings
+from energy_forecast.settings import Settings, load_settings
 from energy_forecast.storage.base import SeriesStore
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 from energy_forecast.storage.influx_store import InfluxSeriesStore
-from tests.conftest import hourly_series
+from tests.conftest import hourly_series, isolate_environment
 
 STAGES = [
     "PENDING",
@@ -54,63 +56,77 @@ def seed_store(store: SeriesStore) -> None:
 
 
 @pytest.fixture(
+    scope="module",
     params=[
         pytest.param("embedded", id="embedded-redis-in-process-workers"),
         pytest.param("external", id="external-redis-separate-worker", marks=pytest.mark.integration),
-    ]
+    ],
 )
-def client(
-    request: pytest.FixtureRequest, settings_factory: Callable[..., Settings], tmp_path: Path
-) -> Iterator[TestClient]:
+def service(request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, Path]]:
+    """One running service per variant for the module (the app, its Redis and its workers start
+    once) and its home. ``client`` gives each test that home without models; task ids never repeat."""
     # A short home keeps the embedded Redis socket path well under the unix limit.
     home = Path(tempfile.mkdtemp(prefix="ef-"))
-    if request.param == "embedded":
-        settings = settings_factory(home=home, worker_threads=2)
-        store: SeriesStore = DuckDBSeriesStore(settings.duckdb_path)
-        seed_store(store)
-        with TestClient(create_app(settings, store=store)) as test_client:
-            yield test_client
-        store.close()
-        shutil.rmtree(home, ignore_errors=True)
-        return
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_environment(monkeypatch, home)
+        if request.param == "embedded":
+            settings = load_settings(home=home, worker_threads=2)
+            store: SeriesStore = DuckDBSeriesStore(settings.duckdb_path)
+            seed_store(store)
+            try:
+                with TestClient(create_app(settings, store=store)) as test_client:
+                    yield test_client, home
+            finally:
+                store.close()
+                shutil.rmtree(home, ignore_errors=True)
+            return
 
-    redis_url = request.getfixturevalue("redis_url")
-    influx_url = request.getfixturevalue("influx_url")
-    database = request.getfixturevalue("influx_database")
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {
-        **os.environ,
-        "EF_HOME": str(home),
-        "REDIS_URL": redis_url,
-        "INFLUX_URL": influx_url,
-        "INFLUX_BUCKET": database,
-        "EF_WORKER_HEARTBEAT_TIMEOUT": "PT5S",
-    }
-    settings = settings_factory(
-        home=home, redis_url=redis_url, influx={"url": influx_url, "bucket": database}
-    )
-    store = InfluxSeriesStore(influx_url, database)
-    seed_store(store)
-    worker_log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "energy_forecast", "worker", "--processes", "1", "--threads", "2"],
-        env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        with TestClient(create_app(settings, store=store, run_workers=False)) as test_client:
-            yield test_client
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        worker_log.close()
-        store.close()
+        redis_url = request.getfixturevalue("redis_url")
+        influx_url = request.getfixturevalue("influx_url")
+        database = f"ef_test_{uuid.uuid4().hex[:12]}"
         redis.Redis.from_url(redis_url).flushdb()
-        shutil.rmtree(home, ignore_errors=True)
+        env = {
+            **os.environ,
+            "EF_HOME": str(home),
+            "REDIS_URL": redis_url,
+            "INFLUX_URL": influx_url,
+            "INFLUX_BUCKET": database,
+            "EF_WORKER_HEARTBEAT_TIMEOUT": "PT5S",
+        }
+        settings = load_settings(
+            home=home, redis_url=redis_url, influx={"url": influx_url, "bucket": database}
+        )
+        store = InfluxSeriesStore(influx_url, database)
+        seed_store(store)
+        worker_log = (home / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "energy_forecast", "worker", "--processes", "1", "--threads", "2"],
+            env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            with TestClient(create_app(settings, store=store, run_workers=False)) as test_client:
+                yield test_client, home
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            worker_log.close()
+            store.close()
+            redis.Redis.from_url(redis_url).flushdb()
+            httpx.post(f"{influx_url}/query", params={"q": f'DROP DATABASE "{database}"'}, timeout=10)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def client(service: tuple[TestClient, Path]) -> TestClient:
+    """The module's service, its home without models: every training here is the meter's first."""
+    test_client, home = service
+    shutil.rmtree(home / "models", ignore_errors=True)
+    return test_client
 
 
 def wait_for(client: TestClient, task_id: str, timeout_s: float = 60) -> dict[str, Any]:

@@ -11,20 +11,19 @@ from typer.testing import CliRunner
 from energy_forecast.cli.app import app
 from energy_forecast.cli.docs import FINGERPRINT, site_app
 from tests.api.live_server import served
+from tests.docs.conftest import BuiltDocs
 
 runner = CliRunner()
 
 
 @pytest.mark.slow
-def test_build_only_builds_into_the_home_then_reports_it_up_to_date(tmp_path: Path) -> None:
-    env = {"EF_HOME": str(tmp_path / "home")}
+def test_build_only_builds_into_the_home_then_reports_it_up_to_date(built_docs: BuiltDocs) -> None:
+    # The first run is the session's one build (built_docs); the second finds it up to date.
+    second = runner.invoke(app, ["docs", "--build-only"], env={"EF_HOME": str(built_docs.home)})
 
-    first = runner.invoke(app, ["docs", "--build-only"], env=env)
-    second = runner.invoke(app, ["docs", "--build-only"], env=env)
-
-    site = tmp_path / "home" / "docs-site"
-    assert first.exit_code == 0, first.output
-    assert f"documentation built in {site}" in first.output
+    site = built_docs.site
+    assert built_docs.exit_code == 0, built_docs.output
+    assert f"documentation built in {site}" in built_docs.output
     assert second.exit_code == 0 and "up to date" in second.output
     assert (site / "index.html").is_file() and (site / FINGERPRINT).is_file()
     assert (site / "reference" / "settings" / "index.html").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -57,13 +58,10 @@ def test_a_meter_never_seen_gets_a_fleet_forecast_at_its_own_scale(fleet: FleetM
     assert model.metadata["model"] == "fleet"
 
 
-@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
-@pytest.mark.parametrize("meter_id", ["m0", "someone-new"])
-def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
-    library: str, meter_id: str
-) -> None:
-    """Every global member (either library; fold model or full model) trained ``until`` an origin
-    forecasts the same whatever any meter did at or after it."""
+@cache
+def fleets_before_and_after_a_change(library: str) -> tuple[FleetModel, FleetModel]:
+    """Fleets fitted ``until`` the origin on the members as they are, and with every meter changed
+    at and after the origin (fitted once per library for the module's leakage cases)."""
     changed = []
     for member in members():
         later = member.consumption.index >= ORIGIN
@@ -72,6 +70,17 @@ def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
         )
     fleet = fit_fleet_members(members(), ELEC, until=ORIGIN, max_rows=4000, folds=2, library=library)
     again = fit_fleet_members(changed, ELEC, until=ORIGIN, max_rows=4000, folds=2, library=library)
+    return fleet, again
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("meter_id", ["m0", "someone-new"])
+def test_cross_meter_leakage_other_meters_after_the_origin_change_nothing(
+    library: str, meter_id: str
+) -> None:
+    """Every global member (either library; fold model or full model) trained ``until`` an origin
+    forecasts the same whatever any meter did at or after it."""
+    fleet, again = fleets_before_and_after_a_change(library)
     assert fleet.library == again.library == library
     target = members()[0]
     history = target.consumption[target.consumption.index < ORIGIN]
