@@ -5,6 +5,7 @@ store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from energy_forecast.api.routes.models import version_public
 from energy_forecast.domain.meters import Meter, MeterType
 from energy_forecast.ml.fleet import FLEET_MODEL_ID
 from energy_forecast.services.evaluation import backtest_meter, evaluate_meter
-from energy_forecast.services.fleet_model import is_fleet_model
+from energy_forecast.services.fleet_model import global_member_is_fresh, global_member_jobs, is_fleet_model
 from energy_forecast.services.forecasting import forecast_meter
 from energy_forecast.services.training import train_meter
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
@@ -164,3 +165,16 @@ def test_test_model_scores_the_ensemble_with_a_global_model_trained_before_the_t
     assert blended.test_window == alone.test_window and blended.test_samples == alone.test_samples
     assert blended.metrics["cv_rmse_percent"] is not None
     assert blended.metrics != alone.metrics
+
+
+def test_a_fresh_global_member_is_left_out_of_a_batch_of_named_meters_only(
+    fleet_stores: tuple[DuckDBSeriesStore, FileModelStore],
+) -> None:
+    store, models = fleet_stores
+    meters, day = store.list_meters(), timedelta(days=1)
+    assert global_member_jobs(meters, {ELEC}) == [(FLEET_MODEL_ID, ELEC)]  # every meter: always
+    assert global_member_jobs(meters, {ELEC}, unless_fresh=(models, day)) == []
+    saved = datetime.fromisoformat(models.get_version(ELEC, FLEET_MODEL_ID).created_at or "")
+    assert global_member_is_fresh(models, day, ELEC, saved + day / 2)
+    assert not global_member_is_fresh(models, day, ELEC, saved + 2 * day)  # past the maximum age
+    assert not global_member_is_fresh(models, day, MeterType.WATER)  # none trained

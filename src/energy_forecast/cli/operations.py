@@ -53,6 +53,7 @@ def train_batch(
             request["meter_type"] = meter_type.value
         accepted = service.post("/trainmodel/batch/", json=request)
         return follow_batch(lambda: service.get(f"/trainmodel/batch/{accepted['batch_id']}"))
+    from energy_forecast.bootstrap import build_model_store
     from energy_forecast.services.fleet_model import global_member_jobs
 
     store, settings = home.local_store(), home.settings
@@ -63,7 +64,10 @@ def train_batch(
     with command_runtime(settings, store) as runtime:
         # First the global ensemble member of each type involved (once per type, on all its
         # meters), then the meters, so every meter's ensemble weights are learnt with it.
-        members = global_member_jobs(store.list_meters(), {m.meter_type for m in chosen})
+        fresh_enough = None if all_meters else (build_model_store(settings), settings.schedule.model_max_age)
+        members = global_member_jobs(
+            store.list_meters(), {m.meter_type for m in chosen}, unless_fresh=fresh_enough
+        )
         if members:
             first_id, _ = runtime.queue.enqueue_batch(members)
             first = follow_batch(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -72,15 +72,39 @@ EDITION_PREFIX = "backtest_"
 CUTOFF_REACH = pd.Timedelta(days=BACKTEST_DAYS)
 
 
-def global_member_jobs(meters: list[Meter], types: set[MeterType]) -> list[tuple[str, MeterType]]:
+def global_member_jobs(
+    meters: list[Meter],
+    types: set[MeterType],
+    *,
+    unless_fresh: tuple[ModelStore, timedelta] | None = None,
+) -> list[tuple[str, MeterType]]:
     """The global-member trainings (internal id, type) for ``types``: those with two meters or more.
 
     What ``train --all``, ``POST /trainmodel/batch/`` and the scheduler enqueue beside the meters.
+    ``unless_fresh=(model_store, max_age)`` leaves out a type whose active global member is younger
+    than ``max_age``: training a few named meters must not retrain the whole type's global member
+    each time (its own schedule keeps it fresh); training every meter always retrains it.
     """
     counts: dict[MeterType, int] = {}
     for meter in meters:
         counts[meter.meter_type] = counts.get(meter.meter_type, 0) + 1
-    return [(FLEET_MODEL_ID, t) for t in MeterType if t in types and counts.get(t, 0) >= 2]
+    wanted = [t for t in MeterType if t in types and counts.get(t, 0) >= 2]
+    if unless_fresh is not None:
+        wanted = [t for t in wanted if not global_member_is_fresh(*unless_fresh, t)]
+    return [(FLEET_MODEL_ID, t) for t in wanted]
+
+
+def global_member_is_fresh(
+    model_store: ModelStore, max_age: timedelta, meter_type: MeterType, now: datetime | None = None
+) -> bool:
+    """Whether the type's active global member was saved less than ``max_age`` ago."""
+    try:
+        info = model_store.get_version(MeterType(meter_type), FLEET_MODEL_ID)
+    except ModelNotFoundError:
+        return False
+    if not info.created_at:
+        return False
+    return (now or datetime.now(UTC)) - datetime.fromisoformat(info.created_at) <= max_age
 
 
 def is_fleet_model(info: ModelVersion) -> bool:

@@ -18,8 +18,7 @@ import structlog
 
 from energy_forecast.domain.meters import MeterType
 from energy_forecast.domain.tasks import TaskState, utc_now
-from energy_forecast.errors import ModelNotFoundError
-from energy_forecast.services.fleet_model import global_member_jobs, is_fleet_model
+from energy_forecast.services.fleet_model import global_member_is_fresh, global_member_jobs, is_fleet_model
 from energy_forecast.services.freshness import Reason, backoff, plan_training
 from energy_forecast.settings import AlertSettings, ScheduleSettings
 from energy_forecast.storage.base import ModelStore, ModelVersion, SeriesStore
@@ -81,13 +80,8 @@ class ScheduleJobs:
         for member_id, meter_type in global_member_jobs(self.store.list_meters(), set(MeterType)):
             key = member(meter_type, member_id)
             try:
-                saved = _saved_at(self.models.get_version(meter_type, member_id))
-            except ModelNotFoundError:
-                saved = None
-            try:
-                if (saved is not None and now - saved <= self.schedule.model_max_age) or self._backing_off(
-                    key, now
-                ):
+                fresh = global_member_is_fresh(self.models, self.schedule.model_max_age, meter_type, now)
+                if fresh or self._backing_off(key, now):
                     skipped += 1
                     continue
                 task_id, created = self.queue.enqueue_training_once(member_id, meter_type)

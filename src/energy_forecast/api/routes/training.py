@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from energy_forecast.api import sse, streams
-from energy_forecast.api.deps import SeriesStoreDep, TaskQueueDep
+from energy_forecast.api.deps import ModelStoreDep, SeriesStoreDep, SettingsDep, TaskQueueDep
 from energy_forecast.api.guards import caller_identity
 from energy_forecast.api.quotas import QueuedWorkDep
 from energy_forecast.api.schemas import (
@@ -156,9 +156,17 @@ async def stream(
 
 @router.post("/batch/", response_model=BatchAccepted, status_code=202)
 def train_batch(
-    body: BatchTrainRequest, queue: TaskQueueDep, store: SeriesStoreDep, work: QueuedWorkDep
+    body: BatchTrainRequest,
+    queue: TaskQueueDep,
+    store: SeriesStoreDep,
+    work: QueuedWorkDep,
+    models: ModelStoreDep,
+    settings: SettingsDep,
 ) -> BatchAccepted:
-    """Queue one training task per meter: all registered meters, a list, or one type."""
+    """Queue one training task per meter: all registered meters, a list, or one type.
+
+    Each type's global member is queued first, except for a list of meters when it is younger
+    than the scheduler's model maximum age."""
     registry = {m.meter_id: m for m in store.list_meters()}
     if body.meter_ids is not None:
         unknown = [m for m in body.meter_ids if m not in registry]
@@ -173,8 +181,10 @@ def train_batch(
     if not chosen:
         raise NotFoundError("no registered meter matches the request; import readings or change meter_type")
     # The global ensemble member of each type goes first (a guarded task: one per type at a time).
-    for member_id, member_type in global_member_jobs(list(registry.values()), {m.meter_type for m in chosen}):
-        queue.enqueue_training_once(member_id, member_type)
+    fresh_enough = (models, settings.schedule.model_max_age) if body.meter_ids is not None else None
+    types = {m.meter_type for m in chosen}
+    for job in global_member_jobs(list(registry.values()), types, unless_fresh=fresh_enough):
+        queue.enqueue_training_once(*job)
     batch_id, task_ids = queue.enqueue_batch([(m.meter_id, m.meter_type) for m in chosen])
     work.add(task_ids)
     return BatchAccepted(
