@@ -32,16 +32,13 @@ from pathlib import Path
 # Before XGBoost loads OpenMP: its threads otherwise spin while the other benches use the cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import SITES  # each site's holiday country and zone, as every bench reads them
 from energy_forecast.services.group_backtest import backtest_members, score_group
 from energy_forecast.services.ingestion import import_directory
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
-ZONES = {
-    "tetouan_ma": "Africa/Casablanca",
-    "polito_it": "Europe/Rome",
-    "bwdf_it": "Europe/Rome",
-    "ucam_bedford": "Europe/London",
-}
 DEFAULT_GROUPS = "site-ucam_bedford,site-bwdf_it"
 
 
@@ -61,8 +58,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckDBSeriesStore(Path(tmp) / "bench.duckdb")
         import_directory(store, args.data_dir)
+        # What POST /location/ adds: the country gives the members their holiday and end-of-year
+        # break features, as for a configured install (an import alone registers sites without).
+        for site in store.list_sites():
+            if site.site_id in SITES:
+                country, zone = SITES[site.site_id]
+                store.upsert_site(replace(site, country=country, timezone=zone))
         store.upsert_meters(
-            [replace(m, timezone=ZONES.get(m.site_id, m.timezone)) for m in store.list_meters()]
+            [replace(m, timezone=SITES.get(m.site_id, ("", m.timezone))[1]) for m in store.list_meters()]
         )
         for group_id in args.groups.split(","):
             group = store.get_group(group_id)
