@@ -1,7 +1,8 @@
 """Group backtests on the development data: the Cambridge site and the water network.
 
 Imports ``--data-dir`` into a throw-away DuckDB store (the import makes ``site-<site_id>`` for
-every site with two meters or more of a type), then runs the product's group backtest
+every site with two meters or more of a type; the development data's sites get their holiday
+country and zone, as ``POST /location/`` would give them), then runs the product's group backtest
 (``services.group_backtest.backtest_group``: members' day-ahead rolling-origin backtests on the
 same origins, summed; quantiles of the total from the members' joint hold-out residual days,
 all before the first origin) and prints per group: members, CV(RMSE) of the total and of the
