@@ -1,7 +1,8 @@
 """Group backtests on the development data: the Cambridge site and the water network.
 
 Imports ``--data-dir`` into a throw-away DuckDB store (the import makes ``site-<site_id>`` for
-every site with two meters or more of a type), then runs the product's group backtest
+every site with two meters or more of a type; the development data's sites get their holiday
+country and zone, as ``POST /location/`` would give them), then runs the product's group backtest
 (``services.group_backtest.backtest_group``: members' day-ahead rolling-origin backtests on the
 same origins, summed; quantiles of the total from the members' joint hold-out residual days,
 all before the first origin) and prints per group: members, CV(RMSE) of the total and of the
@@ -32,16 +33,13 @@ from pathlib import Path
 # Before XGBoost loads OpenMP: its threads otherwise spin while the other benches use the cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import SITES  # each site's holiday country and zone, as every bench reads them
 from energy_forecast.services.group_backtest import backtest_members, score_group
 from energy_forecast.services.ingestion import import_directory
 from energy_forecast.storage.duckdb_store import DuckDBSeriesStore
 
-ZONES = {
-    "tetouan_ma": "Africa/Casablanca",
-    "polito_it": "Europe/Rome",
-    "bwdf_it": "Europe/Rome",
-    "ucam_bedford": "Europe/London",
-}
 DEFAULT_GROUPS = "site-ucam_bedford,site-bwdf_it"
 
 
@@ -61,8 +59,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckDBSeriesStore(Path(tmp) / "bench.duckdb")
         import_directory(store, args.data_dir)
+        # What POST /location/ adds: the country gives the members their holiday and end-of-year
+        # break features, as for a configured install (an import alone registers sites without).
+        for site in store.list_sites():
+            if site.site_id in SITES:
+                country, zone = SITES[site.site_id]
+                store.upsert_site(replace(site, country=country, timezone=zone))
         store.upsert_meters(
-            [replace(m, timezone=ZONES.get(m.site_id, m.timezone)) for m in store.list_meters()]
+            [replace(m, timezone=SITES.get(m.site_id, ("", m.timezone))[1]) for m in store.list_meters()]
         )
         for group_id in args.groups.split(","):
             group = store.get_group(group_id)
