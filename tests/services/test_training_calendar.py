@@ -28,6 +28,21 @@ def test_meter_calendar_prefers_the_meters_zone_and_takes_the_country_from_the_s
         own_zone = Meter("m2", MeterType.ELECTRICITY, site_id="turin", timezone="Europe/Zurich")
         assert meter_calendar(store, own_zone) == ("Europe/Zurich", "IT")
         assert meter_calendar(store, Meter("m3", MeterType.ELECTRICITY, site_id="nowhere")) == ("UTC", None)
+        # An imported site has no country until POST /location/: its zone's country stands in.
+        store.upsert_site(Site("leeds", timezone="Europe/London"))
+        assert meter_calendar(store, Meter("m4", MeterType.ELECTRICITY, site_id="leeds")) == (
+            "Europe/London",
+            "GB",
+        )
+        casablanca = Meter("m5", MeterType.ELECTRICITY, site_id="nowhere", timezone="Africa/Casablanca")
+        assert meter_calendar(store, casablanca) == ("Africa/Casablanca", "MA")
+        store.upsert_site(Site("turin", 45.06, 7.66, "Turin", "Europe/Rome", "IT"))
+        assert meter_calendar(
+            store, Meter("m6", MeterType.ELECTRICITY, site_id="turin", timezone="Europe/London")
+        ) == (
+            "Europe/London",
+            "IT",
+        )  # a country the site was given always wins
     finally:
         store.close()
 

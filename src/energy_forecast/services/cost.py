@@ -19,6 +19,7 @@ from energy_forecast.features.calendar import holiday_dates
 from energy_forecast.ml.cost import CostForecast, billing_hours, forecast_cost
 from energy_forecast.ml.scenarios import Scenarios
 from energy_forecast.services.forecasting import MAX_HORIZON
+from energy_forecast.services.meters import site_country
 from energy_forecast.services.peaks import scenario_facts
 from energy_forecast.services.subjects import Subject
 from energy_forecast.storage.base import SeriesStore
@@ -67,7 +68,7 @@ def cost_report(
     scenarios = subject.draw(hours[-1]) if hours[-1] >= origin else _no_forecast(subject)
     site = store.get_site(subject.site_id) if subject.site_id else None
     years = tuple(sorted({hours[0].year, hours[-1].year}))
-    holidays = holiday_dates(site.country if site else None, years)
+    holidays = holiday_dates(site_country(site, subject.timezone), years)
     try:
         cost = forecast_cost(
             scenarios, subject.readings, tariff, period=period, timezone=subject.timezone,

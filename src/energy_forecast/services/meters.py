@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
+
+import holidays as holidays_lib
 
 from energy_forecast.domain.meters import Meter, MeterType, validate_meter_id
 from energy_forecast.domain.series import SeriesStats
+from energy_forecast.domain.sites import Site
 from energy_forecast.errors import ConflictError, NoDataFoundError
 from energy_forecast.services.groups import refuse_group_ids
 from energy_forecast.services.sites import register_sites
@@ -79,13 +84,44 @@ def meter_calendar(store: SeriesStore, meter: Meter) -> tuple[str, str | None]:
     """(IANA time zone, holiday country) for a meter's calendar features.
 
     The meter's own zone wins when it was set (anything but the UTC default); otherwise its site's.
-    The holiday country always comes from the site (``POST /location/``); no site, no holidays.
+    The holiday country is the site's (``POST /location/``); a site without one takes the country
+    of that zone, so an import that only names zones still gets its public holidays.
     """
     site = store.get_site(meter.site_id)
     timezone = meter.timezone
     if timezone == "UTC" and site is not None and site.timezone:
         timezone = site.timezone
-    return timezone, (site.country if site is not None else None)
+    return timezone, site_country(site, timezone)
+
+
+def site_country(site: Site | None, timezone: str) -> str | None:
+    """The site's holiday country, else the country of ``timezone`` (None for UTC and the like)."""
+    if site is not None and site.country:
+        return site.country
+    return zone_country(timezone)
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO 3166 country from the time-zone database's ``zone.tab`` (package tzdata).
+
+    Only countries the holidays library has a calendar for are kept.
+    """
+    supported = set(holidays_lib.list_supported_countries())
+    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) < 3:
+            continue
+        if fields[0] in supported:
+            table[fields[2]] = fields[0]
+    return table
+
+
+def zone_country(timezone: str) -> str | None:
+    """The country whose zone ``timezone`` is (``Europe/London`` -> ``GB``), if it has holidays."""
+    return _zone_countries().get(timezone)
 
 
 def put_meter(store: SeriesStore, meter: Meter) -> bool:
