@@ -116,9 +116,10 @@ def train_meter(
     if fit_threads is not None:
         params = replace(params, n_jobs=max(1, fit_threads))
     timezone, country = meter_calendar(store, meter)
+    weather = temperature if not temperature.empty else None
     result = fit_model(
         readings,
-        temperature if not temperature.empty else None,
+        weather,
         meter_id=meter_id,
         meter_type=meter_type,
         timezone=timezone,
@@ -126,7 +127,6 @@ def train_meter(
         params=params,
     )
 
-    weather = temperature if not temperature.empty else None
     blend = blend_for_training(model_store, store, meter, readings, weather, result, (timezone, country))
     if blend is not None:
         result.model.metadata["blend"] = blend.to_dict()
